@@ -1,0 +1,264 @@
+//! The commands of the `loanwatch` binary.
+
+use std::io::{BufRead, Write};
+
+use clap::{Parser, Subcommand};
+use loanwatch_domain::people::{OrgKind, Role};
+use loanwatch_store::{AuditContext, models::OrganisationRow, repo::people};
+use serde_json::json;
+
+use crate::{Application, Config, auth::password, demo, openapi, telemetry};
+
+/// Loanwatch: post-loan management.
+#[derive(Debug, Parser)]
+#[command(name = "loanwatch", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (no configuration: SQLite and files under ./data, 127.0.0.1:8080).
+    Serve {
+        /// Seed the demo institution first if the database is empty.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Administer people.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Seed a demo institution into an empty database and print its logins.
+    Demo {
+        /// Number of loans to generate.
+        #[arg(long, default_value_t = 300)]
+        loans: u64,
+        /// Seed of the generator: the same seed gives the same portfolio.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+    /// The audit trail.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator; the password is read from standard input. Creates the head office
+    /// first if there is no organisation yet.
+    Create {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Display name.
+        #[arg(long, default_value = "Administrator")]
+        display_name: String,
+        /// Name of the head office, if it has to be created.
+        #[arg(long, default_value = "总行")]
+        org_name: String,
+        /// Code of the head office, if it has to be created.
+        #[arg(long, default_value = "HO")]
+        org_code: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; names the first broken link and exits 1 if there is one.
+    Verify,
+}
+
+/// Runs the command line; returns the process exit code.
+pub fn run() -> anyhow::Result<i32> {
+    let _ = dotenvy::dotenv();
+    let cli = Cli::parse();
+    if let Command::Openapi = cli.command {
+        std::io::stdout()
+            .lock()
+            .write_all(openapi::spec_json().as_bytes())?;
+        return Ok(0);
+    }
+    let config = Config::from_env()?;
+    telemetry::init(config.json_logs);
+    match cli.command {
+        Command::Openapi => Ok(0),
+        Command::Serve { demo } => serve(config, demo),
+        Command::Migrate => {
+            let pool = loanwatch_store::build_pool(&config.database.url, 1)?;
+            let applied = loanwatch_store::migrate::run_pending(&mut *pool.get()?)?;
+            writeln!(std::io::stderr(), "migrations applied: {}", applied.len())?;
+            Ok(0)
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    username,
+                    display_name,
+                    org_name,
+                    org_code,
+                },
+        } => admin_create(&config, &username, &display_name, &org_name, &org_code),
+        Command::Demo { loans, seed } => {
+            let pool = migrated_pool(&config)?;
+            let mut conn = pool.get()?;
+            let logins = seed_demo(&config, &mut conn, loans, seed)?;
+            demo::print_logins(&mut std::io::stdout().lock(), &logins)?;
+            Ok(0)
+        }
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
+            let pool = loanwatch_store::build_pool(&config.database.url, 1)?;
+            let report = loanwatch_store::audit::verify(&mut *pool.get()?)?;
+            let mut out = std::io::stdout().lock();
+            match report.first_broken {
+                None => {
+                    writeln!(out, "audit chain intact: {} entries", report.entries)?;
+                    Ok(0)
+                }
+                Some((seq, why)) => {
+                    writeln!(
+                        out,
+                        "audit chain BROKEN at entry {seq}: {why} ({} entries before it verified)",
+                        report.entries
+                    )?;
+                    Ok(1)
+                }
+            }
+        }
+    }
+}
+
+fn migrated_pool(config: &Config) -> anyhow::Result<loanwatch_store::Pool> {
+    let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
+    loanwatch_store::migrate::run_pending(&mut *pool.get()?)?;
+    Ok(pool)
+}
+
+fn seed_demo(
+    config: &Config,
+    conn: &mut loanwatch_store::DbConn,
+    loans: u64,
+    seed: u64,
+) -> anyhow::Result<Vec<demo::DemoLogin>> {
+    let today = chrono::Utc::now()
+        .with_timezone(&config.time_zone)
+        .date_naive();
+    let mut err = std::io::stderr();
+    let logins = demo::seed(
+        conn,
+        demo::DemoSpec { loans, seed, today },
+        |done, total| {
+            let _ = write!(err, "\rseeding demo portfolio: {done}/{total} loans");
+            if done == total {
+                let _ = writeln!(err);
+            }
+        },
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(logins)
+}
+
+fn serve(config: Config, demo: bool) -> anyhow::Result<i32> {
+    if demo {
+        let pool = migrated_pool(&config)?;
+        let mut conn = pool.get()?;
+        if demo::already_seeded(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))? {
+            tracing::info!("the database already holds an institution; not seeding the demo");
+        } else {
+            let logins = seed_demo(&config, &mut conn, 300, 1)?;
+            demo::print_logins(&mut std::io::stdout().lock(), &logins)?;
+        }
+    }
+    let bind = config.bind;
+    let db = format!("{:?}", config.database.url);
+    actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(config)?;
+        tracing::info!(%bind, port = app.port(), database = %db, "loanwatch listening; API docs at /docs/");
+        app.run_until_stopped().await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}
+
+fn admin_create(
+    config: &Config,
+    username: &str,
+    display_name: &str,
+    org_name: &str,
+    org_code: &str,
+) -> anyhow::Result<i32> {
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    let secret = line.trim_end_matches(['\r', '\n']);
+    password::check_new(secret, "password").map_err(|e| anyhow::anyhow!("{e}"))?;
+    let hash = password::hash(secret).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let pool = migrated_pool(config)?;
+    let mut conn = pool.get()?;
+    let ctx = AuditContext {
+        actor: "cli:admin-create".to_owned(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let user_id = loanwatch_store::write(&mut conn, ctx, |tx| {
+        let now = tx.now();
+        let head_office = match people::list_orgs(tx.conn())?
+            .into_iter()
+            .find(|o| o.parent_id.is_none())
+        {
+            Some(org) => org,
+            None => {
+                let org = people::insert_org(
+                    tx,
+                    OrganisationRow {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        parent_id: None,
+                        kind: OrgKind::HeadOffice.as_str().to_owned(),
+                        name: org_name.to_owned(),
+                        code: org_code.to_owned(),
+                        path: String::new(),
+                        created_at: now,
+                    },
+                )?;
+                tx.audit(
+                    "organisation.create",
+                    "organisation",
+                    &org.id,
+                    &json!({ "code": org.code }),
+                )?;
+                org
+            }
+        };
+        let row = loanwatch_store::models::UserRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            organisation_id: head_office.id,
+            username: username.to_owned(),
+            display_name: display_name.to_owned(),
+            password_hash: hash,
+            role: Role::Admin.as_str().to_owned(),
+            active: true,
+            password_changed_at: now,
+            created_at: now,
+        };
+        people::insert_user(tx, &row)?;
+        tx.audit(
+            "user.create",
+            "user",
+            &row.id,
+            &json!({ "username": row.username, "role": row.role }),
+        )?;
+        Ok::<_, loanwatch_store::StoreError>(row.id)
+    })?;
+    writeln!(
+        std::io::stdout().lock(),
+        "administrator {username} created ({user_id})"
+    )?;
+    Ok(0)
+}

@@ -1,0 +1,225 @@
+//! Configuration from the environment (and `.env`), parsed and checked once at start.
+//!
+//! | variable | default | meaning |
+//! |---|---|---|
+//! | `DATA_DIR` | `./data` | where the embedded defaults keep their files |
+//! | `DATABASE_URL` | `sqlite://$DATA_DIR/loanwatch.db` | `postgres://…` or `sqlite://path` |
+//! | `DATABASE_POOL_SIZE` | 16 (PostgreSQL), 4 (SQLite) | connections in the pool |
+//! | `BIND` | `127.0.0.1:8080` | address and port to listen on |
+//! | `JWT_SECRET` | generated into `$DATA_DIR/jwt.key` | HS256 key, at least 32 bytes; set it when several instances serve |
+//! | `JWT_ISSUER` | `loanwatch` | `iss` claim |
+//! | `JWT_AUDIENCE` | `loanwatch-api` | `aud` claim |
+//! | `ACCESS_TOKEN_TTL_SECS` | 900 | access token lifetime |
+//! | `REFRESH_TOKEN_TTL_DAYS` | 30 | refresh token lifetime |
+//! | `MAX_BODY_BYTES` | 1048576 | request body limit |
+//! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | 5 | failures in the window before an account is locked |
+//! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | 20 | failures in the window before a client address is locked |
+//! | `LOGIN_WINDOW_SECS` | 900 | failure window, and lock duration |
+//! | `INSTITUTION_TZ` | `Asia/Shanghai` | time zone of business dates |
+//! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `S3_BUCKET`, `S3_ENDPOINT`, `S3_REGION`, `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY` | unset | object storage (used by the field-evidence features) |
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use chrono_tz::Tz;
+use loanwatch_store::DatabaseUrl;
+use secrecy::SecretString;
+
+/// Everything the server needs, typed.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Listening address.
+    pub bind: SocketAddr,
+    /// Data directory of the embedded defaults.
+    pub data_dir: PathBuf,
+    /// Database.
+    pub database: DatabaseConfig,
+    /// Tokens and sign-in.
+    pub auth: AuthConfig,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+    /// The institution's time zone, for business dates.
+    pub time_zone: Tz,
+    /// Emit JSON logs.
+    pub json_logs: bool,
+}
+
+/// Database settings.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// Which database.
+    pub url: DatabaseUrl,
+    /// Pool size.
+    pub pool_size: u32,
+}
+
+/// Token and sign-in settings.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// HS256 key; `None` → generated and kept in `$DATA_DIR/jwt.key`.
+    pub jwt_secret: Option<SecretString>,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud`.
+    pub audience: String,
+    /// Access token lifetime in seconds.
+    pub access_ttl_secs: i64,
+    /// Refresh token lifetime in days.
+    pub refresh_ttl_days: i64,
+    /// Failures per account before a lock.
+    pub max_failures_per_account: i32,
+    /// Failures per client address before a lock.
+    pub max_failures_per_address: i32,
+    /// Failure window and lock duration in seconds.
+    pub window_secs: i64,
+}
+
+/// A configuration value a person has to fix.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the process environment (after `.env`, if present).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `get`, so tests can build many configurations in one process.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".to_owned()));
+        let url_text = get("DATABASE_URL")
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("loanwatch.db").display()));
+        let url = DatabaseUrl::parse(&url_text).map_err(|e| ConfigError(e.to_string()))?;
+        let default_pool = match url {
+            DatabaseUrl::Postgres(_) => 16,
+            DatabaseUrl::Sqlite(_) => 4,
+        };
+        let bind_text = get("BIND").unwrap_or_else(|| "127.0.0.1:8080".to_owned());
+        let bind = bind_text.parse().map_err(|_| {
+            ConfigError(format!(
+                "BIND {bind_text:?} is not an address such as 127.0.0.1:8080 or 0.0.0.0:8080"
+            ))
+        })?;
+        let jwt_secret = get("JWT_SECRET").filter(|s| !s.is_empty());
+        if let Some(secret) = &jwt_secret
+            && secret.len() < 32
+        {
+            return Err(ConfigError(
+                "JWT_SECRET must be at least 32 bytes (e.g. `openssl rand -hex 32`)".into(),
+            ));
+        }
+        let tz_text = get("INSTITUTION_TZ").unwrap_or_else(|| "Asia/Shanghai".to_owned());
+        let time_zone = tz_text.parse::<Tz>().map_err(|_| {
+            ConfigError(format!(
+                "INSTITUTION_TZ {tz_text:?} is not an IANA time zone such as Asia/Shanghai"
+            ))
+        })?;
+        let json_logs = match get("LOG_FORMAT").as_deref() {
+            None | Some("pretty") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "LOG_FORMAT {other:?} is neither pretty nor json"
+                )));
+            }
+        };
+        Ok(Self {
+            bind,
+            database: DatabaseConfig {
+                url,
+                pool_size: number(&get, "DATABASE_POOL_SIZE", default_pool, 1, 512)?,
+            },
+            auth: AuthConfig {
+                jwt_secret: jwt_secret.map(SecretString::from),
+                issuer: get("JWT_ISSUER").unwrap_or_else(|| "loanwatch".to_owned()),
+                audience: get("JWT_AUDIENCE").unwrap_or_else(|| "loanwatch-api".to_owned()),
+                access_ttl_secs: number(&get, "ACCESS_TOKEN_TTL_SECS", 900, 30, 86_400)?,
+                refresh_ttl_days: number(&get, "REFRESH_TOKEN_TTL_DAYS", 30, 1, 365)?,
+                max_failures_per_account: number(
+                    &get,
+                    "LOGIN_MAX_FAILURES_PER_ACCOUNT",
+                    5,
+                    1,
+                    1000,
+                )?,
+                max_failures_per_address: number(
+                    &get,
+                    "LOGIN_MAX_FAILURES_PER_ADDRESS",
+                    20,
+                    1,
+                    100_000,
+                )?,
+                window_secs: number(&get, "LOGIN_WINDOW_SECS", 900, 1, 86_400)?,
+            },
+            max_body_bytes: number(&get, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30)?,
+            time_zone,
+            json_logs,
+            data_dir,
+        })
+    }
+}
+
+fn number<T>(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: T,
+    min: T,
+    max: T,
+) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr + PartialOrd + std::fmt::Display + Copy,
+{
+    let Some(text) = get(name) else {
+        return Ok(default);
+    };
+    match text.trim().parse::<T>() {
+        Ok(v) if v >= min && v <= max => Ok(v),
+        _ => Err(ConfigError(format!(
+            "{name} {text:?} must be a whole number from {min} to {max}"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn nothing_set_means_sqlite_under_data_on_localhost() -> Result<(), ConfigError> {
+        let c = config(&[])?;
+        assert_eq!(
+            c.database.url,
+            DatabaseUrl::Sqlite(PathBuf::from("./data/loanwatch.db"))
+        );
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        Ok(())
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_the_variable_named() {
+        for (k, v) in [
+            ("DATABASE_URL", "mysql://x"),
+            ("BIND", "localhost"),
+            ("JWT_SECRET", "short"),
+            ("INSTITUTION_TZ", "Mars/Base"),
+            ("ACCESS_TOKEN_TTL_SECS", "-5"),
+        ] {
+            let err = config(&[(k, v)])
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(err.contains(k.split('_').next().unwrap_or(k)), "{k}: {err}");
+        }
+    }
+}

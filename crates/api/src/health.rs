@@ -1,0 +1,56 @@
+//! Liveness and readiness for load balancers and orchestrators.
+
+use actix_web::{HttpResponse, get, web};
+use loanwatch_api_types::common::HealthStatus;
+
+use crate::AppState;
+
+/// Registers the routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(live).service(ready);
+}
+
+/// The process is up.
+#[utoipa::path(
+    tag = "health",
+    operation_id = "get_liveness",
+    responses((status = 200, description = "Alive", body = HealthStatus))
+)]
+#[get("/health/live")]
+async fn live() -> web::Json<HealthStatus> {
+    web::Json(HealthStatus {
+        status: "ok".to_owned(),
+        detail: None,
+    })
+}
+
+/// The database answers: the instance can serve requests.
+#[utoipa::path(
+    tag = "health",
+    operation_id = "get_readiness",
+    responses(
+        (status = 200, description = "Ready", body = HealthStatus),
+        (status = 503, description = "Not ready", body = HealthStatus),
+    )
+)]
+#[get("/health/ready")]
+async fn ready(state: web::Data<AppState>) -> HttpResponse {
+    let probe = state
+        .db(|conn| {
+            use diesel::RunQueryDsl;
+            diesel::sql_query("SELECT 1")
+                .execute(conn)
+                .map_err(crate::ApiError::from)
+        })
+        .await;
+    match probe {
+        Ok(_) => HttpResponse::Ok().json(HealthStatus {
+            status: "ok".to_owned(),
+            detail: None,
+        }),
+        Err(e) => HttpResponse::ServiceUnavailable().json(HealthStatus {
+            status: "unavailable".to_owned(),
+            detail: Some(format!("database: {}", e.code().as_str())),
+        }),
+    }
+}

@@ -1,0 +1,28 @@
+//! Loanwatch HTTP API: actix-web routes by feature, JWT authentication and data scope,
+//! `application/problem+json` errors, the OpenAPI document generated from the routes, and the
+//! commands of the `loanwatch` binary.
+//!
+//! The way of a request: a handler (`<feature>/routes.rs`) authenticates the [`auth::Actor`],
+//! parses the body, and calls one use case (`<feature>/service.rs`) inside one audited
+//! transaction; domain rules come from `loanwatch_domain`, SQL from `loanwatch_store`.
+
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod ledger;
+pub mod openapi;
+pub mod people;
+pub mod state;
+pub mod telemetry;
+pub mod views;
+pub mod write;
+
+pub use app::Application;
+pub use config::Config;
+pub use error::ApiError;
+pub use state::AppState;

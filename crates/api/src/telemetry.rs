@@ -1,0 +1,14 @@
+//! Logging: `tracing` with an env filter (`RUST_LOG`, default `info`), pretty or JSON.
+
+use tracing_subscriber::{EnvFilter, fmt};
+
+/// Installs the global subscriber once; later calls do nothing (tests build many apps).
+pub fn init(json: bool) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}

@@ -1,0 +1,217 @@
+//! Write transactions and the audit chain.
+//!
+//! Every write goes through [`write`]: it opens a transaction, first locks the single
+//! `audit_head` row (a row lock on PostgreSQL, the database write lock on SQLite, taken before
+//! any read so SQLite never has to upgrade a stale snapshot), lets the caller work and append
+//! audit entries, then moves the head. Each entry's hash covers the previous entry's hash, so
+//! changing, removing or reordering a row breaks the chain at that row; [`verify`] finds it.
+
+use chrono::{NaiveDateTime, SubsecRound, Utc};
+use diesel::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    DbConn, StoreError, StoreResult,
+    models::AuditRow,
+    schema::{audit_head, audit_log},
+};
+
+/// Hash that precedes the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// Who is writing, for the audit entries of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditContext {
+    /// `user:<id>`, `client:<id>`, `system:<job>` or `cli:<command>`.
+    pub actor: String,
+    /// The request id (or a job run id).
+    pub request_id: String,
+}
+
+/// An open write transaction.
+#[derive(Debug)]
+pub struct WriteTx<'c> {
+    conn: &'c mut DbConn,
+    ctx: AuditContext,
+    seq: i64,
+    hash: String,
+    now: NaiveDateTime,
+}
+
+/// The current time as stored: UTC, truncated to microseconds (what PostgreSQL keeps), so a
+/// value reads back exactly as it was hashed.
+pub fn now() -> NaiveDateTime {
+    Utc::now().naive_utc().trunc_subsecs(6)
+}
+
+impl WriteTx<'_> {
+    /// The connection, inside the transaction.
+    pub fn conn(&mut self) -> &mut DbConn {
+        self.conn
+    }
+
+    /// The transaction's timestamp, the same for every row it writes.
+    pub fn now(&self) -> NaiveDateTime {
+        self.now
+    }
+
+    /// Who is writing.
+    pub fn actor(&self) -> &str {
+        &self.ctx.actor
+    }
+
+    /// Appends an audit entry. `detail` is a short JSON document; it must never hold personal
+    /// data in clear (ID or phone numbers).
+    pub fn audit(
+        &mut self,
+        action: &str,
+        entity_type: &str,
+        entity_id: &str,
+        detail: &serde_json::Value,
+    ) -> StoreResult<()> {
+        let mut row = AuditRow {
+            seq: self.seq + 1,
+            at: self.now,
+            actor: self.ctx.actor.clone(),
+            action: action.to_owned(),
+            entity_type: entity_type.to_owned(),
+            entity_id: entity_id.to_owned(),
+            request_id: self.ctx.request_id.clone(),
+            detail: detail.to_string(),
+            prev_hash: self.hash.clone(),
+            hash: String::new(),
+        };
+        row.hash = entry_hash(&row);
+        diesel::insert_into(audit_log::table)
+            .values(&row)
+            .execute(self.conn)?;
+        self.seq = row.seq;
+        self.hash = row.hash;
+        Ok(())
+    }
+}
+
+/// Runs `work` in a write transaction; commits when it returns `Ok`, rolls back otherwise.
+pub fn write<T, E>(
+    conn: &mut DbConn,
+    ctx: AuditContext,
+    work: impl FnOnce(&mut WriteTx<'_>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error> + From<StoreError>,
+{
+    conn.transaction::<T, E, _>(|conn| {
+        // Portable lock: an UPDATE takes PostgreSQL's row lock and SQLite's write lock alike.
+        diesel::update(audit_head::table.find(1))
+            .set(audit_head::seq.eq(audit_head::seq))
+            .execute(conn)?;
+        let (seq, hash) = audit_head::table
+            .find(1)
+            .select((audit_head::seq, audit_head::hash))
+            .first::<(i64, String)>(conn)?;
+        let mut tx = WriteTx {
+            conn,
+            ctx,
+            seq,
+            hash,
+            now: now(),
+        };
+        let out = work(&mut tx)?;
+        if tx.seq != seq {
+            diesel::update(audit_head::table.find(1))
+                .set((audit_head::seq.eq(tx.seq), audit_head::hash.eq(&tx.hash)))
+                .execute(tx.conn)?;
+        }
+        Ok(out)
+    })
+}
+
+fn entry_hash(row: &AuditRow) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        row.prev_hash.as_str(),
+        &row.seq.to_string(),
+        &row.at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string(),
+        &row.actor,
+        &row.action,
+        &row.entity_type,
+        &row.entity_id,
+        &row.request_id,
+        &row.detail,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0x1f]);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The outcome of [`verify`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifyReport {
+    /// Entries checked.
+    pub entries: i64,
+    /// The first entry that does not link, and why; `None` when the chain is whole.
+    pub first_broken: Option<(i64, String)>,
+}
+
+/// Walks the chain in sequence order, in pages, and names the first broken link.
+pub fn verify(conn: &mut DbConn) -> StoreResult<VerifyReport> {
+    const PAGE: i64 = 5_000;
+    let mut expected_seq = 1;
+    let mut prev = GENESIS_HASH.to_owned();
+    loop {
+        let rows: Vec<AuditRow> = audit_log::table
+            .filter(audit_log::seq.ge(expected_seq))
+            .order(audit_log::seq.asc())
+            .limit(PAGE)
+            .select(AuditRow::as_select())
+            .load(conn)?;
+        let page_len = rows.len() as i64;
+        for row in rows {
+            let broken = if row.seq != expected_seq {
+                Some(format!("entry {expected_seq} is missing"))
+            } else if row.prev_hash != prev {
+                Some("does not point to the previous entry's hash".to_owned())
+            } else if entry_hash(&row) != row.hash {
+                Some("its content does not match its hash".to_owned())
+            } else {
+                None
+            };
+            if let Some(reason) = broken {
+                return Ok(VerifyReport {
+                    entries: expected_seq - 1,
+                    first_broken: Some((expected_seq, reason)),
+                });
+            }
+            prev = row.hash;
+            expected_seq += 1;
+        }
+        if page_len < PAGE {
+            break;
+        }
+    }
+    let (head_seq, head_hash) = audit_head::table
+        .find(1)
+        .select((audit_head::seq, audit_head::hash))
+        .first::<(i64, String)>(conn)?;
+    let first_broken = if head_seq != expected_seq - 1 {
+        Some((
+            expected_seq,
+            format!(
+                "the chain ends at entry {} but the head records {head_seq}: entries were removed",
+                expected_seq - 1
+            ),
+        ))
+    } else if head_hash != prev {
+        Some((
+            head_seq,
+            "the head's hash does not match the last entry".to_owned(),
+        ))
+    } else {
+        None
+    };
+    Ok(VerifyReport {
+        entries: expected_seq - 1,
+        first_broken,
+    })
+}

@@ -1,0 +1,184 @@
+//! One connection type over PostgreSQL and SQLite, chosen from the URL scheme.
+//!
+//! `MultiConnection::establish` would try each backend in turn, and SQLite accepts any path, so a
+//! mistyped PostgreSQL URL would silently create an empty SQLite file. [`DatabaseUrl::parse`]
+//! decides the backend from the scheme instead.
+
+use std::{fmt, path::PathBuf};
+
+use diesel::{Connection, PgConnection, RunQueryDsl, SqliteConnection};
+
+use crate::{StoreError, StoreResult};
+
+/// A connection to either backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    /// PostgreSQL.
+    Postgres(PgConnection),
+    /// SQLite (bundled; no system library).
+    Sqlite(SqliteConnection),
+}
+
+impl fmt::Debug for DbConn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Postgres(_) => "DbConn::Postgres",
+            Self::Sqlite(_) => "DbConn::Sqlite",
+        })
+    }
+}
+
+/// The backend behind a connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// PostgreSQL.
+    Postgres,
+    /// SQLite.
+    Sqlite,
+}
+
+/// A database URL whose backend is known.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// `postgres://…` or `postgresql://…`, kept whole for libpq.
+    Postgres(String),
+    /// `sqlite://path` or `sqlite:path`; the file path.
+    Sqlite(PathBuf),
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Postgres(url) => write!(f, "Postgres({})", redact(url)),
+            Self::Sqlite(path) => write!(f, "Sqlite({})", path.display()),
+        }
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl DatabaseUrl {
+    /// Reads the backend from the scheme; anything else is refused with a message saying what is
+    /// accepted.
+    pub fn parse(url: &str) -> StoreResult<Self> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        let path = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+            .ok_or_else(|| {
+                StoreError::Config(format!(
+                    "DATABASE_URL {:?} has no known scheme: use postgres://user@host/db or sqlite://path/to/file.db",
+                    redact(url)
+                ))
+            })?;
+        if path.is_empty() {
+            return Err(StoreError::Config(
+                "DATABASE_URL sqlite:// needs a file path, e.g. sqlite://./data/loanwatch.db"
+                    .into(),
+            ));
+        }
+        Ok(Self::Sqlite(PathBuf::from(path)))
+    }
+
+    /// The backend the URL names.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+
+    /// Opens a connection of the right variant and prepares it: SQLite gets WAL, foreign keys,
+    /// `synchronous = NORMAL` and a busy timeout.
+    pub fn connect(&self) -> StoreResult<DbConn> {
+        match self {
+            Self::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Postgres)
+                .map_err(|e| StoreError::Config(format!("cannot connect to PostgreSQL: {e}"))),
+            Self::Sqlite(path) => {
+                let path_text = path.to_str().ok_or_else(|| {
+                    StoreError::Config(format!("SQLite path {} is not UTF-8", path.display()))
+                })?;
+                let mut conn = SqliteConnection::establish(path_text).map_err(|e| {
+                    StoreError::Config(format!("cannot open SQLite file {}: {e}", path.display()))
+                })?;
+                diesel::sql_query("PRAGMA busy_timeout = 10000").execute(&mut conn)?;
+                diesel::sql_query("PRAGMA journal_mode = WAL").execute(&mut conn)?;
+                diesel::sql_query("PRAGMA synchronous = NORMAL").execute(&mut conn)?;
+                diesel::sql_query("PRAGMA foreign_keys = ON").execute(&mut conn)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+}
+
+impl DbConn {
+    /// Which backend this connection talks to.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Self::Postgres(_) => Backend::Postgres,
+            Self::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `$body` with `$c` bound to the inner connection of either backend. For statements that
+/// diesel's multi-backend cannot express (batch inserts); the SQL is the same on both.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::DbConn::Postgres($c) => $body,
+            $crate::DbConn::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_backend_comes_from_the_scheme() -> StoreResult<()> {
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db")?.backend(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/db")?.backend(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://./data/x.db")?,
+            DatabaseUrl::Sqlite(PathBuf::from("./data/x.db"))
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_mistyped_scheme_is_refused_instead_of_creating_a_file() {
+        assert!(DatabaseUrl::parse("postgress://u@h/db").is_err());
+        assert!(DatabaseUrl::parse("./data/x.db").is_err());
+        assert!(DatabaseUrl::parse("sqlite://").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

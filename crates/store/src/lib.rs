@@ -1,0 +1,25 @@
+//! Loanwatch persistence.
+//!
+//! One diesel schema over PostgreSQL and SQLite ([`DbConn`]), an r2d2 pool, embedded migrations
+//! per backend, and repositories ([`repo`]) that are the only place SQL is written. Rules:
+//! every repository function that returns customer data takes a [`ScopeFilter`]; every write
+//! runs in [`audit::write`] and appends to the audit chain; diesel is synchronous, so callers on
+//! an async executor run these functions on a blocking thread.
+
+pub mod audit;
+pub mod conn;
+pub mod error;
+pub mod migrate;
+pub mod models;
+pub mod page;
+pub mod pool;
+pub mod repo;
+pub mod schema;
+pub mod scope;
+
+pub use audit::{AuditContext, WriteTx, write};
+pub use conn::{Backend, DatabaseUrl, DbConn};
+pub use error::{StoreError, StoreResult};
+pub use page::{PageOf, PageRequest};
+pub use pool::{Pool, PooledConn, build_pool};
+pub use scope::ScopeFilter;

@@ -1,0 +1,282 @@
+//! Row structs: one per table, used both to read (`Queryable`, `Selectable`) and to insert.
+//!
+//! Enums are kept as their snake_case text (see `loanwatch_domain::text_enum!`); ids as
+//! hyphenated UUID text; money as `i64` fen; timestamps as naive UTC.
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::schema::*;
+
+/// An organisation. `path` is `/<root id>/…/<own id>/`, so a subtree is a prefix match.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = organisations, treat_none_as_default_value = false)]
+pub struct OrganisationRow {
+    pub id: String,
+    pub parent_id: Option<String>,
+    pub kind: String,
+    pub name: String,
+    pub code: String,
+    pub path: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A person who signs in.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
+pub struct UserRow {
+    pub id: String,
+    pub organisation_id: String,
+    pub username: String,
+    pub display_name: String,
+    pub password_hash: String,
+    pub role: String,
+    pub active: bool,
+    pub password_changed_at: NaiveDateTime,
+    pub created_at: NaiveDateTime,
+}
+
+/// Changes to a user.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChangeset {
+    pub display_name: Option<String>,
+    pub role: Option<String>,
+    pub organisation_id: Option<String>,
+    pub active: Option<bool>,
+    pub password_hash: Option<String>,
+    pub password_changed_at: Option<NaiveDateTime>,
+}
+
+/// An integrator's API client; the secret is stored as an argon2id hash.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = api_clients, treat_none_as_default_value = false)]
+pub struct ApiClientRow {
+    pub id: String,
+    pub client_id: String,
+    pub secret_hash: String,
+    pub name: String,
+    pub organisation_id: String,
+    pub access: String,
+    pub active: bool,
+    pub created_at: NaiveDateTime,
+}
+
+/// A refresh token, stored as the SHA-256 of the opaque value.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens, treat_none_as_default_value = false)]
+pub struct RefreshTokenRow {
+    pub id: String,
+    pub user_id: String,
+    pub family_id: String,
+    pub token_hash: String,
+    pub issued_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+/// Failed sign-ins counted under one key (`user:<name>` or `addr:<ip>`).
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = login_throttle, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub struct ThrottleRow {
+    pub key: String,
+    pub failures: i32,
+    pub window_start: NaiveDateTime,
+    pub locked_until: Option<NaiveDateTime>,
+}
+
+/// A borrower group.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = borrower_groups, treat_none_as_default_value = false)]
+pub struct GroupRow {
+    pub id: String,
+    pub name: String,
+    pub lead_organisation_id: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A borrower.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = borrowers, treat_none_as_default_value = false)]
+pub struct BorrowerRow {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub credit_code: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub registered_capital_fen: Option<i64>,
+    pub currency: String,
+    pub registered_address: Option<String>,
+    pub legal_representative: Option<String>,
+    pub industry: Option<String>,
+    pub business_scope: Option<String>,
+    pub organisation_id: String,
+    pub officer_id: String,
+    pub group_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a borrower.
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = borrowers)]
+pub struct BorrowerChangeset {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub registered_capital_fen: Option<i64>,
+    pub registered_address: Option<String>,
+    pub legal_representative: Option<String>,
+    pub industry: Option<String>,
+    pub business_scope: Option<String>,
+    pub organisation_id: Option<String>,
+    pub officer_id: Option<String>,
+    pub group_id: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A guarantor.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = guarantors, treat_none_as_default_value = false)]
+pub struct GuarantorRow {
+    pub id: String,
+    pub kind: String,
+    pub name: String,
+    pub credit_code: Option<String>,
+    pub id_number: Option<String>,
+    pub phone: Option<String>,
+    pub organisation_id: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// A collateral item.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = collateral, treat_none_as_default_value = false)]
+pub struct CollateralRow {
+    pub id: String,
+    pub borrower_id: String,
+    pub owner_name: String,
+    pub security_type: String,
+    pub asset_type: String,
+    pub description: String,
+    pub appraised_value_fen: i64,
+    pub currency: String,
+    pub registration_no: Option<String>,
+    pub insurance_expiry: Option<NaiveDate>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A loan.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = loans, treat_none_as_default_value = false)]
+pub struct LoanRow {
+    pub id: String,
+    pub contract_no: String,
+    pub borrower_id: String,
+    pub product: String,
+    pub principal_fen: i64,
+    pub currency: String,
+    pub annual_rate: String,
+    pub repayment_method: String,
+    pub guarantee_method: String,
+    pub purpose: String,
+    pub counterparty: Option<String>,
+    pub disbursement_date: NaiveDate,
+    pub maturity_date: NaiveDate,
+    pub class: String,
+    pub management_mode: String,
+    pub status: String,
+    pub officer_id: String,
+    pub organisation_id: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// Changes to a loan record (management fields, and effects of events).
+#[derive(Debug, Clone, Default, AsChangeset)]
+#[diesel(table_name = loans)]
+pub struct LoanChangeset {
+    pub annual_rate: Option<String>,
+    pub guarantee_method: Option<String>,
+    pub maturity_date: Option<NaiveDate>,
+    pub class: Option<String>,
+    pub management_mode: Option<String>,
+    pub status: Option<String>,
+    pub officer_id: Option<String>,
+    pub organisation_id: Option<String>,
+    pub updated_at: Option<NaiveDateTime>,
+}
+
+/// A loan with its borrower's name, as lists show it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoanListing {
+    pub loan: LoanRow,
+    pub borrower_name: String,
+}
+
+/// A guarantor linked to a loan.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = loan_guarantors, treat_none_as_default_value = false)]
+pub struct LoanGuarantorRow {
+    pub loan_id: String,
+    pub guarantor_id: String,
+    pub amount_fen: Option<i64>,
+    pub created_at: NaiveDateTime,
+}
+
+/// A collateral item linked to a loan.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = loan_collateral, treat_none_as_default_value = false)]
+pub struct LoanCollateralRow {
+    pub loan_id: String,
+    pub collateral_id: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// An event in a loan's history; `payload` is the JSON of
+/// `loanwatch_domain::ledger::EventPayload`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = loan_events, treat_none_as_default_value = false)]
+pub struct LoanEventRow {
+    pub id: String,
+    pub loan_id: String,
+    pub kind: String,
+    pub business_date: NaiveDate,
+    pub amount_fen: Option<i64>,
+    pub currency: Option<String>,
+    pub payload: String,
+    pub note: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: NaiveDateTime,
+}
+
+/// One link of the audit chain.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = audit_log, treat_none_as_default_value = false)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub at: NaiveDateTime,
+    pub actor: String,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: String,
+    pub request_id: String,
+    pub detail: String,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+/// A remembered `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys, treat_none_as_default_value = false)]
+pub struct IdempotencyRow {
+    pub actor: String,
+    pub key: String,
+    pub request_hash: String,
+    pub status: String,
+    pub response_status: Option<i32>,
+    pub response_body: Option<String>,
+    pub created_at: NaiveDateTime,
+}

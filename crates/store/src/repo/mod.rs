@@ -1,0 +1,9 @@
+//! Repositories: the only place SQL is written. Functions that return customer data take a
+//! [`crate::ScopeFilter`]; writes take a [`crate::WriteTx`] so they are audited.
+
+pub mod auth;
+pub mod borrower;
+pub mod idempotency;
+pub mod loan;
+pub mod party;
+pub mod people;

@@ -1,0 +1,249 @@
+//! The one diesel schema for both backends. Portable types only: `Text`, `BigInt`, `Integer`,
+//! `Bool`, `Date`, `Timestamp` (UTC). `tests/parity.rs` checks it against both databases.
+
+diesel::table! {
+    organisations (id) {
+        id -> Text,
+        parent_id -> Nullable<Text>,
+        kind -> Text,
+        name -> Text,
+        code -> Text,
+        path -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        organisation_id -> Text,
+        username -> Text,
+        display_name -> Text,
+        password_hash -> Text,
+        role -> Text,
+        active -> Bool,
+        password_changed_at -> Timestamp,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    api_clients (id) {
+        id -> Text,
+        client_id -> Text,
+        secret_hash -> Text,
+        name -> Text,
+        organisation_id -> Text,
+        access -> Text,
+        active -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    refresh_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        family_id -> Text,
+        token_hash -> Text,
+        issued_at -> Timestamp,
+        expires_at -> Timestamp,
+        used_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    login_throttle (key) {
+        key -> Text,
+        failures -> Integer,
+        window_start -> Timestamp,
+        locked_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    borrower_groups (id) {
+        id -> Text,
+        name -> Text,
+        lead_organisation_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    borrowers (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        credit_code -> Nullable<Text>,
+        id_number -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        registered_capital_fen -> Nullable<BigInt>,
+        currency -> Text,
+        registered_address -> Nullable<Text>,
+        legal_representative -> Nullable<Text>,
+        industry -> Nullable<Text>,
+        business_scope -> Nullable<Text>,
+        organisation_id -> Text,
+        officer_id -> Text,
+        group_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    guarantors (id) {
+        id -> Text,
+        kind -> Text,
+        name -> Text,
+        credit_code -> Nullable<Text>,
+        id_number -> Nullable<Text>,
+        phone -> Nullable<Text>,
+        organisation_id -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    collateral (id) {
+        id -> Text,
+        borrower_id -> Text,
+        owner_name -> Text,
+        security_type -> Text,
+        asset_type -> Text,
+        description -> Text,
+        appraised_value_fen -> BigInt,
+        currency -> Text,
+        registration_no -> Nullable<Text>,
+        insurance_expiry -> Nullable<Date>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    loans (id) {
+        id -> Text,
+        contract_no -> Text,
+        borrower_id -> Text,
+        product -> Text,
+        principal_fen -> BigInt,
+        currency -> Text,
+        annual_rate -> Text,
+        repayment_method -> Text,
+        guarantee_method -> Text,
+        purpose -> Text,
+        counterparty -> Nullable<Text>,
+        disbursement_date -> Date,
+        maturity_date -> Date,
+        class -> Text,
+        management_mode -> Text,
+        status -> Text,
+        officer_id -> Text,
+        organisation_id -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    loan_guarantors (loan_id, guarantor_id) {
+        loan_id -> Text,
+        guarantor_id -> Text,
+        amount_fen -> Nullable<BigInt>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    loan_collateral (loan_id, collateral_id) {
+        loan_id -> Text,
+        collateral_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    loan_events (id) {
+        id -> Text,
+        loan_id -> Text,
+        kind -> Text,
+        business_date -> Date,
+        amount_fen -> Nullable<BigInt>,
+        currency -> Nullable<Text>,
+        payload -> Text,
+        note -> Nullable<Text>,
+        recorded_by -> Text,
+        recorded_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_head (id) {
+        id -> Integer,
+        seq -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    audit_log (seq) {
+        seq -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        entity_type -> Text,
+        entity_id -> Text,
+        request_id -> Text,
+        detail -> Text,
+        prev_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (actor, key) {
+        actor -> Text,
+        key -> Text,
+        request_hash -> Text,
+        status -> Text,
+        response_status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(users -> organisations (organisation_id));
+diesel::joinable!(api_clients -> organisations (organisation_id));
+diesel::joinable!(refresh_tokens -> users (user_id));
+diesel::joinable!(borrowers -> organisations (organisation_id));
+diesel::joinable!(borrowers -> borrower_groups (group_id));
+diesel::joinable!(guarantors -> organisations (organisation_id));
+diesel::joinable!(collateral -> borrowers (borrower_id));
+diesel::joinable!(loans -> borrowers (borrower_id));
+diesel::joinable!(loan_events -> loans (loan_id));
+diesel::joinable!(loan_guarantors -> loans (loan_id));
+diesel::joinable!(loan_guarantors -> guarantors (guarantor_id));
+diesel::joinable!(loan_collateral -> loans (loan_id));
+diesel::joinable!(loan_collateral -> collateral (collateral_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    organisations,
+    users,
+    api_clients,
+    refresh_tokens,
+    login_throttle,
+    borrower_groups,
+    borrowers,
+    guarantors,
+    collateral,
+    loans,
+    loan_guarantors,
+    loan_collateral,
+    loan_events,
+    audit_head,
+    audit_log,
+    idempotency_keys,
+);

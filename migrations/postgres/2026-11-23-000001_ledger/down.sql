@@ -1,0 +1,16 @@
+DROP TABLE idempotency_keys;
+DROP TABLE audit_log;
+DROP TABLE audit_head;
+DROP TABLE loan_events;
+DROP TABLE loan_collateral;
+DROP TABLE loan_guarantors;
+DROP TABLE loans;
+DROP TABLE collateral;
+DROP TABLE guarantors;
+DROP TABLE borrowers;
+DROP TABLE borrower_groups;
+DROP TABLE login_throttle;
+DROP TABLE refresh_tokens;
+DROP TABLE api_clients;
+DROP TABLE users;
+DROP TABLE organisations;
