@@ -3,9 +3,6 @@
 use std::io::{BufRead, Write};
 
 use clap::{Parser, Subcommand};
-use loanwatch_domain::people::{OrgKind, Role};
-use loanwatch_store::{AuditContext, models::OrganisationRow, repo::people};
-use serde_json::json;
 
 use crate::{Application, Config, auth::password, demo, openapi, telemetry};
 
@@ -203,59 +200,15 @@ fn admin_create(
     let hash = password::hash(secret).map_err(|e| anyhow::anyhow!("{e}"))?;
     let pool = migrated_pool(config)?;
     let mut conn = pool.get()?;
-    let ctx = AuditContext {
-        actor: "cli:admin-create".to_owned(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-    };
-    let user_id = loanwatch_store::write(&mut conn, ctx, |tx| {
-        let now = tx.now();
-        let head_office = match people::list_orgs(tx.conn())?
-            .into_iter()
-            .find(|o| o.parent_id.is_none())
-        {
-            Some(org) => org,
-            None => {
-                let org = people::insert_org(
-                    tx,
-                    OrganisationRow {
-                        id: uuid::Uuid::now_v7().to_string(),
-                        parent_id: None,
-                        kind: OrgKind::HeadOffice.as_str().to_owned(),
-                        name: org_name.to_owned(),
-                        code: org_code.to_owned(),
-                        path: String::new(),
-                        created_at: now,
-                    },
-                )?;
-                tx.audit(
-                    "organisation.create",
-                    "organisation",
-                    &org.id,
-                    &json!({ "code": org.code }),
-                )?;
-                org
-            }
-        };
-        let row = loanwatch_store::models::UserRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            organisation_id: head_office.id,
-            username: username.to_owned(),
-            display_name: display_name.to_owned(),
-            password_hash: hash,
-            role: Role::Admin.as_str().to_owned(),
-            active: true,
-            password_changed_at: now,
-            created_at: now,
-        };
-        people::insert_user(tx, &row)?;
-        tx.audit(
-            "user.create",
-            "user",
-            &row.id,
-            &json!({ "username": row.username, "role": row.role }),
-        )?;
-        Ok::<_, loanwatch_store::StoreError>(row.id)
-    })?;
+    let user_id = crate::people::service::bootstrap_admin(
+        &mut conn,
+        username,
+        display_name,
+        hash,
+        org_name,
+        org_code,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     writeln!(
         std::io::stdout().lock(),
         "administrator {username} created ({user_id})"

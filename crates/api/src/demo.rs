@@ -13,7 +13,7 @@ use loanwatch_domain::{
 };
 use loanwatch_store::{
     AuditContext, DbConn,
-    models::{BorrowerRow, LoanEventRow, LoanRow, OrganisationRow, UserRow},
+    models::{BorrowerRow, LoanEventRow, LoanRow, OrganisationRow},
     repo::{borrower, loan, people},
 };
 use serde_json::json;
@@ -170,18 +170,14 @@ pub fn seed(
                         display: String,
                         role: Role,
                         org: &OrganisationRow| {
-            let row = UserRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                organisation_id: org.id.clone(),
-                username: username.clone(),
-                display_name: display,
-                password_hash: pw.clone(),
-                role: role.as_str().to_owned(),
-                active: true,
-                password_changed_at: now,
-                created_at: now,
-            };
-            people::insert_user(tx, &row)?;
+            let row = crate::people::service::insert_new_user(
+                tx,
+                org.id.clone(),
+                username.clone(),
+                display,
+                pw.clone(),
+                role,
+            )?;
             if role != Role::Officer || username.ends_with(".officer1") {
                 logins.push(DemoLogin {
                     username,

@@ -16,6 +16,7 @@ pub mod pool;
 pub mod repo;
 pub mod schema;
 pub mod scope;
+pub mod testing;
 
 pub use audit::{AuditContext, WriteTx, write};
 pub use conn::{Backend, DatabaseUrl, DbConn};

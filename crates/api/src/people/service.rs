@@ -3,7 +3,7 @@
 use loanwatch_api_types::people::{
     ApiClient, CreateApiClient, CreateOrganisation, CreateUser, Organisation, UpdateUser, User,
 };
-use loanwatch_domain::people::OrgKind;
+use loanwatch_domain::people::{OrgKind, Role};
 use loanwatch_store::{
     WriteTx,
     models::{ApiClientRow, OrganisationRow, UserChangeset, UserRow},
@@ -106,20 +106,40 @@ pub fn create_user(
     let display_name = required_text("display_name", &input.display_name, 100)?;
     people::get_org(tx.conn(), &input.organisation_id.to_string())
         .map_err(|_| ApiError::invalid("organisation_id", "no such organisation"))?;
-    if input.role == loanwatch_domain::people::Role::Integrator {
+    if input.role == Role::Integrator {
         return Err(ApiError::invalid(
             "role",
             "integrators are API clients, not users",
         ));
     }
+    let row = insert_new_user(
+        tx,
+        input.organisation_id.to_string(),
+        input.username,
+        display_name,
+        password_hash,
+        input.role,
+    )?;
+    views::user(row)
+}
+
+/// Inserts an active user and records it in the audit trail.
+pub fn insert_new_user(
+    tx: &mut WriteTx<'_>,
+    organisation_id: String,
+    username: String,
+    display_name: String,
+    password_hash: String,
+    role: Role,
+) -> Result<UserRow, ApiError> {
     let now = tx.now();
     let row = UserRow {
         id: uuid::Uuid::now_v7().to_string(),
-        organisation_id: input.organisation_id.to_string(),
-        username: input.username,
+        organisation_id,
+        username,
         display_name,
         password_hash,
-        role: input.role.as_str().to_owned(),
+        role: role.as_str().to_owned(),
         active: true,
         password_changed_at: now,
         created_at: now,
@@ -131,7 +151,7 @@ pub fn create_user(
         &row.id,
         &json!({ "username": row.username, "role": row.role }),
     )?;
-    views::user(row)
+    Ok(row)
 }
 
 /// Hashes the initial password of a new user, after checking it.
@@ -151,7 +171,7 @@ pub fn update_user(tx: &mut WriteTx<'_>, id: &str, input: UpdateUser) -> Result<
         people::get_org(tx.conn(), &org.to_string())
             .map_err(|_| ApiError::invalid("organisation_id", "no such organisation"))?;
     }
-    if input.role == Some(loanwatch_domain::people::Role::Integrator) {
+    if input.role == Some(Role::Integrator) {
         return Err(ApiError::invalid(
             "role",
             "integrators are API clients, not users",
@@ -206,4 +226,60 @@ pub fn create_client(
         &json!({ "client_id": row.client_id, "access": row.access }),
     )?;
     views::api_client(row, Some(secret))
+}
+
+/// Creates an administrator (and the head office, if there is no organisation yet), as
+/// `loanwatch admin create` does on a new installation. Returns the user id.
+pub fn bootstrap_admin(
+    conn: &mut loanwatch_store::DbConn,
+    username: &str,
+    display_name: &str,
+    password_hash: String,
+    org_name: &str,
+    org_code: &str,
+) -> Result<String, ApiError> {
+    check_username(username)?;
+    let ctx = loanwatch_store::AuditContext {
+        actor: "cli:admin-create".to_owned(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    loanwatch_store::write(conn, ctx, |tx| {
+        let now = tx.now();
+        let existing_root = people::list_orgs(tx.conn())?
+            .into_iter()
+            .find(|o| o.parent_id.is_none());
+        let head_office = match existing_root {
+            Some(org) => org,
+            None => {
+                let org = people::insert_org(
+                    tx,
+                    OrganisationRow {
+                        id: uuid::Uuid::now_v7().to_string(),
+                        parent_id: None,
+                        kind: OrgKind::HeadOffice.as_str().to_owned(),
+                        name: org_name.to_owned(),
+                        code: org_code.to_owned(),
+                        path: String::new(),
+                        created_at: now,
+                    },
+                )?;
+                tx.audit(
+                    "organisation.create",
+                    "organisation",
+                    &org.id,
+                    &json!({ "code": org.code }),
+                )?;
+                org
+            }
+        };
+        let row = insert_new_user(
+            tx,
+            head_office.id,
+            username.to_owned(),
+            display_name.to_owned(),
+            password_hash,
+            Role::Admin,
+        )?;
+        Ok(row.id)
+    })
 }
