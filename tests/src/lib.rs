@@ -108,7 +108,7 @@ pub fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> anyhow::Result
     let config = Config::from_lookup(|k| env.get(k).cloned())?;
     let db_url = config.database.url.clone();
     if std::env::var("TEST_LOG").is_ok() {
-        loanwatch_api::telemetry::init(false);
+        loanwatch_api::telemetry::init(false, "info");
     }
     let (tx, rx) = mpsc::channel();
     let thread = std::thread::spawn(move || {

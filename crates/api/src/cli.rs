@@ -45,6 +45,32 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Benchmarks (PostgreSQL): `bench loans` measures scoped GET /api/v1/loans/{id} beside
+    /// pgbench's point-select rate on the same database.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Authenticated, scoped GET /api/v1/loans/{id}; seeds the demo portfolio if the database
+    /// is empty.
+    Loans {
+        /// Loans to seed into an empty database.
+        #[arg(long, default_value_t = 100_000)]
+        loans: u64,
+        /// Seconds of measured load, for each side.
+        #[arg(long, default_value_t = 15)]
+        duration: u64,
+        /// Concurrent connections, for each side.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Demo user whose scope the requests run under.
+        #[arg(long, default_value = "ho.risk")]
+        user: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,7 +110,13 @@ pub fn run() -> anyhow::Result<i32> {
         return Ok(0);
     }
     let config = Config::from_env()?;
-    telemetry::init(config.json_logs);
+    // A benchmark measures the server, not the terminal: one log line per request would.
+    let default_level = if matches!(cli.command, Command::Bench { .. }) {
+        "warn"
+    } else {
+        "info"
+    };
+    telemetry::init(config.json_logs, default_level);
     match cli.command {
         Command::Openapi => Ok(0),
         Command::Serve { demo } => serve(config, demo),
@@ -108,6 +140,25 @@ pub fn run() -> anyhow::Result<i32> {
             let mut conn = pool.get()?;
             let logins = seed_demo(&config, &mut conn, loans, seed)?;
             demo::print_logins(&mut std::io::stdout().lock(), &logins)?;
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Loans {
+                    loans,
+                    duration,
+                    connections,
+                    user,
+                },
+        } => {
+            let spec = crate::bench::BenchSpec {
+                loans,
+                duration_secs: duration,
+                connections,
+                user,
+            };
+            let report = crate::bench::run(config, &spec)?;
+            crate::bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
             Ok(0)
         }
         Command::Audit {

@@ -6,6 +6,7 @@
 
 #[macro_use]
 mod text_enum;
+pub mod calendar;
 pub mod error;
 pub mod identity;
 pub mod ids;
@@ -13,6 +14,7 @@ pub mod ledger;
 pub mod masking;
 pub mod money;
 pub mod people;
+pub mod schedule;
 
 pub use error::DomainError;
 pub use ids::*;
