@@ -30,8 +30,9 @@ impl r2d2::ManageConnection for Manager {
         Ok(())
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        // Cheap and local: a connection left inside a broken transaction is not reused.
+        diesel::r2d2::R2D2Connection::is_broken(conn)
     }
 }
 
@@ -52,6 +53,9 @@ pub fn build_pool(url: &DatabaseUrl, size: u32) -> StoreResult<Pool> {
     drop(url.connect()?);
     r2d2::Pool::builder()
         .max_size(size.max(1))
+        // Checking every connection on checkout costs a round trip per request; a broken
+        // connection shows itself on its first query and is replaced then.
+        .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
         .build(Manager { url: url.clone() })
         .map_err(StoreError::Pool)

@@ -108,6 +108,7 @@ fn bad_expired_and_forged_tokens_are_refused(app: &TestApp) -> anyhow::Result<()
     let claims = |iat: i64, exp: i64, aud: &str| {
         json!({
             "sub": format!("user:{}", inst.user("ho.risk")), "role": "head_office", "org": inst.head_office,
+            "orgp": format!("/{}/", inst.head_office),
             "iss": "loanwatch", "aud": aud, "iat": iat, "exp": exp,
         })
     };

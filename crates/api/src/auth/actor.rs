@@ -29,6 +29,8 @@ pub struct Actor {
     pub role: Role,
     /// Organisation.
     pub org: OrgId,
+    /// The organisation's path in the tree, from the token.
+    pub org_path: String,
     /// Whether the caller may change customer data.
     pub can_write: bool,
 }
@@ -148,6 +150,7 @@ fn authenticate(req: &HttpRequest) -> Result<Actor, ApiError> {
         principal,
         role: claims.role,
         org: claims.org,
+        org_path: claims.orgp,
         can_write,
     })
 }

@@ -105,6 +105,7 @@ fn new_refresh(
 }
 
 fn user_tokens(
+    conn: &mut DbConn,
     state: &AppState,
     user_id: &str,
     role: &str,
@@ -113,9 +114,12 @@ fn user_tokens(
 ) -> Result<TokenResponse, ApiError> {
     let id: UserId = stored(user_id, "user id")?;
     let role: Role = stored(role, "role")?;
+    let org_path = people::get_org(conn, org)?.path;
     let org: OrgId = stored(org, "organisation id")?;
     Ok(TokenResponse {
-        access_token: state.keys.issue(format!("user:{id}"), role, org, false)?,
+        access_token: state
+            .keys
+            .issue(format!("user:{id}"), role, org, org_path, false)?,
         token_type: "Bearer".to_owned(),
         expires_in: state.keys.ttl_secs,
         refresh_token: Some(refresh),
@@ -158,6 +162,7 @@ pub fn login(
             let refresh = new_refresh(tx, state, &u.id, &family)?;
             tx.audit("auth.login", "user", &u.id, &json!({ "family": family }))?;
             Ok::<_, ApiError>(Some(user_tokens(
+                tx.conn(),
                 state,
                 &u.id,
                 &u.role,
@@ -245,6 +250,7 @@ pub fn refresh(
             &json!({ "family": row.family_id }),
         )?;
         Ok(Refresh::Tokens(user_tokens(
+            tx.conn(),
             state,
             &user.id,
             &user.role,
@@ -344,11 +350,13 @@ pub fn client_token(
             "wrong client id or secret",
         ));
     };
+    let org_path = people::get_org(conn, &c.organisation_id)?.path;
     let org: OrgId = stored(&c.organisation_id, "organisation id")?;
     let access_token = state.keys.issue(
         format!("client:{}", c.id),
         Role::Integrator,
         org,
+        org_path,
         c.access == "read_write",
     )?;
     Ok(TokenResponse {

@@ -71,7 +71,7 @@ where
     let who = actor.clone();
     state
         .db(move |conn| {
-            let scope = service::scope(conn, &who)?;
+            let scope = service::scope(&who);
             work(conn, &scope)
         })
         .await

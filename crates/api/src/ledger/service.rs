@@ -13,7 +13,7 @@ use loanwatch_domain::{
         EventDetails, EventPayload, LoanClass, LoanState, LoanStatus, LoanTerms, ManagementMode,
         PartyKind, apply_event,
     },
-    people::Role,
+    people::{Role, Scope},
 };
 use loanwatch_store::{
     DbConn, ScopeFilter, WriteTx,
@@ -46,9 +46,18 @@ fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<Strin
     value.map(|v| text(field, v, max)).transpose()
 }
 
-/// The caller's scope in SQL terms.
-pub fn scope(conn: &mut DbConn, actor: &Actor) -> Result<ScopeFilter, ApiError> {
-    Ok(ScopeFilter::resolve(conn, &actor.scope())?)
+/// The caller's scope in SQL terms, from the token alone: no query.
+pub fn scope(actor: &Actor) -> ScopeFilter {
+    match actor.scope() {
+        Scope::Assigned { officer, org } => ScopeFilter::Officer {
+            officer: officer.to_string(),
+            org: org.to_string(),
+        },
+        Scope::Subtree(_) => ScopeFilter::Subtree {
+            path_prefix: actor.org_path.clone(),
+        },
+        Scope::Nothing => ScopeFilter::Nothing,
+    }
 }
 
 /// Whether the caller may book records in `org`: officers in their own organisation, others in
@@ -147,7 +156,7 @@ pub fn create_borrower(
     actor: &Actor,
     input: CreateBorrower,
 ) -> Result<Borrower, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let name = text("name", &input.name, 200)?;
     let ids = identity(
         input.kind,
@@ -229,7 +238,7 @@ pub fn update_borrower(
     id: &str,
     input: UpdateBorrower,
 ) -> Result<Borrower, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let current =
         borrower::get(tx.conn(), &scope, id).map_err(|_| ApiError::not_found("borrower"))?;
     let currency: Currency = views::stored(&current.currency, "currency")?;
@@ -306,7 +315,7 @@ pub fn create_group(
     actor: &Actor,
     input: CreateBorrowerGroup,
 ) -> Result<BorrowerGroup, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let name = text("name", &input.name, 200)?;
     let lead = input.lead_organisation_id.unwrap_or(actor.org);
     if !org_allowed(tx.conn(), &scope, &lead)? {
@@ -332,7 +341,7 @@ pub fn create_guarantor(
     actor: &Actor,
     input: CreateGuarantor,
 ) -> Result<Guarantor, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let name = text("name", &input.name, 200)?;
     let ids = identity(
         input.kind,
@@ -374,7 +383,7 @@ pub fn create_collateral(
     actor: &Actor,
     input: CreateCollateral,
 ) -> Result<Collateral, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     borrower::get(tx.conn(), &scope, &input.borrower_id.to_string())
         .map_err(|_| ApiError::invalid("borrower_id", "no such borrower"))?;
     let currency = input.currency.unwrap_or(Currency::Cny);
@@ -409,7 +418,7 @@ pub fn create_loan(
     input: CreateLoan,
     today: NaiveDate,
 ) -> Result<Loan, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let contract_no = text("contract_no", &input.contract_no, 64)?;
     let borrower_row = borrower::get(tx.conn(), &scope, &input.borrower_id.to_string())
         .map_err(|_| ApiError::invalid("borrower_id", "no such borrower"))?;
@@ -499,7 +508,7 @@ pub fn update_loan(
     id: &str,
     input: UpdateLoan,
 ) -> Result<Loan, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let current = loan::get(tx.conn(), &scope, id).map_err(|_| ApiError::not_found("loan"))?;
     if let Some(officer) = input.officer_id {
         check_officer(tx.conn(), actor, &scope, officer, "officer_id")?;
@@ -534,7 +543,7 @@ pub fn create_event(
     today: NaiveDate,
 ) -> Result<LoanEvent, ApiError> {
     use loanwatch_domain::ledger::EventKind as K;
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let current = loan::get(tx.conn(), &scope, loan_id)
         .map_err(|_| ApiError::not_found("loan"))?
         .loan;
@@ -670,7 +679,7 @@ pub fn link_guarantor(
     loan_id: &str,
     input: LinkGuarantor,
 ) -> Result<Guarantor, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let l = loan::get(tx.conn(), &scope, loan_id)
         .map_err(|_| ApiError::not_found("loan"))?
         .loan;
@@ -706,7 +715,7 @@ pub fn link_collateral(
     loan_id: &str,
     input: LinkCollateral,
 ) -> Result<Collateral, ApiError> {
-    let scope = scope(tx.conn(), actor)?;
+    let scope = scope(actor);
     let l = loan::get(tx.conn(), &scope, loan_id)
         .map_err(|_| ApiError::not_found("loan"))?
         .loan;
