@@ -7,6 +7,7 @@ use loanwatch_domain::{
         AssetType, EventKind, GuaranteeMethod, LoanClass, LoanStatus, ManagementMode, PartyKind,
         RepaymentMethod, SecurityType,
     },
+    schedule::{CustomRepayment, DayCount, Frequency},
 };
 use serde::{Deserialize, Serialize};
 
@@ -302,6 +303,18 @@ pub struct CreateLoan {
     /// Responsible officer; the borrower's officer if absent.
     #[serde(default)]
     pub officer_id: Option<UserId>,
+    /// `monthly` (default) or `quarterly`.
+    #[serde(default)]
+    pub repayment_frequency: Option<Frequency>,
+    /// Fixed repayment day of the month (1–31); the disbursement day if absent.
+    #[serde(default)]
+    pub repayment_day: Option<u32>,
+    /// Day count of daily interest; `act_360` if absent.
+    #[serde(default)]
+    pub day_count: Option<DayCount>,
+    /// The principal repayments of a `custom` repayment method.
+    #[serde(default)]
+    pub custom_schedule: Option<Vec<CustomRepayment>>,
 }
 
 /// Changes to a loan's management; terms change only through events.
@@ -366,6 +379,14 @@ pub struct Loan {
     pub created_at: DateTime<Utc>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// Instalment frequency.
+    pub repayment_frequency: Frequency,
+    /// Fixed repayment day of the month, if any.
+    pub repayment_day: Option<u32>,
+    /// Day count of daily interest.
+    pub day_count: DayCount,
+    /// Principal repayments of a custom schedule.
+    pub custom_schedule: Option<Vec<CustomRepayment>>,
 }
 
 /// Links a guarantor to a loan.

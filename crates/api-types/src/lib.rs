@@ -9,5 +9,6 @@ pub mod auth;
 pub mod common;
 pub mod ledger;
 pub mod people;
+pub mod schedule;
 
 pub use common::{FieldError, Page, Problem};

@@ -17,8 +17,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::{
     ApiError, AppState, Config,
     auth::{self, jwt::JwtKeys},
+    calendar,
     error::{ErrorCode, REQUEST_ID},
-    health, ledger, openapi, people,
+    health, ledger, openapi, people, schedule,
 };
 
 /// Mounts every documented route on an app. Used to serve and to generate the document, so the
@@ -38,7 +39,9 @@ where
             scope("/api/v1")
                 .configure(auth::routes::configure)
                 .configure(people::routes::configure)
-                .configure(ledger::routes::configure),
+                .configure(ledger::routes::configure)
+                .configure(calendar::routes::configure)
+                .configure(schedule::routes::configure),
         )
 }
 
@@ -67,6 +70,10 @@ impl Application {
             let applied = loanwatch_store::migrate::run_pending(&mut conn)?;
             if !applied.is_empty() {
                 tracing::info!(?applied, "migrations applied");
+            }
+            let seeded = calendar::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !seeded.is_empty() {
+                tracing::info!(?seeded, "shipped holiday calendars loaded");
             }
         }
         let keys = JwtKeys::load(&config.auth, &config.data_dir)?;

@@ -45,11 +45,26 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The working-day calendar.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
     /// Benchmarks (PostgreSQL): `bench loans` measures scoped GET /api/v1/loans/{id} beside
     /// pgbench's point-select rate on the same database.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CalendarCommand {
+    /// Load or replace a year from a JSON file: `{"year", "source", "holidays": [{"name", "from",
+    /// "to"}], "makeup_workdays": [{"date", "for"}]}`, as in crates/domain/data/calendar/.
+    Import {
+        /// The file.
+        file: std::path::PathBuf,
     },
 }
 
@@ -122,8 +137,15 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Serve { demo } => serve(config, demo),
         Command::Migrate => {
             let pool = loanwatch_store::build_pool(&config.database.url, 1)?;
-            let applied = loanwatch_store::migrate::run_pending(&mut *pool.get()?)?;
-            writeln!(std::io::stderr(), "migrations applied: {}", applied.len())?;
+            let mut conn = pool.get()?;
+            let applied = loanwatch_store::migrate::run_pending(&mut conn)?;
+            let seeded =
+                crate::calendar::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(
+                std::io::stderr(),
+                "migrations applied: {}; shipped calendar years loaded: {seeded:?}",
+                applied.len()
+            )?;
             Ok(0)
         }
         Command::Admin {
@@ -140,6 +162,31 @@ pub fn run() -> anyhow::Result<i32> {
             let mut conn = pool.get()?;
             let logins = seed_demo(&config, &mut conn, loans, seed)?;
             demo::print_logins(&mut std::io::stdout().lock(), &logins)?;
+            Ok(0)
+        }
+        Command::Calendar {
+            command: CalendarCommand::Import { file },
+        } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let year: loanwatch_domain::calendar::CalendarYear = serde_json::from_str(&text)
+                .map_err(|e| {
+                    anyhow::anyhow!("{} is not a calendar year document: {e}", file.display())
+                })?;
+            let pool = migrated_pool(&config)?;
+            let ctx = loanwatch_store::AuditContext {
+                actor: "cli:calendar-import".to_owned(),
+                request_id: uuid::Uuid::now_v7().to_string(),
+            };
+            let mut conn = pool.get()?;
+            loanwatch_store::write(&mut conn, ctx, |tx| crate::calendar::put_year(tx, &year))
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(
+                std::io::stdout().lock(),
+                "calendar {} loaded from {}",
+                year.year,
+                file.display()
+            )?;
             Ok(0)
         }
         Command::Bench {

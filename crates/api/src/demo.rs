@@ -470,6 +470,10 @@ fn make_loan(
         organisation_id: b.organisation_id.clone(),
         created_at: now,
         updated_at: now,
+        repayment_frequency: "monthly".to_owned(),
+        repayment_day: None,
+        day_count: "act_360".to_owned(),
+        custom_schedule: None,
     }
 }
 

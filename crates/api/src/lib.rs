@@ -9,6 +9,7 @@
 pub mod app;
 pub mod auth;
 pub mod bench;
+pub mod calendar;
 pub mod cli;
 pub mod config;
 pub mod demo;
@@ -18,6 +19,7 @@ pub mod health;
 pub mod ledger;
 pub mod openapi;
 pub mod people;
+pub mod schedule;
 pub mod state;
 pub mod telemetry;
 pub mod views;

@@ -22,6 +22,8 @@ use utoipa_actix_web::AppExt;
         (name = "auth", description = "Sign-in, tokens and the caller"),
         (name = "people", description = "Organisations, users and API clients"),
         (name = "ledger", description = "Borrowers, groups, guarantors, collateral, loans and their events"),
+        (name = "schedules", description = "Repayment schedules"),
+        (name = "calendar", description = "Chinese working days: holidays and make-up working days, as data"),
         (name = "health", description = "Liveness and readiness"),
     )
 )]

@@ -180,6 +180,15 @@ pub fn loan(l: LoanListing) -> Result<Loan, ApiError> {
         maturity_date: r.maturity_date,
         created_at: utc(r.created_at),
         updated_at: utc(r.updated_at),
+        repayment_frequency: stored(&r.repayment_frequency, "repayment_frequency")?,
+        repayment_day: r.repayment_day.map(|d| d as u32),
+        day_count: stored(&r.day_count, "day_count")?,
+        custom_schedule: r
+            .custom_schedule
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("stored custom schedule: {e}")))?,
     })
 }
 

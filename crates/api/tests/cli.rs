@@ -73,7 +73,8 @@ fn cli_scenario(dir: &Path, url: &str) -> Result<(), Box<dyn std::error::Error>>
 
     let out = loanwatch(dir, url, &["audit", "verify"], None)?;
     assert!(out.status.success(), "{}", text(&out));
-    assert!(text(&out).contains("intact: 2 entries"), "{}", text(&out));
+    // Three shipped calendar years loaded by migrate, then the head office and the administrator.
+    assert!(text(&out).contains("intact: 5 entries"), "{}", text(&out));
 
     let mut conn = DatabaseUrl::parse(url)?.connect()?;
     diesel::sql_query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")
@@ -134,6 +135,55 @@ fn the_demo_is_deterministic_and_prints_its_logins() -> Result<(), Box<dyn std::
     assert_eq!(
         contracts[0], contracts[1],
         "the same seed gave different portfolios"
+    );
+    Ok(())
+}
+
+#[test]
+fn calendar_import_loads_a_year_and_refuses_a_bad_one() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("cal.db").display());
+    let out = loanwatch(dir.path(), &url, &["migrate"], None)?;
+    assert!(
+        text(&out).contains("[2024, 2025, 2026]"),
+        "shipped years not loaded: {}",
+        text(&out)
+    );
+    let good = dir.path().join("2027.json");
+    std::fs::write(
+        &good,
+        r#"{"year": 2027, "source": "test fixture", "holidays": [{"name": "元旦", "from": "2027-01-01", "to": "2027-01-03"}], "makeup_workdays": []}"#,
+    )?;
+    let out = loanwatch(
+        dir.path(),
+        &url,
+        &["calendar", "import", good.to_str().unwrap_or_default()],
+        None,
+    )?;
+    assert!(out.status.success(), "{}", text(&out));
+    let bad = dir.path().join("bad.json");
+    std::fs::write(
+        &bad,
+        r#"{"year": 2028, "source": "x", "holidays": [{"name": "x", "from": "2028-02-05", "to": "2028-02-01"}]}"#,
+    )?;
+    let out = loanwatch(
+        dir.path(),
+        &url,
+        &["calendar", "import", bad.to_str().unwrap_or_default()],
+        None,
+    )?;
+    assert!(!out.status.success(), "an inverted range was accepted");
+    let mut conn = DatabaseUrl::parse(&url)?.connect()?;
+    #[derive(diesel::QueryableByName)]
+    struct Y {
+        #[diesel(sql_type = diesel::sql_types::Integer)]
+        year: i32,
+    }
+    let years: Vec<Y> =
+        diesel::sql_query("SELECT year FROM calendar_years ORDER BY year").load(&mut conn)?;
+    assert_eq!(
+        years.iter().map(|y| y.year).collect::<Vec<_>>(),
+        [2024, 2025, 2026, 2027]
     );
     Ok(())
 }

@@ -356,7 +356,7 @@ pub fn annuity_payment(principal_fen: i64, periodic_rate: Decimal, n: usize) -> 
 }
 
 fn custom_periods(terms: &ScheduleTerms) -> Result<Vec<Period>, DomainError> {
-    const FIELD: &str = "custom";
+    const FIELD: &str = "custom_schedule";
     if terms.custom.is_empty() {
         return Err(DomainError::invalid(
             FIELD,

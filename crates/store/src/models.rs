@@ -192,6 +192,14 @@ pub struct LoanRow {
     pub organisation_id: String,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    /// `monthly` or `quarterly`.
+    pub repayment_frequency: String,
+    /// Fixed repayment day of the month, if any.
+    pub repayment_day: Option<i32>,
+    /// Day count of daily interest.
+    pub day_count: String,
+    /// JSON array of `loanwatch_domain::schedule::CustomRepayment` (custom method only).
+    pub custom_schedule: Option<String>,
 }
 
 /// Changes to a loan record (management fields, and effects of events).
@@ -279,4 +287,14 @@ pub struct IdempotencyRow {
     pub response_status: Option<i32>,
     pub response_body: Option<String>,
     pub created_at: NaiveDateTime,
+}
+
+/// One year of the working-day calendar; `document` is a `loanwatch_domain::calendar::CalendarYear`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = calendar_years, treat_none_as_default_value = false)]
+pub struct CalendarYearRow {
+    pub year: i32,
+    pub document: String,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: String,
 }

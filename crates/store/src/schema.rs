@@ -145,6 +145,10 @@ diesel::table! {
         organisation_id -> Text,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        repayment_frequency -> Text,
+        repayment_day -> Nullable<Integer>,
+        day_count -> Text,
+        custom_schedule -> Nullable<Text>,
     }
 }
 
@@ -204,6 +208,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    calendar_years (year) {
+        year -> Integer,
+        document -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
     idempotency_keys (actor, key) {
         actor -> Text,
         key -> Text,
@@ -245,5 +258,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     loan_events,
     audit_head,
     audit_log,
+    calendar_years,
     idempotency_keys,
 );

@@ -11,7 +11,9 @@
 
 mod auth;
 mod bad_input;
+mod calendar;
 mod idempotency;
 mod ledger;
 mod platform;
+mod schedules;
 mod scope;

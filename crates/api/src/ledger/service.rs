@@ -439,6 +439,20 @@ pub fn create_loan(
             ),
         ));
     }
+    // The schedule must be computable from the booked terms: a custom schedule that does not
+    // add up, or more instalments than supported, is refused here, not found out later.
+    let schedule_terms = crate::schedule::terms(&crate::schedule::TermsInput {
+        principal_fen: principal.amount_fen,
+        annual_rate: &input.annual_rate,
+        method: input.repayment_method,
+        start_date: terms.disbursement_date,
+        maturity_date: terms.maturity_date,
+        frequency: input.repayment_frequency,
+        repayment_day: input.repayment_day,
+        day_count: input.day_count,
+        custom: input.custom_schedule.as_deref(),
+    })?;
+    loanwatch_domain::schedule::generate(&schedule_terms)?;
     let officer = match input.officer_id {
         Some(o) => {
             check_officer(tx.conn(), actor, &scope, o, "officer_id")?;
@@ -472,6 +486,15 @@ pub fn create_loan(
         organisation_id: borrower_row.organisation_id.clone(),
         created_at: now,
         updated_at: now,
+        repayment_frequency: schedule_terms.frequency.as_str().to_owned(),
+        repayment_day: schedule_terms.repayment_day.map(|d| d as i32),
+        day_count: schedule_terms.day_count.as_str().to_owned(),
+        custom_schedule: input
+            .custom_schedule
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(ApiError::internal)?,
     };
     loan::insert(tx, &row)?;
     loan::insert_event(

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod borrower;
+pub mod calendar;
 pub mod idempotency;
 pub mod loan;
 pub mod party;

@@ -1,0 +1,5 @@
+ALTER TABLE loans DROP COLUMN custom_schedule;
+ALTER TABLE loans DROP COLUMN day_count;
+ALTER TABLE loans DROP COLUMN repayment_day;
+ALTER TABLE loans DROP COLUMN repayment_frequency;
+DROP TABLE calendar_years;
