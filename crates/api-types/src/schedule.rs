@@ -69,3 +69,17 @@ pub struct Deadline {
     /// The deadline: the `working_days`-th working day after `from`.
     pub date: NaiveDate,
 }
+
+/// Money received from the borrower.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateRepayment {
+    /// The business date the money was received; not in the future.
+    pub business_date: NaiveDate,
+    /// Amount in fen, greater than zero and at most what is owed that day.
+    pub amount_fen: i64,
+    /// Free-text remark.
+    #[serde(default)]
+    pub note: Option<String>,
+}

@@ -19,7 +19,7 @@ use crate::{
     auth::{self, jwt::JwtKeys},
     calendar,
     error::{ErrorCode, REQUEST_ID},
-    health, ledger, openapi, people, schedule,
+    health, ledger, openapi, people, position, schedule,
 };
 
 /// Mounts every documented route on an app. Used to serve and to generate the document, so the
@@ -40,6 +40,7 @@ where
                 .configure(auth::routes::configure)
                 .configure(people::routes::configure)
                 .configure(ledger::routes::configure)
+                .configure(position::routes::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),
         )

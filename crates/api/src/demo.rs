@@ -439,6 +439,7 @@ fn make_loan(
     } else {
         "HZ"
     };
+    let rate = format!("{}.{:02}", rng.range(3, 7), rng.range(0, 100));
     LoanRow {
         id: uuid::Uuid::now_v7().to_string(),
         contract_no: format!("DEMO-{branch_code}-{year}-{:07}", i + 1),
@@ -446,7 +447,7 @@ fn make_loan(
         product: product.to_owned(),
         principal_fen: principal_yuan * 100,
         currency: "CNY".to_owned(),
-        annual_rate: format!("{}.{:02}", rng.range(3, 7), rng.range(0, 100)),
+        annual_rate: rate.clone(),
         repayment_method: rng
             .pick(&[
                 "equal_instalment",
@@ -474,6 +475,8 @@ fn make_loan(
         repayment_day: None,
         day_count: "act_360".to_owned(),
         custom_schedule: None,
+        contract_annual_rate: rate,
+        contract_maturity_date: maturity,
     }
 }
 

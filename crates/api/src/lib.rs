@@ -19,6 +19,7 @@ pub mod health;
 pub mod ledger;
 pub mod openapi;
 pub mod people;
+pub mod position;
 pub mod schedule;
 pub mod state;
 pub mod telemetry;

@@ -14,6 +14,7 @@ pub mod ledger;
 pub mod masking;
 pub mod money;
 pub mod people;
+pub mod position;
 pub mod schedule;
 
 pub use error::DomainError;

@@ -200,6 +200,10 @@ pub struct LoanRow {
     pub day_count: String,
     /// JSON array of `loanwatch_domain::schedule::CustomRepayment` (custom method only).
     pub custom_schedule: Option<String>,
+    /// The rate as contracted (`annual_rate` follows rate changes).
+    pub contract_annual_rate: String,
+    /// The maturity as contracted (`maturity_date` follows extensions).
+    pub contract_maturity_date: NaiveDate,
 }
 
 /// Changes to a loan record (management fields, and effects of events).

@@ -149,6 +149,8 @@ diesel::table! {
         repayment_day -> Nullable<Integer>,
         day_count -> Text,
         custom_schedule -> Nullable<Text>,
+        contract_annual_rate -> Text,
+        contract_maturity_date -> Date,
     }
 }
 

@@ -15,5 +15,6 @@ mod calendar;
 mod idempotency;
 mod ledger;
 mod platform;
+mod positions;
 mod schedules;
 mod scope;

@@ -495,6 +495,8 @@ pub fn create_loan(
             .map(serde_json::to_string)
             .transpose()
             .map_err(ApiError::internal)?,
+        contract_annual_rate: rate.to_string(),
+        contract_maturity_date: terms.maturity_date,
     };
     loan::insert(tx, &row)?;
     loan::insert_event(
@@ -651,6 +653,18 @@ pub fn create_event(
         ));
     }
     let effect = apply_event(&state, input.business_date, &details, today)?;
+    if let EventDetails::Repayment { amount } = &details {
+        let (_, position) = crate::position::load(tx.conn(), &scope, loan_id, input.business_date)?;
+        if amount.amount_fen > position.payoff_fen {
+            return Err(ApiError::invalid(
+                "amount_fen",
+                format!(
+                    "is more than the {} fen owed on {}",
+                    position.payoff_fen, input.business_date
+                ),
+            ));
+        }
+    }
     let payload = EventPayload {
         new_maturity_date: effect.maturity_date,
         new_annual_rate: effect.annual_rate.map(|r| r.to_string()),

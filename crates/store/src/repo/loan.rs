@@ -280,3 +280,13 @@ pub fn events(
         .load(conn)?;
     Ok(PageOf::from_overfetch(rows, limit))
 }
+
+/// Every event of a loan in business-date order, then recording order (for replay; the caller
+/// has checked the loan is in scope).
+pub fn all_events(conn: &mut DbConn, loan_id: &str) -> StoreResult<Vec<LoanEventRow>> {
+    Ok(loan_events::table
+        .filter(loan_events::loan_id.eq(loan_id))
+        .order((loan_events::business_date.asc(), loan_events::id.asc()))
+        .select(LoanEventRow::as_select())
+        .load(conn)?)
+}

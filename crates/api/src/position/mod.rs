@@ -1,0 +1,87 @@
+//! Positions and current schedules of booked loans: the loan's contract terms and its recorded
+//! events replayed by the domain's position engine.
+
+pub mod routes;
+
+use chrono::NaiveDate;
+use loanwatch_domain::{
+    AnnualRate,
+    ledger::{EventPayload, RepaymentMethod},
+    position::{Change, PenaltyTerms, Position, position},
+    schedule::{DayCount, Frequency, ScheduleTerms},
+};
+use loanwatch_store::{DbConn, ScopeFilter, models::LoanRow, repo::loan};
+
+use crate::{ApiError, views::stored};
+
+/// The contract terms of a stored loan.
+pub fn contract_terms(l: &LoanRow) -> Result<ScheduleTerms, ApiError> {
+    Ok(ScheduleTerms {
+        principal_fen: l.principal_fen,
+        annual_rate: AnnualRate::parse("annual_rate", &l.contract_annual_rate)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("stored contract rate: {e}")))?,
+        method: stored::<RepaymentMethod>(&l.repayment_method, "repayment_method")?,
+        start_date: l.disbursement_date,
+        maturity_date: l.contract_maturity_date,
+        frequency: stored::<Frequency>(&l.repayment_frequency, "repayment_frequency")?,
+        repayment_day: l.repayment_day.map(|d| d as u32),
+        day_count: stored::<DayCount>(&l.day_count, "day_count")?,
+        custom: l
+            .custom_schedule
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("stored custom schedule: {e}")))?
+            .unwrap_or_default(),
+    })
+}
+
+/// The loan (in scope) and its position on `as_of`.
+pub fn load(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    loan_id: &str,
+    as_of: NaiveDate,
+) -> Result<(LoanRow, Position), ApiError> {
+    let l = loan::get(conn, scope, loan_id)
+        .map_err(|_| ApiError::not_found("loan"))?
+        .loan;
+    let terms = contract_terms(&l)?;
+    let mut changes = Vec::new();
+    for e in loan::all_events(conn, &l.id)? {
+        let payload: EventPayload = serde_json::from_str(&e.payload).map_err(ApiError::internal)?;
+        let change = match e.kind.as_str() {
+            "repayment" => e.amount_fen.map(|amount_fen| Change::Repayment {
+                date: e.business_date,
+                amount_fen,
+            }),
+            "extension" => payload.new_maturity_date.map(|maturity| Change::Extension {
+                date: e.business_date,
+                maturity,
+            }),
+            "rate_change" => payload
+                .new_annual_rate
+                .as_deref()
+                .map(|r| AnnualRate::parse("new_annual_rate", r))
+                .transpose()
+                .map_err(|err| ApiError::internal(anyhow::anyhow!("stored rate: {err}")))?
+                .map(|rate| Change::RateChange {
+                    date: e.business_date,
+                    rate,
+                }),
+            "settlement" => Some(Change::Settlement {
+                date: e.business_date,
+            }),
+            // The booking disbursement is the schedule's start; guarantee changes move no money.
+            _ => None,
+        };
+        changes.extend(change);
+    }
+    let p = position(
+        &terms,
+        &PenaltyTerms::default(),
+        &changes,
+        as_of.max(l.disbursement_date),
+    )?;
+    Ok((l, p))
+}
