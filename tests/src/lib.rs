@@ -101,6 +101,8 @@ pub fn spawn_app_with(backend: Backend, vars: &[(&str, &str)]) -> anyhow::Result
         ("DATA_DIR".to_owned(), dir.path().display().to_string()),
         ("DATABASE_URL".to_owned(), url),
         ("DATABASE_POOL_SIZE".to_owned(), "4".to_owned()),
+        // Scenarios run the jobs themselves, at the dates they choose.
+        ("JOBS_ENABLED".to_owned(), "false".to_owned()),
     ]);
     for (k, v) in vars {
         env.insert((*k).to_owned(), (*v).to_owned());

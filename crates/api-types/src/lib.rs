@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod common;
 pub mod ledger;
+pub mod notice;
 pub mod people;
 pub mod schedule;
 

@@ -19,7 +19,7 @@ use crate::{
     auth::{self, jwt::JwtKeys},
     calendar,
     error::{ErrorCode, REQUEST_ID},
-    health, ledger, openapi, people, position, schedule,
+    health, ledger, notices, openapi, people, position, schedule,
 };
 
 /// Mounts every documented route on an app. Used to serve and to generate the document, so the
@@ -41,6 +41,7 @@ where
                 .configure(people::routes::configure)
                 .configure(ledger::routes::configure)
                 .configure(position::routes::configure)
+                .configure(notices::routes::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),
         )
@@ -78,6 +79,9 @@ impl Application {
             }
         }
         let keys = JwtKeys::load(&config.auth, &config.data_dir)?;
+        if config.jobs_enabled {
+            notices::spawn_scheduler(pool.clone(), config.time_zone, config.jobs_daily_at_hour)?;
+        }
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();

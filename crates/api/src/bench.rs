@@ -101,6 +101,8 @@ pub fn run(mut config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> 
     let pgbench_tps = pgbench(&pool, &pg_url, &ids, spec)?;
 
     config.bind = "127.0.0.1:0".parse()?;
+    // The daily jobs would compete with the load being measured.
+    config.jobs_enabled = false;
     let (tx, rx) = mpsc::channel();
     let server = std::thread::spawn(move || {
         actix_web::rt::System::new().block_on(async move {

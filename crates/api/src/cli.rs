@@ -45,6 +45,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Run a daily job now (serve runs them by itself unless JOBS_ENABLED=false).
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
     /// The working-day calendar.
     Calendar {
         #[command(subcommand)]
@@ -55,6 +60,19 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum JobsCommand {
+    /// Create the statutory notices due on a date (idempotent).
+    Notices {
+        /// The business date; today in the institution's time zone if absent.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Run even if a run for the date is already recorded (nothing is created twice).
+        #[arg(long)]
+        force: bool,
     },
 }
 
@@ -162,6 +180,33 @@ pub fn run() -> anyhow::Result<i32> {
             let mut conn = pool.get()?;
             let logins = seed_demo(&config, &mut conn, loans, seed)?;
             demo::print_logins(&mut std::io::stdout().lock(), &logins)?;
+            Ok(0)
+        }
+        Command::Jobs {
+            command: JobsCommand::Notices { date, force },
+        } => {
+            let today = date.unwrap_or_else(|| {
+                chrono::Utc::now()
+                    .with_timezone(&config.time_zone)
+                    .date_naive()
+            });
+            let pool = migrated_pool(&config)?;
+            let mut conn = pool.get()?;
+            let report =
+                crate::notices::run(&mut conn, today, force).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = std::io::stdout().lock();
+            if report.ran {
+                writeln!(
+                    out,
+                    "notices for {today}: {} loans examined, {} notices created, {} loans skipped (calendar year missing)",
+                    report.loans, report.created, report.skipped
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "notices for {today} already ran (use --force to run again; nothing is created twice)"
+                )?;
+            }
             Ok(0)
         }
         Command::Calendar {

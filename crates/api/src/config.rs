@@ -17,6 +17,8 @@
 //! | `LOGIN_WINDOW_SECS` | 900 | failure window, and lock duration |
 //! | `INSTITUTION_TZ` | `Asia/Shanghai` | time zone of business dates |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `JOBS_ENABLED` | `true` | run the daily jobs (notices) in this process |
+//! | `JOBS_DAILY_AT_HOUR` | 6 | local hour (institution time zone) from which a day's jobs run |
 //! | `S3_BUCKET`, `S3_ENDPOINT`, `S3_REGION`, `S3_ACCESS_KEY_ID`, `S3_SECRET_ACCESS_KEY` | unset | object storage (used by the field-evidence features) |
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -42,6 +44,10 @@ pub struct Config {
     pub time_zone: Tz,
     /// Emit JSON logs.
     pub json_logs: bool,
+    /// Run the daily jobs in this process.
+    pub jobs_enabled: bool,
+    /// Local hour from which a day's jobs run.
+    pub jobs_daily_at_hour: u32,
 }
 
 /// Database settings.
@@ -124,7 +130,18 @@ impl Config {
                 )));
             }
         };
+        let jobs_enabled = match get("JOBS_ENABLED").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(ConfigError(format!(
+                    "JOBS_ENABLED {other:?} is neither true nor false"
+                )));
+            }
+        };
         Ok(Self {
+            jobs_enabled,
+            jobs_daily_at_hour: number(&get, "JOBS_DAILY_AT_HOUR", 6, 0, 23)?,
             bind,
             database: DatabaseConfig {
                 url,

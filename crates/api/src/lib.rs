@@ -17,6 +17,7 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod ledger;
+pub mod notices;
 pub mod openapi;
 pub mod people;
 pub mod position;

@@ -13,6 +13,7 @@ pub mod ids;
 pub mod ledger;
 pub mod masking;
 pub mod money;
+pub mod notice;
 pub mod people;
 pub mod position;
 pub mod schedule;

@@ -155,6 +155,18 @@ pub struct BucketMove {
     pub bucket: Bucket,
 }
 
+/// What is still unpaid of an instalment that fell due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Arrear {
+    /// The due date.
+    pub due_date: NaiveDate,
+    /// Principal unpaid, in fen.
+    pub principal_fen: i64,
+    /// Interest unpaid, in fen.
+    pub interest_fen: i64,
+}
+
 /// Where a loan stands on a date. Amounts in fen.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -189,6 +201,8 @@ pub struct Position {
     pub settled: bool,
     /// Every change of bucket up to `as_of`.
     pub bucket_history: Vec<BucketMove>,
+    /// Unpaid amounts by the due date they fell due on, oldest first.
+    pub arrears: Vec<Arrear>,
     /// The schedule as it stands after re-amortisations.
     pub schedule: Vec<Instalment>,
 }
@@ -634,6 +648,15 @@ pub fn position(
         next_due_date: next.map(|i| i.due_date),
         next_due_fen: next.map(|i| i.total_fen),
         settled: e.settled,
+        arrears: e
+            .dues
+            .iter()
+            .map(|d| Arrear {
+                due_date: d.date,
+                principal_fen: d.principal,
+                interest_fen: d.interest,
+            })
+            .collect(),
         bucket_history: e.history,
         schedule: e.schedule,
     })

@@ -302,3 +302,35 @@ pub struct CalendarYearRow {
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
 }
+
+/// A statutory notice.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notices, treat_none_as_default_value = false)]
+pub struct NoticeRow {
+    pub id: String,
+    pub loan_id: String,
+    pub kind: String,
+    pub addressee_kind: String,
+    pub addressee_id: String,
+    pub reference_date: NaiveDate,
+    pub due_date: NaiveDate,
+    pub amount_fen: Option<i64>,
+    pub status: String,
+    pub officer_id: String,
+    pub organisation_id: String,
+    pub created_at: NaiveDateTime,
+    pub acted_by: Option<String>,
+    pub acted_at: Option<NaiveDateTime>,
+    pub note: Option<String>,
+}
+
+/// A run of a daily job.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = job_runs, treat_none_as_default_value = false)]
+pub struct JobRunRow {
+    pub name: String,
+    pub run_date: NaiveDate,
+    pub started_at: NaiveDateTime,
+    pub finished_at: Option<NaiveDateTime>,
+    pub detail: Option<String>,
+}

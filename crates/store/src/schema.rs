@@ -219,6 +219,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    notices (id) {
+        id -> Text,
+        loan_id -> Text,
+        kind -> Text,
+        addressee_kind -> Text,
+        addressee_id -> Text,
+        reference_date -> Date,
+        due_date -> Date,
+        amount_fen -> Nullable<BigInt>,
+        status -> Text,
+        officer_id -> Text,
+        organisation_id -> Text,
+        created_at -> Timestamp,
+        acted_by -> Nullable<Text>,
+        acted_at -> Nullable<Timestamp>,
+        note -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    job_runs (name, run_date) {
+        name -> Text,
+        run_date -> Date,
+        started_at -> Timestamp,
+        finished_at -> Nullable<Timestamp>,
+        detail -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     idempotency_keys (actor, key) {
         actor -> Text,
         key -> Text,
@@ -243,6 +273,7 @@ diesel::joinable!(loan_guarantors -> loans (loan_id));
 diesel::joinable!(loan_guarantors -> guarantors (guarantor_id));
 diesel::joinable!(loan_collateral -> loans (loan_id));
 diesel::joinable!(loan_collateral -> collateral (collateral_id));
+diesel::joinable!(notices -> loans (loan_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -261,5 +292,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_head,
     audit_log,
     calendar_years,
+    notices,
+    job_runs,
     idempotency_keys,
 );

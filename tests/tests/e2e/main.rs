@@ -14,6 +14,7 @@ mod bad_input;
 mod calendar;
 mod idempotency;
 mod ledger;
+mod notices;
 mod platform;
 mod positions;
 mod schedules;

@@ -46,7 +46,13 @@ pub fn load(
     let l = loan::get(conn, scope, loan_id)
         .map_err(|_| ApiError::not_found("loan"))?
         .loan;
-    let terms = contract_terms(&l)?;
+    let p = position_of(conn, &l, as_of)?;
+    Ok((l, p))
+}
+
+/// The position of a loan already loaded (batch jobs, which act for the whole institution).
+pub fn position_of(conn: &mut DbConn, l: &LoanRow, as_of: NaiveDate) -> Result<Position, ApiError> {
+    let terms = contract_terms(l)?;
     let mut changes = Vec::new();
     for e in loan::all_events(conn, &l.id)? {
         let payload: EventPayload = serde_json::from_str(&e.payload).map_err(ApiError::internal)?;
@@ -77,11 +83,10 @@ pub fn load(
         };
         changes.extend(change);
     }
-    let p = position(
+    Ok(position(
         &terms,
         &PenaltyTerms::default(),
         &changes,
         as_of.max(l.disbursement_date),
-    )?;
-    Ok((l, p))
+    )?)
 }

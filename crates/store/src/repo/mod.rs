@@ -6,5 +6,6 @@ pub mod borrower;
 pub mod calendar;
 pub mod idempotency;
 pub mod loan;
+pub mod notice;
 pub mod party;
 pub mod people;
