@@ -7,6 +7,7 @@ use loanwatch_domain::{
         AssetType, EventKind, GuaranteeMethod, LoanClass, LoanStatus, ManagementMode, PartyKind,
         RepaymentMethod, SecurityType,
     },
+    position::PrepaymentMode,
     schedule::{CustomRepayment, DayCount, Frequency},
 };
 use serde::{Deserialize, Serialize};
@@ -422,6 +423,7 @@ pub struct LoanSecurity {
 
 /// A new event in a loan's history. Which fields are required depends on `kind`:
 /// `disbursement` and `repayment` need `amount_fen` (and `currency`, the loan's if absent);
+/// `prepayment` needs `amount_fen` and `prepayment_mode`;
 /// `extension` needs `new_maturity_date`; `rate_change` needs `new_annual_rate`;
 /// `guarantee_change` needs `new_guarantee_method`; `settlement` needs nothing more.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -447,6 +449,9 @@ pub struct CreateLoanEvent {
     /// New guarantee method (guarantee change).
     #[serde(default)]
     pub new_guarantee_method: Option<GuaranteeMethod>,
+    /// `lower_instalment` or `shorten_term` (prepayment).
+    #[serde(default)]
+    pub prepayment_mode: Option<PrepaymentMode>,
     /// Free-text remark.
     #[serde(default)]
     pub note: Option<String>,
@@ -474,6 +479,8 @@ pub struct LoanEvent {
     pub new_annual_rate: Option<String>,
     /// New guarantee method.
     pub new_guarantee_method: Option<GuaranteeMethod>,
+    /// What a prepayment did to the schedule.
+    pub prepayment_mode: Option<PrepaymentMode>,
     /// Remark.
     pub note: Option<String>,
     /// Who recorded it (user or API client id).

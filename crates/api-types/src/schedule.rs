@@ -83,3 +83,19 @@ pub struct CreateRepayment {
     #[serde(default)]
     pub note: Option<String>,
 }
+
+/// Principal repaid ahead of schedule.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreatePrepayment {
+    /// The business date; not in the future.
+    pub business_date: NaiveDate,
+    /// Principal prepaid in fen, at most what is not yet due.
+    pub amount_fen: i64,
+    /// `lower_instalment` keeps the term; `shorten_term` keeps the instalment.
+    pub mode: loanwatch_domain::position::PrepaymentMode,
+    /// Free-text remark.
+    #[serde(default)]
+    pub note: Option<String>,
+}

@@ -206,6 +206,7 @@ pub fn loan_event(r: LoanEventRow) -> Result<LoanEvent, ApiError> {
         new_maturity_date: payload.new_maturity_date,
         new_annual_rate: payload.new_annual_rate,
         new_guarantee_method: payload.new_guarantee_method,
+        prepayment_mode: payload.prepayment_mode,
         note: r.note,
         recorded_by: r.recorded_by,
         recorded_at: utc(r.recorded_at),

@@ -138,6 +138,9 @@ text_enum!(
         RateChange = "rate_change",
         /// Guarantee or collateral arrangements changed.
         GuaranteeChange = "guarantee_change",
+        /// Principal repaid ahead of schedule (提前还款), lowering the instalments or
+        /// shortening the term.
+        Prepayment = "prepayment",
         /// The loan is closed (结清).
         Settlement = "settlement",
     }
@@ -209,6 +212,11 @@ pub enum EventDetails {
     GuaranteeChange {
         new_guarantee_method: GuaranteeMethod,
     },
+    /// Principal repaid ahead of schedule.
+    Prepayment {
+        amount: Money,
+        mode: crate::position::PrepaymentMode,
+    },
     /// Loan closed.
     Settlement,
 }
@@ -222,6 +230,7 @@ impl EventDetails {
             Self::Extension { .. } => EventKind::Extension,
             Self::RateChange { .. } => EventKind::RateChange,
             Self::GuaranteeChange { .. } => EventKind::GuaranteeChange,
+            Self::Prepayment { .. } => EventKind::Prepayment,
             Self::Settlement => EventKind::Settlement,
         }
     }
@@ -272,7 +281,9 @@ pub fn apply_event(
     let currency = loan.terms.principal.currency;
     let mut effect = EventEffect::default();
     match details {
-        EventDetails::Disbursement { amount } | EventDetails::Repayment { amount } => {
+        EventDetails::Disbursement { amount }
+        | EventDetails::Repayment { amount }
+        | EventDetails::Prepayment { amount, .. } => {
             if amount.currency != currency {
                 return Err(DomainError::invalid(
                     "currency",
@@ -319,6 +330,9 @@ pub struct EventPayload {
     /// New guarantee method (guarantee change).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_guarantee_method: Option<GuaranteeMethod>,
+    /// What a prepayment does to the rest of the schedule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prepayment_mode: Option<crate::position::PrepaymentMode>,
 }
 
 #[cfg(test)]

@@ -140,18 +140,56 @@ fn positions_follow_repayments_arrears_and_extensions(app: &TestApp) -> anyhow::
     assert_eq!(via_events.status, 422);
     assert_eq!(app.count("loan_events")?, events_before);
 
+    // Prepayments: refused beyond the principal not yet due; shortening keeps the instalment.
+    let prepay = |body: serde_json::Value| {
+        app.post(&format!("/api/v1/loans/{lid}/prepayments"), officer, &body)
+    };
+    let excessive = prepay(
+        json!({ "business_date": "2026-03-10", "amount_fen": 100_000_01, "mode": "shorten_term" }),
+    )?;
+    assert_eq!(
+        (excessive.status, excessive.pointer()),
+        (422, "/amount_fen"),
+        "{}",
+        excessive.text
+    );
+    let bad_mode =
+        prepay(json!({ "business_date": "2026-03-10", "amount_fen": 100, "mode": "sooner" }))?;
+    assert_eq!((bad_mode.status, bad_mode.pointer()), (400, "/mode"));
+    let shortened = prepay(
+        json!({ "business_date": "2026-03-10", "amount_fen": 50_000_00, "mode": "shorten_term" }),
+    )?;
+    assert_eq!(
+        (shortened.status, shortened.body["prepayment_mode"].as_str()),
+        (201, Some("shorten_term")),
+        "{}",
+        shortened.text
+    );
+    let after_prepay = app.get(&format!("/api/v1/loans/{lid}/schedule"), officer)?;
+    assert_eq!(
+        after_prepay.body["instalments"].as_array().map(Vec::len),
+        Some(7),
+        "{}",
+        after_prepay.text
+    );
+    let p = pos("2026-03-11")?;
+    assert_eq!(
+        p.body["outstanding_principal_fen"].as_i64(),
+        Some(50_000_00)
+    );
+
     // An extension re-amortises what is not yet due to the new maturity.
     let ext = app.post(&format!("/api/v1/loans/{lid}/events"), officer, &json!({ "kind": "extension", "business_date": "2026-03-10", "new_maturity_date": "2027-07-10" }))?;
     assert_eq!(ext.status, 201, "{}", ext.text);
     let longer = app.get(&format!("/api/v1/loans/{lid}/schedule"), officer)?;
-    assert_eq!(
-        longer.body["instalments"].as_array().map(Vec::len),
-        Some(18)
-    );
-    assert_eq!(
-        longer.body["total_principal_fen"].as_i64(),
-        Some(120_000_00)
-    );
+    let dues: Vec<&str> = longer.body["instalments"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|i| i["due_date"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(dues.last().copied(), Some("2027-07-10"), "{dues:?}");
+    assert_eq!(dues.len(), 18);
+    // Instalments carry what was not prepaid: 120,000 less the 50,000 prepaid.
+    assert_eq!(longer.body["total_principal_fen"].as_i64(), Some(70_000_00));
 
     // Scope and bad input.
     assert_eq!(

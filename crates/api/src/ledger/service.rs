@@ -621,17 +621,32 @@ pub fn create_event(
                 ApiError::invalid("new_guarantee_method", "is required for a guarantee change")
             })?,
         },
+        K::Prepayment => EventDetails::Prepayment {
+            amount: amount(&input)?,
+            mode: input.prepayment_mode.ok_or_else(|| {
+                ApiError::invalid(
+                    "prepayment_mode",
+                    "is required for a prepayment: lower_instalment or shorten_term",
+                )
+            })?,
+        },
         K::Settlement => EventDetails::Settlement,
     };
     // Fields that do not belong to the kind are refused rather than silently dropped.
     let stray = [
         (
             "amount_fen",
-            input.amount_fen.is_some() && !matches!(input.kind, K::Disbursement | K::Repayment),
+            input.amount_fen.is_some()
+                && !matches!(input.kind, K::Disbursement | K::Repayment | K::Prepayment),
         ),
         (
             "currency",
-            input.currency.is_some() && !matches!(input.kind, K::Disbursement | K::Repayment),
+            input.currency.is_some()
+                && !matches!(input.kind, K::Disbursement | K::Repayment | K::Prepayment),
+        ),
+        (
+            "prepayment_mode",
+            input.prepayment_mode.is_some() && input.kind != K::Prepayment,
         ),
         (
             "new_maturity_date",
@@ -653,6 +668,22 @@ pub fn create_event(
         ));
     }
     let effect = apply_event(&state, input.business_date, &details, today)?;
+    if let EventDetails::Prepayment { amount, .. } = &details {
+        let (_, position) = crate::position::load(tx.conn(), &scope, loan_id, input.business_date)?;
+        if position.overdue_principal_fen + position.overdue_interest_fen > 0 {
+            return Err(ApiError::invalid(
+                "kind",
+                "the loan is in arrears: settle what is overdue before prepaying principal",
+            ));
+        }
+        let not_due = position.outstanding_principal_fen - position.overdue_principal_fen;
+        if amount.amount_fen > not_due {
+            return Err(ApiError::invalid(
+                "amount_fen",
+                format!("is more than the {not_due} fen of principal not yet due"),
+            ));
+        }
+    }
     if let EventDetails::Repayment { amount } = &details {
         let (_, position) = crate::position::load(tx.conn(), &scope, loan_id, input.business_date)?;
         if amount.amount_fen > position.payoff_fen {
@@ -669,9 +700,15 @@ pub fn create_event(
         new_maturity_date: effect.maturity_date,
         new_annual_rate: effect.annual_rate.map(|r| r.to_string()),
         new_guarantee_method: effect.guarantee_method,
+        prepayment_mode: match &details {
+            EventDetails::Prepayment { mode, .. } => Some(*mode),
+            _ => None,
+        },
     };
     let (amount_fen, currency) = match &details {
-        EventDetails::Disbursement { amount } | EventDetails::Repayment { amount } => (
+        EventDetails::Disbursement { amount }
+        | EventDetails::Repayment { amount }
+        | EventDetails::Prepayment { amount, .. } => (
             Some(amount.amount_fen),
             Some(amount.currency.code().to_owned()),
         ),

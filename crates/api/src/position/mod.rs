@@ -75,6 +75,14 @@ pub fn position_of(conn: &mut DbConn, l: &LoanRow, as_of: NaiveDate) -> Result<P
                     date: e.business_date,
                     rate,
                 }),
+            "prepayment" => match (e.amount_fen, payload.prepayment_mode) {
+                (Some(amount_fen), Some(mode)) => Some(Change::Prepayment {
+                    date: e.business_date,
+                    amount_fen,
+                    mode,
+                }),
+                _ => None,
+            },
             "settlement" => Some(Change::Settlement {
                 date: e.business_date,
             }),

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use loanwatch_api_types::{
     Problem,
     ledger::{CreateLoanEvent, LoanEvent},
-    schedule::{CreateRepayment, Schedule},
+    schedule::{CreatePrepayment, CreateRepayment, Schedule},
 };
 use loanwatch_domain::{LoanId, ledger::EventKind, position::Position};
 use serde::Deserialize;
@@ -23,7 +23,8 @@ use crate::{
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(get_loan_position)
         .service(get_loan_schedule)
-        .service(create_repayment);
+        .service(create_repayment)
+        .service(create_prepayment);
 }
 
 /// Query of a position.
@@ -143,6 +144,57 @@ async fn create_repayment(
                 new_maturity_date: None,
                 new_annual_rate: None,
                 new_guarantee_method: None,
+                prepayment_mode: None,
+                note: input.note,
+            },
+            today,
+        )
+    })
+    .await
+}
+
+/// Record principal repaid ahead of schedule (提前还款). `lower_instalment` keeps the term and
+/// re-amortises lower instalments; `shorten_term` keeps the instalment and ends sooner. Refused
+/// while anything is overdue, or beyond the principal not yet due.
+#[utoipa::path(
+    tag = "ledger",
+    operation_id = "create_prepayment",
+    request_body = CreatePrepayment,
+    params(("id" = String, Path, description = "Loan id"), ("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create safe")),
+    responses(
+        (status = 201, description = "Recorded", body = LoanEvent),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "In arrears, too much, or dated wrongly", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/loans/{id}/prepayments")]
+async fn create_prepayment(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    key: IdempotencyKey,
+    body: JsonBody<CreatePrepayment>,
+) -> Result<HttpResponse, ApiError> {
+    actor.require_write()?;
+    let id: LoanId = path_id(&id, "loan")?;
+    let input = body.value;
+    let who = actor.clone();
+    let today = state.today();
+    write::create(&state, &actor, key, body.request_hash, move |tx| {
+        service::create_event(
+            tx,
+            &who,
+            &id.to_string(),
+            CreateLoanEvent {
+                kind: EventKind::Prepayment,
+                business_date: input.business_date,
+                amount_fen: Some(input.amount_fen),
+                currency: None,
+                new_maturity_date: None,
+                new_annual_rate: None,
+                new_guarantee_method: None,
+                prepayment_mode: Some(input.mode),
                 note: input.note,
             },
             today,
