@@ -332,6 +332,10 @@ pub struct UpdateLoan {
     /// New responsible officer.
     #[serde(default)]
     pub officer_id: Option<UserId>,
+    /// The date from which the proceeds were found diverted from the agreed purpose
+    /// (挤占挪用); overdue amounts bear the product's diversion uplift from then.
+    #[serde(default)]
+    pub diverted_from: Option<NaiveDate>,
 }
 
 /// A loan as it stands.
@@ -388,6 +392,8 @@ pub struct Loan {
     pub day_count: DayCount,
     /// Principal repayments of a custom schedule.
     pub custom_schedule: Option<Vec<CustomRepayment>>,
+    /// From when the proceeds were found diverted, if they were.
+    pub diverted_from: Option<NaiveDate>,
 }
 
 /// Links a guarantor to a loan.

@@ -99,3 +99,17 @@ pub struct CreatePrepayment {
     #[serde(default)]
     pub note: Option<String>,
 }
+
+/// A product's settings.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Product {
+    /// The product as loans name it (`product` of a loan).
+    pub code: String,
+    /// Its settings.
+    pub settings: loanwatch_domain::position::ProductSettings,
+    /// When they last changed.
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// Who changed them.
+    pub updated_by: String,
+}

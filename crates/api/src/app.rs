@@ -41,6 +41,7 @@ where
                 .configure(people::routes::configure)
                 .configure(ledger::routes::configure)
                 .configure(position::routes::configure)
+                .configure(position::products::configure)
                 .configure(notices::routes::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),

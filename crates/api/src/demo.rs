@@ -477,6 +477,7 @@ fn make_loan(
         custom_schedule: None,
         contract_annual_rate: rate,
         contract_maturity_date: maturity,
+        diverted_from: None,
     }
 }
 

@@ -23,6 +23,7 @@ use utoipa_actix_web::AppExt;
         (name = "people", description = "Organisations, users and API clients"),
         (name = "ledger", description = "Borrowers, groups, guarantors, collateral, loans and their events"),
         (name = "schedules", description = "Repayment schedules"),
+        (name = "products", description = "Product settings: penalty uplifts, payment allocation, overpayment"),
         (name = "notices", description = "Statutory notices: maturity, interest reminders, collection, guarantee performance, default reports"),
         (name = "calendar", description = "Chinese working days: holidays and make-up working days, as data"),
         (name = "health", description = "Liveness and readiness"),

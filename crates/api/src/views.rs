@@ -26,6 +26,12 @@ fn stored_opt<T: std::str::FromStr>(text: Option<&str>, what: &str) -> Result<Op
     text.map(|t| stored(t, what)).transpose()
 }
 
+/// Parses stored JSON that must be valid; failure means corrupt data, a 500.
+pub fn stored_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> Result<T, ApiError> {
+    serde_json::from_str(text)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored {what}: {e}")))
+}
+
 /// A stored UTC timestamp.
 pub fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(t, Utc)
@@ -189,6 +195,7 @@ pub fn loan(l: LoanListing) -> Result<Loan, ApiError> {
             .map(serde_json::from_str)
             .transpose()
             .map_err(|e| ApiError::internal(anyhow::anyhow!("stored custom schedule: {e}")))?,
+        diverted_from: r.diverted_from,
     })
 }
 

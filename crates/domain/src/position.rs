@@ -110,6 +110,94 @@ impl Default for PenaltyTerms {
     }
 }
 
+/// A product's settings for positions and repayments; every field has the rulebook default.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ProductSettings {
+    /// Uplift on the contract rate for overdue principal and interest, in percent (default 50;
+    /// customary 30–50).
+    #[serde(default = "default_overdue_uplift")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "50"))]
+    pub overdue_uplift_pct: Decimal,
+    /// Uplift for proceeds diverted from the agreed purpose, in percent (default 100;
+    /// customary 50–100).
+    #[serde(default = "default_diversion_uplift")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, example = "100"))]
+    pub diversion_uplift_pct: Decimal,
+    /// The order payments settle components: all four, each once.
+    #[serde(default = "default_allocation")]
+    pub allocation: Vec<Component>,
+    /// Whether a repayment may exceed what is owed (the excess is held).
+    #[serde(default)]
+    pub allow_overpayment: bool,
+}
+
+fn default_overdue_uplift() -> Decimal {
+    Decimal::from(50)
+}
+
+fn default_diversion_uplift() -> Decimal {
+    Decimal::from(100)
+}
+
+fn default_allocation() -> Vec<Component> {
+    vec![
+        Component::Penalty,
+        Component::Compound,
+        Component::Interest,
+        Component::Principal,
+    ]
+}
+
+impl Default for ProductSettings {
+    fn default() -> Self {
+        Self {
+            overdue_uplift_pct: default_overdue_uplift(),
+            diversion_uplift_pct: default_diversion_uplift(),
+            allocation: default_allocation(),
+            allow_overpayment: false,
+        }
+    }
+}
+
+impl ProductSettings {
+    /// Checks the uplifts (0–300 %) and that the allocation names each component once.
+    pub fn validate(&self) -> Result<(), DomainError> {
+        for (field, v) in [
+            ("overdue_uplift_pct", self.overdue_uplift_pct),
+            ("diversion_uplift_pct", self.diversion_uplift_pct),
+        ] {
+            if v < Decimal::ZERO || v > Decimal::from(300) {
+                return Err(DomainError::invalid(
+                    field,
+                    "must be from 0 to 300 (percent)",
+                ));
+            }
+        }
+        let mut seen = self.allocation.clone();
+        seen.sort();
+        seen.dedup();
+        if seen.len() != 4 || self.allocation.len() != 4 {
+            return Err(DomainError::invalid(
+                "allocation",
+                "must name penalty, compound, interest and principal, each once",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The penalty terms of a loan of this product.
+    pub fn penalty_terms(&self, diverted_from: Option<NaiveDate>) -> PenaltyTerms {
+        PenaltyTerms {
+            overdue_uplift_pct: self.overdue_uplift_pct,
+            diversion_uplift_pct: self.diversion_uplift_pct,
+            diverted_from,
+            allocation: self.allocation.clone(),
+        }
+    }
+}
+
 /// A change to a loan after disbursement, as the position engine replays it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
@@ -968,6 +1056,32 @@ mod tests {
             + principal * Decimal::from(12 * 5) / Decimal::from(36_000);
         assert_eq!(p.penalty_interest_fen, round_fen(expected));
         assert!(p.penalty_interest_fen > plain.penalty_interest_fen);
+    }
+
+    #[test]
+    fn product_settings_are_checked() {
+        assert_eq!(ProductSettings::default().validate(), Ok(()));
+        let twice = ProductSettings {
+            allocation: vec![Component::Principal; 4],
+            ..ProductSettings::default()
+        };
+        assert!(twice.validate().is_err());
+        let short = ProductSettings {
+            allocation: vec![Component::Principal],
+            ..ProductSettings::default()
+        };
+        assert!(short.validate().is_err());
+        let high = ProductSettings {
+            overdue_uplift_pct: Decimal::from(500),
+            ..ProductSettings::default()
+        };
+        assert!(high.validate().is_err());
+        let parsed: ProductSettings =
+            serde_json::from_str(r#"{"overdue_uplift_pct": "30"}"#).expect("settings");
+        assert_eq!(
+            (parsed.overdue_uplift_pct, parsed.allocation.len()),
+            (Decimal::from(30), 4)
+        );
     }
 
     #[test]

@@ -204,6 +204,8 @@ pub struct LoanRow {
     pub contract_annual_rate: String,
     /// The maturity as contracted (`maturity_date` follows extensions).
     pub contract_maturity_date: NaiveDate,
+    /// From when the proceeds were found diverted (higher penalty uplift).
+    pub diverted_from: Option<NaiveDate>,
 }
 
 /// Changes to a loan record (management fields, and effects of events).
@@ -218,6 +220,7 @@ pub struct LoanChangeset {
     pub status: Option<String>,
     pub officer_id: Option<String>,
     pub organisation_id: Option<String>,
+    pub diverted_from: Option<Option<NaiveDate>>,
     pub updated_at: Option<NaiveDateTime>,
 }
 
@@ -333,4 +336,14 @@ pub struct JobRunRow {
     pub started_at: NaiveDateTime,
     pub finished_at: Option<NaiveDateTime>,
     pub detail: Option<String>,
+}
+
+/// Settings of a product; `settings` is a `loanwatch_domain::position::ProductSettings`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = products, treat_none_as_default_value = false)]
+pub struct ProductRow {
+    pub code: String,
+    pub settings: String,
+    pub updated_at: NaiveDateTime,
+    pub updated_by: String,
 }

@@ -151,6 +151,7 @@ diesel::table! {
         custom_schedule -> Nullable<Text>,
         contract_annual_rate -> Text,
         contract_maturity_date -> Date,
+        diverted_from -> Nullable<Date>,
     }
 }
 
@@ -239,6 +240,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    products (code) {
+        code -> Text,
+        settings -> Text,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
     job_runs (name, run_date) {
         name -> Text,
         run_date -> Date,
@@ -293,6 +303,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     calendar_years,
     notices,
+    products,
     job_runs,
     idempotency_keys,
 );

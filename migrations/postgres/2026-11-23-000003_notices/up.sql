@@ -29,3 +29,15 @@ CREATE TABLE job_runs (
     detail TEXT,
     PRIMARY KEY (name, run_date)
 );
+
+-- Product settings (allocation order, penalty uplifts, overpayment), matched by a loan's
+-- product; loans without a product row use the defaults.
+CREATE TABLE products (
+    code TEXT PRIMARY KEY,
+    settings TEXT NOT NULL,
+    updated_at TIMESTAMP NOT NULL,
+    updated_by TEXT NOT NULL
+);
+
+-- From when proceeds were found diverted from the agreed purpose (挤占挪用).
+ALTER TABLE loans ADD COLUMN diverted_from DATE;

@@ -17,5 +17,6 @@ mod ledger;
 mod notices;
 mod platform;
 mod positions;
+mod products;
 mod schedules;
 mod scope;

@@ -497,6 +497,7 @@ pub fn create_loan(
             .map_err(ApiError::internal)?,
         contract_annual_rate: rate.to_string(),
         contract_maturity_date: terms.maturity_date,
+        diverted_from: None,
     };
     loan::insert(tx, &row)?;
     loan::insert_event(
@@ -542,9 +543,18 @@ pub fn update_loan(
         class: input.class.map(|c| c.as_str().to_owned()),
         management_mode: input.management_mode.map(|m| m.as_str().to_owned()),
         officer_id: input.officer_id.map(|o| o.to_string()),
+        diverted_from: input.diverted_from.map(Some),
         updated_at: Some(tx.now()),
         ..Default::default()
     };
+    if let Some(date) = input.diverted_from
+        && date < current.loan.disbursement_date
+    {
+        return Err(ApiError::invalid(
+            "diverted_from",
+            "is before the disbursement date",
+        ));
+    }
     let updated = loan::update(tx, &scope, id, &changes)?;
     tx.audit(
         "loan.update",
@@ -554,6 +564,7 @@ pub fn update_loan(
             "class": { "from": current.loan.class, "to": changes.class },
             "management_mode": { "from": current.loan.management_mode, "to": changes.management_mode },
             "officer_id": { "from": current.loan.officer_id, "to": changes.officer_id },
+            "diverted_from": input.diverted_from,
         }),
     )?;
     views::loan(updated)
@@ -685,8 +696,9 @@ pub fn create_event(
         }
     }
     if let EventDetails::Repayment { amount } = &details {
-        let (_, position) = crate::position::load(tx.conn(), &scope, loan_id, input.business_date)?;
-        if amount.amount_fen > position.payoff_fen {
+        let (l, position) = crate::position::load(tx.conn(), &scope, loan_id, input.business_date)?;
+        let settings = crate::position::product_settings(tx.conn(), &l.product)?;
+        if amount.amount_fen > position.payoff_fen && !settings.allow_overpayment {
             return Err(ApiError::invalid(
                 "amount_fen",
                 format!(

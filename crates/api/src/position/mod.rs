@@ -1,13 +1,14 @@
 //! Positions and current schedules of booked loans: the loan's contract terms and its recorded
 //! events replayed by the domain's position engine.
 
+pub mod products;
 pub mod routes;
 
 use chrono::NaiveDate;
 use loanwatch_domain::{
     AnnualRate,
     ledger::{EventPayload, RepaymentMethod},
-    position::{Change, PenaltyTerms, Position, position},
+    position::{Change, Position, ProductSettings, position},
     schedule::{DayCount, Frequency, ScheduleTerms},
 };
 use loanwatch_store::{DbConn, ScopeFilter, models::LoanRow, repo::loan};
@@ -91,10 +92,20 @@ pub fn position_of(conn: &mut DbConn, l: &LoanRow, as_of: NaiveDate) -> Result<P
         };
         changes.extend(change);
     }
+    let penalty = product_settings(conn, &l.product)?.penalty_terms(l.diverted_from);
     Ok(position(
         &terms,
-        &PenaltyTerms::default(),
+        &penalty,
         &changes,
         as_of.max(l.disbursement_date),
     )?)
+}
+
+/// The settings of a product; the defaults when the product has none.
+pub fn product_settings(conn: &mut DbConn, product: &str) -> Result<ProductSettings, ApiError> {
+    match loanwatch_store::repo::product::get(conn, product)? {
+        Some(row) => serde_json::from_str(&row.settings)
+            .map_err(|e| ApiError::internal(anyhow::anyhow!("stored product settings: {e}"))),
+        None => Ok(ProductSettings::default()),
+    }
 }

@@ -9,3 +9,4 @@ pub mod loan;
 pub mod notice;
 pub mod party;
 pub mod people;
+pub mod product;
