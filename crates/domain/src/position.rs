@@ -643,6 +643,14 @@ pub fn position(
             "is before the disbursement date",
         ));
     }
+    // Penalty interest over centuries would overflow the fen; a century past maturity is
+    // beyond any question a bank asks.
+    if (as_of - terms.maturity_date).num_days() > 100 * 366 {
+        return Err(DomainError::invalid(
+            "as_of",
+            "is more than a century after maturity",
+        ));
+    }
     let schedule = generate(terms)?;
     let mut sorted: Vec<&Change> = changes.iter().collect();
     sorted.sort_by_key(|c| c.date());
@@ -1082,6 +1090,21 @@ mod tests {
             (parsed.overdue_uplift_pct, parsed.allocation.len()),
             (Decimal::from(30), 4)
         );
+    }
+
+    #[test]
+    fn a_position_centuries_away_is_refused_not_overflowed() {
+        let t = terms(
+            RepaymentMethod::Bullet,
+            crate::money::MAX_AMOUNT_FEN,
+            "99",
+            600,
+        );
+        assert!(position(&t, &PenaltyTerms::default(), &[], d(9000, 1, 1)).is_err());
+        // The worst case still allowed stays inside i64.
+        let far = t.maturity_date + Duration::days(100 * 366);
+        let p = position(&t, &PenaltyTerms::default(), &[], far).expect("a position");
+        assert!(p.payoff_fen > 0 && p.payoff_fen < i64::MAX);
     }
 
     #[test]

@@ -132,6 +132,10 @@ pub struct Instalment {
 /// The longest schedule computed: 50 years of monthly instalments.
 pub const MAX_INSTALMENTS: usize = 600;
 
+/// The longest term accepted, in days (50 years). With amounts capped at
+/// [`crate::money::MAX_AMOUNT_FEN`] and rates below 100 %, no sum can leave `i64`.
+pub const MAX_TERM_DAYS: i64 = 50 * 366;
+
 fn round_fen(d: Decimal) -> i64 {
     d.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero)
         .to_i64()
@@ -224,6 +228,12 @@ pub fn generate(terms: &ScheduleTerms) -> Result<Vec<Instalment>, DomainError> {
         return Err(DomainError::invalid(
             "maturity_date",
             "must be after the start date",
+        ));
+    }
+    if (terms.maturity_date - terms.start_date).num_days() > MAX_TERM_DAYS {
+        return Err(DomainError::invalid(
+            "maturity_date",
+            "a term of more than 50 years is not a loan this system schedules",
         ));
     }
     if let Some(day) = terms.repayment_day
@@ -554,6 +564,10 @@ mod tests {
         t.maturity_date = d(2027, 1, 1);
         t.repayment_day = Some(32);
         assert!(generate(&t).is_err());
+        t.repayment_day = None;
+        t.method = RepaymentMethod::Bullet;
+        t.maturity_date = d(9999, 1, 1);
+        assert!(generate(&t).is_err(), "a bullet loan of 8,000 years");
     }
 
     #[test]
