@@ -17,6 +17,7 @@ pub mod notice;
 pub mod people;
 pub mod position;
 pub mod schedule;
+pub mod supervision;
 
 pub use error::DomainError;
 pub use ids::*;
