@@ -11,5 +11,6 @@ pub mod ledger;
 pub mod notice;
 pub mod people;
 pub mod schedule;
+pub mod task;
 
 pub use common::{FieldError, Page, Problem};

@@ -19,7 +19,7 @@ use crate::{
     auth::{self, jwt::JwtKeys},
     calendar,
     error::{ErrorCode, REQUEST_ID},
-    health, ledger, notices, openapi, people, position, schedule,
+    health, ledger, notices, openapi, people, position, schedule, tasks,
 };
 
 /// Mounts every documented route on an app. Used to serve and to generate the document, so the
@@ -43,6 +43,7 @@ where
                 .configure(position::routes::configure)
                 .configure(position::products::configure)
                 .configure(notices::routes::configure)
+                .configure(tasks::routes::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),
         )

@@ -65,6 +65,18 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum JobsCommand {
+    /// Create the supervision tasks of every active loan due in the coming months (idempotent).
+    Plan {
+        /// The business date; today in the institution's time zone if absent.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// How many months ahead to plan.
+        #[arg(long, default_value_t = 1)]
+        months: u32,
+        /// Run even if a run for the date is already recorded (nothing is created twice).
+        #[arg(long)]
+        force: bool,
+    },
     /// Create the statutory notices due on a date (idempotent).
     Notices {
         /// The business date; today in the institution's time zone if absent.
@@ -180,6 +192,38 @@ pub fn run() -> anyhow::Result<i32> {
             let mut conn = pool.get()?;
             let logins = seed_demo(&config, &mut conn, loans, seed)?;
             demo::print_logins(&mut std::io::stdout().lock(), &logins)?;
+            Ok(0)
+        }
+        Command::Jobs {
+            command:
+                JobsCommand::Plan {
+                    date,
+                    months,
+                    force,
+                },
+        } => {
+            let today = date.unwrap_or_else(|| {
+                chrono::Utc::now()
+                    .with_timezone(&config.time_zone)
+                    .date_naive()
+            });
+            let pool = migrated_pool(&config)?;
+            let mut conn = pool.get()?;
+            let r = crate::tasks::run(&mut conn, today, months, force)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = std::io::stdout().lock();
+            if r.ran {
+                writeln!(
+                    out,
+                    "tasks from {today} for {months} month(s): {} loans examined, {} tasks created, {} loans skipped (calendar year missing)",
+                    r.loans, r.created, r.skipped
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "task planning for {today} already ran (use --force to run again; nothing is created twice)"
+                )?;
+            }
             Ok(0)
         }
         Command::Jobs {

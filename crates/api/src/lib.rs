@@ -23,6 +23,7 @@ pub mod people;
 pub mod position;
 pub mod schedule;
 pub mod state;
+pub mod tasks;
 pub mod telemetry;
 pub mod views;
 pub mod write;

@@ -24,6 +24,7 @@ use utoipa_actix_web::AppExt;
         (name = "ledger", description = "Borrowers, groups, guarantors, collateral, loans and their events"),
         (name = "schedules", description = "Repayment schedules"),
         (name = "products", description = "Product settings: penalty uplifts, payment allocation, overpayment"),
+        (name = "tasks", description = "Supervision tasks from each loan's plan, their review and the officer's agenda"),
         (name = "notices", description = "Statutory notices: maturity, interest reminders, collection, guarantee performance, default reports"),
         (name = "calendar", description = "Chinese working days: holidays and make-up working days, as data"),
         (name = "health", description = "Liveness and readiness"),

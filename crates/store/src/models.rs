@@ -347,3 +347,38 @@ pub struct ProductRow {
     pub updated_at: NaiveDateTime,
     pub updated_by: String,
 }
+
+/// A supervision task.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = tasks, treat_none_as_default_value = false)]
+pub struct TaskRow {
+    pub id: String,
+    pub loan_id: String,
+    pub borrower_id: String,
+    pub kind: String,
+    pub checkpoint: NaiveDate,
+    pub due_date: NaiveDate,
+    pub status: String,
+    pub assignee_id: Option<String>,
+    pub review_levels: i32,
+    pub approvals: i32,
+    pub returns: i32,
+    pub organisation_id: String,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One action in a task's history.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = task_events, treat_none_as_default_value = false)]
+pub struct TaskEventRow {
+    pub id: String,
+    pub task_id: String,
+    pub action: String,
+    pub actor: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub comment: Option<String>,
+    pub at: NaiveDateTime,
+}

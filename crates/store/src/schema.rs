@@ -259,6 +259,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    tasks (id) {
+        id -> Text,
+        loan_id -> Text,
+        borrower_id -> Text,
+        kind -> Text,
+        checkpoint -> Date,
+        due_date -> Date,
+        status -> Text,
+        assignee_id -> Nullable<Text>,
+        review_levels -> Integer,
+        approvals -> Integer,
+        returns -> Integer,
+        organisation_id -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    task_events (id) {
+        id -> Text,
+        task_id -> Text,
+        action -> Text,
+        actor -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        comment -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
     idempotency_keys (actor, key) {
         actor -> Text,
         key -> Text,
@@ -284,6 +317,8 @@ diesel::joinable!(loan_guarantors -> guarantors (guarantor_id));
 diesel::joinable!(loan_collateral -> loans (loan_id));
 diesel::joinable!(loan_collateral -> collateral (collateral_id));
 diesel::joinable!(notices -> loans (loan_id));
+diesel::joinable!(tasks -> loans (loan_id));
+diesel::joinable!(task_events -> tasks (task_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -304,6 +339,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     calendar_years,
     notices,
     products,
+    tasks,
+    task_events,
     job_runs,
     idempotency_keys,
 );

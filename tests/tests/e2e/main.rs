@@ -20,3 +20,4 @@ mod positions;
 mod products;
 mod schedules;
 mod scope;
+mod tasks;

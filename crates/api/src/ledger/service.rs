@@ -73,7 +73,7 @@ fn org_allowed(conn: &mut DbConn, scope: &ScopeFilter, org: &OrgId) -> Result<bo
 }
 
 /// Checks that `officer` is an active officer whom the caller may assign.
-fn check_officer(
+pub(crate) fn check_officer(
     conn: &mut DbConn,
     actor: &Actor,
     scope: &ScopeFilter,

@@ -116,8 +116,8 @@ pub fn run(conn: &mut DbConn, today: NaiveDate, force: bool) -> Result<JobReport
 }
 
 /// Runs the daily jobs in a background thread: every five minutes, once the institution's local
-/// time has passed `at_hour`, it runs the day's notice job unless a run is already claimed (by
-/// this or another instance).
+/// time has passed `at_hour`, it runs the day's task planning (one month ahead) and notice job
+/// unless a run is already claimed (by this or another instance).
 pub fn spawn_scheduler(
     pool: loanwatch_store::Pool,
     tz: chrono_tz::Tz,
@@ -131,7 +131,13 @@ pub fn spawn_scheduler(
                 let outcome = pool
                     .get()
                     .map_err(|e| ApiError::from(loanwatch_store::StoreError::from(e)))
-                    .and_then(|mut conn| run(&mut conn, today, false));
+                    .and_then(|mut conn| {
+                        let planned = crate::tasks::run(&mut conn, today, 1, false)?;
+                        if planned.ran {
+                            tracing::info!(date = %today, created = planned.created, "task planning done");
+                        }
+                        run(&mut conn, today, false)
+                    });
                 match outcome {
                     Ok(r) if r.ran => tracing::info!(date = %today, loans = r.loans, created = r.created, skipped = r.skipped, "notice job done"),
                     Ok(_) => {}

@@ -10,3 +10,4 @@ pub mod notice;
 pub mod party;
 pub mod people;
 pub mod product;
+pub mod task;

@@ -1,0 +1,81 @@
+//! Supervision tasks on the wire.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use loanwatch_domain::supervision::{TaskKind, TaskStatus};
+use serde::{Deserialize, Serialize};
+
+/// One action in a task's history.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TaskEvent {
+    /// What was done.
+    pub action: String,
+    /// Who did it.
+    pub actor: String,
+    /// Status before.
+    pub from_status: TaskStatus,
+    /// Status after.
+    pub to_status: TaskStatus,
+    /// Comment (a reviewer's reasons for a return).
+    pub comment: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A supervision task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Task {
+    /// Id.
+    pub id: String,
+    /// The loan.
+    pub loan_id: String,
+    /// The borrower.
+    pub borrower_id: String,
+    /// What to do.
+    pub kind: TaskKind,
+    /// The plan checkpoint it belongs to.
+    pub checkpoint: NaiveDate,
+    /// By when.
+    pub due_date: NaiveDate,
+    /// Where it stands.
+    pub status: TaskStatus,
+    /// The assigned officer.
+    pub assignee_id: Option<String>,
+    /// Approvals needed.
+    pub review_levels: i32,
+    /// Approvals so far in the current submission.
+    pub approvals: i32,
+    /// Times it was returned for rework.
+    pub returns: i32,
+    /// Booking organisation of the loan.
+    pub organisation_id: String,
+    /// Version for optimistic concurrency: send it back with an action.
+    pub version: i32,
+    /// Open and past its due date.
+    pub overdue: bool,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// History (single tasks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub history: Option<Vec<TaskEvent>>,
+}
+
+/// An action on a task.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TaskActionRequest {
+    /// `assign`, `start`, `submit`, `approve`, `return` or `reject`.
+    pub action: String,
+    /// The officer to assign (assign only).
+    #[serde(default)]
+    pub assignee_id: Option<String>,
+    /// Comment; required for `return` and `reject`.
+    #[serde(default)]
+    pub comment: Option<String>,
+    /// The version the caller saw; a stale version is refused with 409.
+    pub version: i32,
+}
