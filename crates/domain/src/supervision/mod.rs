@@ -2,6 +2,7 @@
 //! life of the tasks that carry them out. Every number is configuration ([`PlanConfig`]); the
 //! defaults are the rulebook's (RULEBOOK §3).
 
+pub mod checklist;
 pub mod plan;
 pub mod task;
 
