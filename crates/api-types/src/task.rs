@@ -79,3 +79,41 @@ pub struct TaskActionRequest {
     /// The version the caller saw; a stale version is refused with 409.
     pub version: i32,
 }
+
+/// The checklist of an inspection task, as the officer fills it in.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Inspection {
+    /// The task.
+    pub task_id: String,
+    /// The template version the inspection started with.
+    pub template: loanwatch_domain::supervision::checklist::Template,
+    /// Answers by item key.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub answers: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Evidence attached, by item key (photos, videos).
+    pub evidence: std::collections::BTreeMap<String, u32>,
+    /// Whether a valid GPS check-in is recorded.
+    pub checked_in: bool,
+    /// What still blocks sign-off and submission.
+    pub missing: Vec<crate::FieldError>,
+    /// Who signed it off.
+    pub signed_by: Option<String>,
+    /// When.
+    pub signed_at: Option<DateTime<Utc>>,
+}
+
+/// Answers to save (merged into those saved before; `null` clears one), and optionally the
+/// officer's sign-off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SaveInspection {
+    /// Answers by item key.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub answers: std::collections::BTreeMap<String, serde_json::Value>,
+    /// Sign the inspection off; refused while anything is missing.
+    #[serde(default)]
+    pub sign: bool,
+}

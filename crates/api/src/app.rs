@@ -44,6 +44,7 @@ where
                 .configure(position::products::configure)
                 .configure(notices::routes::configure)
                 .configure(tasks::routes::configure)
+                .configure(tasks::inspection::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),
         )
@@ -76,6 +77,11 @@ impl Application {
                 tracing::info!(?applied, "migrations applied");
             }
             let seeded = calendar::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let templates =
+                tasks::inspection::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if !templates.is_empty() {
+                tracing::info!(?templates, "shipped checklist templates loaded");
+            }
             if !seeded.is_empty() {
                 tracing::info!(?seeded, "shipped holiday calendars loaded");
             }

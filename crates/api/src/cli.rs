@@ -171,6 +171,8 @@ pub fn run() -> anyhow::Result<i32> {
             let applied = loanwatch_store::migrate::run_pending(&mut conn)?;
             let seeded =
                 crate::calendar::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+            crate::tasks::inspection::seed_shipped(&mut conn)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
             writeln!(
                 std::io::stderr(),
                 "migrations applied: {}; shipped calendar years loaded: {seeded:?}",

@@ -382,3 +382,32 @@ pub struct TaskEventRow {
     pub comment: Option<String>,
     pub at: NaiveDateTime,
 }
+
+/// A version of a checklist template; `document` is a
+/// `loanwatch_domain::supervision::checklist::Template`.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = checklist_templates, treat_none_as_default_value = false)]
+pub struct TemplateRow {
+    pub code: String,
+    pub version: i32,
+    pub document: String,
+    pub created_at: NaiveDateTime,
+    pub created_by: String,
+}
+
+/// The inspection of a task. `answers` is a JSON object by item key; `evidence` a JSON object of
+/// attached evidence counts by item key.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = inspections, treat_none_as_null = true, treat_none_as_default_value = false)]
+pub struct InspectionRow {
+    pub task_id: String,
+    pub template_code: String,
+    pub template_version: i32,
+    pub answers: String,
+    pub evidence: String,
+    pub checked_in: bool,
+    pub signed_by: Option<String>,
+    pub signed_at: Option<NaiveDateTime>,
+    pub started_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}

@@ -292,6 +292,31 @@ diesel::table! {
 }
 
 diesel::table! {
+    checklist_templates (code, version) {
+        code -> Text,
+        version -> Integer,
+        document -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+    }
+}
+
+diesel::table! {
+    inspections (task_id) {
+        task_id -> Text,
+        template_code -> Text,
+        template_version -> Integer,
+        answers -> Text,
+        evidence -> Text,
+        checked_in -> Bool,
+        signed_by -> Nullable<Text>,
+        signed_at -> Nullable<Timestamp>,
+        started_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     idempotency_keys (actor, key) {
         actor -> Text,
         key -> Text,
@@ -319,6 +344,7 @@ diesel::joinable!(loan_collateral -> collateral (collateral_id));
 diesel::joinable!(notices -> loans (loan_id));
 diesel::joinable!(tasks -> loans (loan_id));
 diesel::joinable!(task_events -> tasks (task_id));
+diesel::joinable!(inspections -> tasks (task_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -341,6 +367,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     products,
     tasks,
     task_events,
+    checklist_templates,
+    inspections,
     job_runs,
     idempotency_keys,
 );

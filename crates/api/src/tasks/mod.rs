@@ -1,5 +1,6 @@
 //! Supervision tasks: the plan job that creates them from each loan's plan, and the routes.
 
+pub mod inspection;
 pub mod routes;
 
 use chrono::NaiveDate;

@@ -380,6 +380,9 @@ async fn act_on_task(
                 .map_err(|_| ApiError::invalid("assignee_id", "not a user id"))?;
             service::check_officer(tx.conn(), &who, &scope, officer, "assignee_id")?;
         }
+        if matches!(action, TaskAction::Submit) {
+            crate::tasks::inspection::ready_to_submit(tx.conn(), &row)?;
+        }
         if matches!(action, TaskAction::Review(ReviewOutcome::Approve)) {
             // One approval per reviewer per submission: the levels are different people.
             let history = task::events(tx.conn(), &row.id)?;

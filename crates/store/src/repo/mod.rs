@@ -5,6 +5,7 @@ pub mod auth;
 pub mod borrower;
 pub mod calendar;
 pub mod idempotency;
+pub mod inspection;
 pub mod loan;
 pub mod notice;
 pub mod party;

@@ -1,0 +1,169 @@
+//! Guided checklists: templates chosen by task, answers validated, sign-off and submission
+//! blocked while anything is missing, new template versions leave started inspections alone.
+
+use chrono::NaiveDate;
+use loanwatch_e2e::{TestApp, enterprise, seed_institution};
+use serde_json::{Value, json};
+
+fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京汇通商贸有限公司", 99),
+    )?;
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "I-1", "borrower_id": b.body["id"], "product": "流动资金贷款", "principal_fen": 200_000_00,
+            "currency": "CNY", "annual_rate": "4.5", "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "采购原材料", "disbursement_date": "2026-06-15", "maturity_date": "2027-06-15",
+        }),
+    )?;
+    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
+    let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default();
+    loanwatch_api::tasks::run(&mut app.conn()?, day, 1, false)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tasks = app.get(&format!("/api/v1/tasks?loan_id={lid}"), officer)?;
+    let first: Value = tasks.body["items"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|t| t["kind"] == "on_site_inspection")
+                .cloned()
+        })
+        .unwrap_or_default();
+    let id = first["id"].as_str().unwrap_or_default().to_owned();
+    let act = |body: Value| app.post(&format!("/api/v1/tasks/{id}/actions"), officer, &body);
+
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/tasks/{id}/inspection"),
+            officer,
+            &json!({})
+        )?
+        .status,
+        409,
+        "started before the task"
+    );
+    assert_eq!(act(json!({ "action": "start", "version": 1 }))?.status, 200);
+    let started = app.send(
+        "POST",
+        &format!("/api/v1/tasks/{id}/inspection"),
+        Some(officer),
+        None,
+        &[],
+    )?;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(
+        started.body["template"]["code"].as_str(),
+        Some("enterprise_first_inspection")
+    );
+    assert!(
+        started.body["missing"]
+            .as_array()
+            .is_some_and(|m| m.iter().any(|x| x["pointer"] == "/answers/check_in"))
+    );
+    let save = |body: Value| app.patch(&format!("/api/v1/tasks/{id}/inspection"), officer, &body);
+
+    let wrong = save(json!({ "answers": { "operations_status": "booming" } }))?;
+    assert_eq!(
+        (wrong.status, wrong.pointer()),
+        (422, "/answers/operations_status"),
+        "{}",
+        wrong.text
+    );
+    let hidden = save(
+        json!({ "answers": { "proceeds_as_agreed": true, "proceeds_deviation": "流入股市" } }),
+    )?;
+    assert_eq!(
+        (hidden.status, hidden.pointer()),
+        (422, "/answers/proceeds_deviation")
+    );
+    let unknown = save(json!({ "answers": { "favourite_colour": "red" } }))?;
+    assert_eq!(unknown.status, 422);
+    let ok = save(json!({ "answers": {
+        "proceeds_as_agreed": false, "proceeds_deviation": "部分资金流入关联企业", "payee_matches_contract": true,
+        "operations_status": "normal", "capacity_utilisation_pct": 85, "inventory_reasonable": true,
+        "risk_assessment": "attention",
+    } }))?;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    // Photos and the GPS check-in come with the field-evidence features; until then they block.
+    let sign = save(json!({ "sign": true }))?;
+    assert_eq!(
+        (sign.status, sign.pointer()),
+        (422, "/answers/check_in"),
+        "{}",
+        sign.text
+    );
+    let submit = act(json!({ "action": "submit", "version": 2 }))?;
+    assert_eq!(
+        (submit.status, submit.pointer()),
+        (422, "/action"),
+        "{}",
+        submit.text
+    );
+    assert_eq!(
+        app.patch(
+            &format!("/api/v1/tasks/{id}/inspection"),
+            inst.token("a.officer2"),
+            &json!({ "sign": true })
+        )?
+        .status,
+        404
+    );
+
+    // A new version of the template does not change the started inspection.
+    let mut v2: Value = started.body["template"].clone();
+    v2["sections"][0]["items"][1]["kind"]["min_count"] = json!(4);
+    assert_eq!(
+        app.send(
+            "PUT",
+            "/api/v1/checklist-templates/enterprise_first_inspection",
+            Some(officer),
+            Some(&v2.to_string()),
+            &[]
+        )?
+        .status,
+        403
+    );
+    let published = app.send(
+        "PUT",
+        "/api/v1/checklist-templates/enterprise_first_inspection",
+        Some(inst.token("ho.risk")),
+        Some(&v2.to_string()),
+        &[],
+    )?;
+    assert_eq!(
+        (published.status, published.body["version"].as_i64()),
+        (200, Some(2)),
+        "{}",
+        published.text
+    );
+    let still = app.get(&format!("/api/v1/tasks/{id}/inspection"), officer)?;
+    assert_eq!(still.body["template"]["version"].as_i64(), Some(1));
+    assert_eq!(
+        still.body["answers"]["operations_status"].as_str(),
+        Some("normal")
+    );
+
+    // Tasks without a checklist are submitted directly.
+    let confirm: Value = tasks.body["items"]
+        .as_array()
+        .and_then(|a| {
+            a.iter()
+                .find(|t| t["kind"] != "on_site_inspection")
+                .cloned()
+        })
+        .unwrap_or_default();
+    if let Some(cid) = confirm["id"].as_str() {
+        let go = |body: Value| app.post(&format!("/api/v1/tasks/{cid}/actions"), officer, &body);
+        assert_eq!(go(json!({ "action": "start", "version": 1 }))?.status, 200);
+        assert_eq!(go(json!({ "action": "submit", "version": 2 }))?.status, 200);
+    }
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(checklists_guide_and_gate_the_inspection);
