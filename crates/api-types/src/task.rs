@@ -117,3 +117,20 @@ pub struct SaveInspection {
     #[serde(default)]
     pub sign: bool,
 }
+
+/// An officer's open tasks handed over to another officer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct HandOver {
+    /// The officer who takes the tasks over.
+    pub to_officer_id: String,
+}
+
+/// What a hand-over moved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HandOverResult {
+    /// Tasks moved.
+    pub moved: u64,
+}

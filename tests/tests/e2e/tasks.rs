@@ -237,3 +237,134 @@ fn tasks_are_planned_once_and_reviewed_with_rework(app: &TestApp) -> anyhow::Res
 }
 
 loanwatch_e2e::on_both_backends!(tasks_are_planned_once_and_reviewed_with_rework);
+
+fn a_class_change_replans_and_a_hand_over_moves_the_work(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    // Deadlines in January 2027 need a calendar for 2027: a test fixture, not the official one.
+    let fixture = json!({ "year": 2027, "source": "test fixture", "holidays": [{ "name": "元旦", "from": "2027-01-01", "to": "2027-01-03" }] });
+    assert_eq!(
+        app.send(
+            "PUT",
+            "/api/v1/calendar/2027",
+            Some(inst.token("admin")),
+            Some(&fixture.to_string()),
+            &[]
+        )?
+        .status,
+        200
+    );
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京联创医药有限公司", 98),
+    )?;
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "R-1", "borrower_id": b.body["id"], "product": "流动资金贷款", "principal_fen": 500_000_00,
+            "currency": "CNY", "annual_rate": "5", "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "采购原材料", "disbursement_date": "2026-06-20", "maturity_date": "2028-06-20",
+            "class": "special_mention", "management_mode": "focused",
+        }),
+    )?;
+    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
+    let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
+    let r = loanwatch_api::tasks::run(&mut app.conn()?, day, 3, false)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(r.skipped, 0, "{r:?}");
+    let tasks_of = |status: &str| -> anyhow::Result<Vec<Value>> {
+        let t = app.get(
+            &format!("/api/v1/tasks?loan_id={lid}&status={status}&limit=100"),
+            inst.token("a.supervisor"),
+        )?;
+        Ok(t.body["items"].as_array().cloned().unwrap_or_default())
+    };
+    let before = tasks_of("open")?;
+    let jan: Vec<&Value> = before
+        .iter()
+        .filter(|t| t["checkpoint"] == "2027-01-20")
+        .collect();
+    assert_eq!(
+        jan.len(),
+        2,
+        "monthly inspection and report on 20 Jan 2027: {before:?}"
+    );
+    let dec_report_before = before
+        .iter()
+        .find(|t| t["kind"] == "report" && t["checkpoint"] == "2026-12-20")
+        .cloned()
+        .unwrap_or_default();
+
+    // Back to normal and regular: half-yearly. The January tasks go; December's stay, its report
+    // now due in 15 working days instead of 10; one approval instead of two.
+    let patched = app.patch(
+        &format!("/api/v1/loans/{lid}"),
+        inst.token("a.supervisor"),
+        &json!({ "class": "normal", "management_mode": "regular" }),
+    )?;
+    assert_eq!(patched.status, 200, "{}", patched.text);
+    let superseded = tasks_of("superseded")?;
+    assert_eq!(superseded.len(), 2, "{superseded:?}");
+    assert!(superseded.iter().all(|t| t["checkpoint"] == "2027-01-20"));
+    let after = tasks_of("open")?;
+    let dec_report = after
+        .iter()
+        .find(|t| t["kind"] == "report" && t["checkpoint"] == "2026-12-20")
+        .cloned()
+        .unwrap_or_default();
+    assert_ne!(dec_report["due_date"], dec_report_before["due_date"]);
+    assert!(
+        after
+            .iter()
+            .filter(|t| t["checkpoint"].as_str() >= Some("2026-11-23"))
+            .all(|t| t["review_levels"] == 1)
+    );
+    let history = app.get(
+        &format!(
+            "/api/v1/tasks/{}",
+            superseded[0]["id"].as_str().unwrap_or_default()
+        ),
+        inst.token("a.supervisor"),
+    )?;
+    assert_eq!(
+        history.body["history"][0]["action"].as_str(),
+        Some("supersede")
+    );
+
+    // The officer leaves: every open task moves to a colleague.
+    let open_before = after.len();
+    let moved = app.post(
+        &format!("/api/v1/users/{}/hand-over", inst.user("a.officer")),
+        inst.token("a.supervisor"),
+        &json!({ "to_officer_id": inst.user("a.officer2") }),
+    )?;
+    assert_eq!(
+        (moved.status, moved.body["moved"].as_u64()),
+        (200, Some(open_before as u64)),
+        "{}",
+        moved.text
+    );
+    assert_eq!(
+        app.get("/api/v1/tasks?status=open", officer)?.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/users/{}/hand-over", inst.user("a.officer2")),
+            officer,
+            &json!({ "to_officer_id": inst.user("a.officer") })
+        )?
+        .status,
+        403
+    );
+    Ok(())
+}
+
+mod replan {
+    loanwatch_e2e::on_both_backends!(a_class_change_replans_and_a_hand_over_moves_the_work);
+    use super::a_class_change_replans_and_a_hand_over_moves_the_work;
+}

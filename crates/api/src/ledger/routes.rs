@@ -772,9 +772,10 @@ async fn update_loan(
     actor.require_write()?;
     let id: LoanId = path_id(&id, "loan")?;
     let input = body.value;
+    let today = state.today();
     let who = actor.clone();
     let l = write::change(&state, &actor, move |tx| {
-        service::update_loan(tx, &who, &id.to_string(), input)
+        service::update_loan(tx, &who, &id.to_string(), input, today)
     })
     .await?;
     Ok(web::Json(l))

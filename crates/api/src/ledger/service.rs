@@ -280,6 +280,17 @@ pub fn update_borrower(
         updated_at: Some(tx.now()),
     };
     let row = borrower::update(tx, &scope, id, &changes)?;
+    if let Some(officer) = input.officer_id
+        && officer.to_string() != current.officer_id
+    {
+        let open = loanwatch_store::repo::task::open_of_borrower(tx.conn(), id)?;
+        crate::tasks::move_tasks(
+            tx,
+            open,
+            &officer.to_string(),
+            "the customer was handed over",
+        )?;
+    }
     let changed: Vec<&str> = [
         ("name", changes.name.is_some()),
         ("phone", changes.phone.is_some()),
@@ -533,6 +544,7 @@ pub fn update_loan(
     actor: &Actor,
     id: &str,
     input: UpdateLoan,
+    today: NaiveDate,
 ) -> Result<Loan, ApiError> {
     let scope = scope(actor);
     let current = loan::get(tx.conn(), &scope, id).map_err(|_| ApiError::not_found("loan"))?;
@@ -556,6 +568,21 @@ pub fn update_loan(
         ));
     }
     let updated = loan::update(tx, &scope, id, &changes)?;
+    if input
+        .class
+        .is_some_and(|c| c.as_str() != current.loan.class)
+        || input
+            .management_mode
+            .is_some_and(|m| m.as_str() != current.loan.management_mode)
+    {
+        crate::tasks::replan_loan(tx, &updated.loan, today)?;
+    }
+    if let Some(officer) = input.officer_id
+        && officer.to_string() != current.loan.officer_id
+    {
+        let open = loanwatch_store::repo::task::open_of_loan(tx.conn(), id)?;
+        crate::tasks::move_tasks(tx, open, &officer.to_string(), "the loan was handed over")?;
+    }
     tx.audit(
         "loan.update",
         "loan",

@@ -146,3 +146,151 @@ pub fn run(
     notice::finish_run(conn, JOB, today, loanwatch_store::audit::now(), &detail)?;
     Ok(report)
 }
+
+/// Re-plans a loan after its class or mode changed: open tasks nobody has worked on that the new
+/// plan does not have are superseded (kept, with a history entry), the new plan's missing tasks
+/// are created, and open tasks take the new mode's review levels. Tasks already worked on stay
+/// as they are: their history is the record.
+pub fn replan_loan(
+    tx: &mut loanwatch_store::WriteTx<'_>,
+    l: &loanwatch_store::models::LoanRow,
+    today: NaiveDate,
+) -> Result<u64, ApiError> {
+    let cal = calendar::load(tx.conn())?;
+    let mode: ManagementMode = stored(&l.management_mode, "management_mode")?;
+    let open = task::open_of_loan(tx.conn(), &l.id)?;
+    let horizon = open
+        .iter()
+        .map(|t| t.checkpoint)
+        .max()
+        .unwrap_or(today)
+        .max(add_months(today, 1, None));
+    let planned = plan(
+        &PlanLoan {
+            disbursement_date: l.disbursement_date,
+            maturity_date: l.maturity_date,
+            class: stored::<LoanClass>(&l.class, "class")?,
+            mode,
+            has_collateral: !loan::security(tx.conn(), &l.id)?.1.is_empty(),
+        },
+        &PlanConfig::default(),
+        &cal,
+        today,
+        horizon,
+    )
+    .map_err(|e| ApiError::new(crate::error::ErrorCode::ValidationFailed, e.to_string()))?;
+    let now = tx.now();
+    let mut changed = 0u64;
+    for t in &open {
+        let same = planned
+            .iter()
+            .find(|p| p.kind.as_str() == t.kind && p.checkpoint == t.checkpoint);
+        let still_planned = same.is_some();
+        let untouched = matches!(t.status.as_str(), "planned" | "assigned")
+            && !task::has_history(tx.conn(), &t.id)?;
+        if let Some(p) = same
+            && untouched
+            && p.due_date != t.due_date
+        {
+            task::set_due_date(tx, &t.id, p.due_date)?;
+            changed += 1;
+        }
+        if t.checkpoint >= today && untouched && !still_planned {
+            let mut row = t.clone();
+            row.status = TaskStatus::Superseded.as_str().to_owned();
+            row.updated_at = now;
+            task::update_state(tx, &row, t.version)?;
+            task::insert_event(
+                tx,
+                &loanwatch_store::models::TaskEventRow {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    task_id: t.id.clone(),
+                    action: "supersede".into(),
+                    actor: tx.actor().to_owned(),
+                    from_status: t.status.clone(),
+                    to_status: row.status.clone(),
+                    comment: Some(format!(
+                        "re-planned: class {}, mode {}",
+                        l.class, l.management_mode
+                    )),
+                    at: now,
+                },
+            )?;
+            changed += 1;
+        } else if t.review_levels != review_levels(mode) {
+            task::set_review_levels(tx, &t.id, review_levels(mode))?;
+        }
+    }
+    let existing = task::planned_keys(tx.conn(), &l.id)?;
+    let rows: Vec<TaskRow> = planned
+        .into_iter()
+        .filter(|p| {
+            !existing
+                .iter()
+                .any(|(k, c)| k == p.kind.as_str() && *c == p.checkpoint)
+        })
+        .map(|p| TaskRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            loan_id: l.id.clone(),
+            borrower_id: l.borrower_id.clone(),
+            kind: p.kind.as_str().to_owned(),
+            checkpoint: p.checkpoint,
+            due_date: p.due_date,
+            status: TaskStatus::Assigned.as_str().to_owned(),
+            assignee_id: Some(l.officer_id.clone()),
+            review_levels: review_levels(mode),
+            approvals: 0,
+            returns: 0,
+            organisation_id: l.organisation_id.clone(),
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    changed += rows.len() as u64;
+    task::insert_many(tx, &rows)?;
+    if changed > 0 {
+        tx.audit(
+            "task.replan",
+            "loan",
+            &l.id,
+            &json!({ "class": l.class, "mode": l.management_mode, "changed": changed }),
+        )?;
+    }
+    Ok(changed)
+}
+
+/// Moves open tasks to another officer (a hand-over), recording it in each task's history.
+pub fn move_tasks(
+    tx: &mut loanwatch_store::WriteTx<'_>,
+    open: Vec<TaskRow>,
+    to: &str,
+    why: &str,
+) -> Result<u64, ApiError> {
+    let now = tx.now();
+    let mut n = 0;
+    for t in open {
+        if t.assignee_id.as_deref() == Some(to) {
+            continue;
+        }
+        let mut row = t.clone();
+        row.assignee_id = Some(to.to_owned());
+        row.updated_at = now;
+        task::update_state(tx, &row, t.version)?;
+        task::insert_event(
+            tx,
+            &loanwatch_store::models::TaskEventRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                task_id: t.id.clone(),
+                action: "assign".into(),
+                actor: tx.actor().to_owned(),
+                from_status: t.status.clone(),
+                to_status: t.status.clone(),
+                comment: Some(why.to_owned()),
+                at: now,
+            },
+        )?;
+        n += 1;
+    }
+    Ok(n)
+}

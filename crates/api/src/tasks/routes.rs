@@ -4,7 +4,7 @@ use actix_web::{get, post, web};
 use chrono::NaiveDate;
 use loanwatch_api_types::{
     Page, Problem,
-    task::{Task, TaskActionRequest, TaskEvent},
+    task::{HandOver, HandOverResult, Task, TaskActionRequest, TaskEvent},
 };
 use loanwatch_domain::{
     UserId,
@@ -33,7 +33,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     cfg.service(list_tasks)
         .service(get_agenda)
         .service(get_task)
-        .service(act_on_task);
+        .service(act_on_task)
+        .service(hand_over_tasks);
 }
 
 fn view(
@@ -444,4 +445,58 @@ async fn act_on_task(
     })
     .await?;
     Ok(web::Json(view(row.0, today, Some(row.1))?))
+}
+
+/// Hand all of an officer's open tasks in the caller's scope to another officer (the officer
+/// leaves or changes post). Supervisors and above.
+#[utoipa::path(
+    tag = "tasks",
+    operation_id = "hand_over_tasks",
+    request_body = HandOver,
+    params(("id" = String, Path, description = "The officer whose tasks move")),
+    responses(
+        (status = 200, description = "Moved", body = HandOverResult),
+        (status = 403, description = "Not allowed for this role", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Not an officer you may assign", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/users/{id}/hand-over")]
+async fn hand_over_tasks(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    body: JsonBody<HandOver>,
+) -> Result<web::Json<HandOverResult>, ApiError> {
+    actor.require_write()?;
+    if !reviewer(actor.role) {
+        return Err(ApiError::forbidden("supervisors hand tasks over"));
+    }
+    let from = id.into_inner();
+    let to: UserId = body
+        .value
+        .to_officer_id
+        .parse()
+        .map_err(|_| ApiError::invalid("to_officer_id", "not a user id"))?;
+    let who = actor.clone();
+    let moved = write::change(&state, &actor, move |tx| {
+        let scope = service::scope(&who);
+        service::check_officer(tx.conn(), &who, &scope, to, "to_officer_id")?;
+        let open = task::open_of_assignee(tx.conn(), &scope, &from)?;
+        let n = crate::tasks::move_tasks(
+            tx,
+            open,
+            &to.to_string(),
+            "the officer's work was handed over",
+        )?;
+        tx.audit(
+            "task.hand_over",
+            "user",
+            &from,
+            &json!({ "to": to, "moved": n }),
+        )?;
+        Ok(n)
+    })
+    .await?;
+    Ok(web::Json(HandOverResult { moved }))
 }

@@ -44,8 +44,17 @@ text_enum!(
         Approved = "approved",
         /// Rejected: closed without approval.
         Rejected = "rejected",
+        /// Replaced by a re-plan (the loan's class or mode changed) before anyone worked on it.
+        Superseded = "superseded",
     }
 );
+
+impl TaskStatus {
+    /// Approved, rejected or superseded: nothing more happens to it.
+    pub fn is_closed(self) -> bool {
+        matches!(self, Self::Approved | Self::Rejected | Self::Superseded)
+    }
+}
 
 /// What someone does to a task.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -178,7 +187,7 @@ impl TaskState {
 
     /// Whether the task is closed.
     pub fn is_closed(&self) -> bool {
-        matches!(self.status, TaskStatus::Approved | TaskStatus::Rejected)
+        self.status.is_closed()
     }
 }
 
@@ -255,6 +264,7 @@ mod tests {
             (S::Returned, [true, true, false, false, false, false]),
             (S::Approved, [false; 6]),
             (S::Rejected, [false; 6]),
+            (S::Superseded, [false; 6]),
         ];
         for (status, row) in allowed {
             let state = TaskState {

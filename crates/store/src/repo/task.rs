@@ -157,3 +157,61 @@ pub fn events(conn: &mut DbConn, task_id: &str) -> StoreResult<Vec<TaskEventRow>
         .select(TaskEventRow::as_select())
         .load(conn)?)
 }
+
+/// Open tasks of a loan (not approved, rejected or superseded).
+pub fn open_of_loan(conn: &mut DbConn, loan_id: &str) -> StoreResult<Vec<TaskRow>> {
+    Ok(tasks::table
+        .filter(tasks::loan_id.eq(loan_id))
+        .filter(tasks::status.ne_all(["approved", "rejected", "superseded"]))
+        .order((tasks::due_date.asc(), tasks::id.asc()))
+        .select(TaskRow::as_select())
+        .load(conn)?)
+}
+
+/// Open tasks assigned to an officer, in a scope.
+pub fn open_of_assignee(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    assignee: &str,
+) -> StoreResult<Vec<TaskRow>> {
+    Ok(scoped(scope)
+        .filter(tasks::assignee_id.eq(assignee.to_owned()))
+        .filter(tasks::status.ne_all(["approved", "rejected", "superseded"]))
+        .select(TaskRow::as_select())
+        .load(conn)?)
+}
+
+/// Whether anyone has acted on a task.
+pub fn has_history(conn: &mut DbConn, task_id: &str) -> StoreResult<bool> {
+    Ok(task_events::table
+        .filter(task_events::task_id.eq(task_id))
+        .select(task_events::id)
+        .first::<String>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// Sets review levels of a task without touching its version (a re-plan, not an action).
+pub fn set_review_levels(tx: &mut WriteTx<'_>, task_id: &str, levels: i32) -> StoreResult<()> {
+    diesel::update(tasks::table.find(task_id))
+        .set(tasks::review_levels.eq(levels))
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// Open tasks of a borrower's loans (the caller has checked the borrower is in scope).
+pub fn open_of_borrower(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Vec<TaskRow>> {
+    Ok(tasks::table
+        .filter(tasks::borrower_id.eq(borrower_id))
+        .filter(tasks::status.ne_all(["approved", "rejected", "superseded"]))
+        .select(TaskRow::as_select())
+        .load(conn)?)
+}
+
+/// Moves a task's due date (a re-plan, not an action).
+pub fn set_due_date(tx: &mut WriteTx<'_>, task_id: &str, due: NaiveDate) -> StoreResult<()> {
+    diesel::update(tasks::table.find(task_id))
+        .set(tasks::due_date.eq(due))
+        .execute(tx.conn())?;
+    Ok(())
+}
