@@ -134,3 +134,67 @@ pub struct HandOverResult {
     /// Tasks moved.
     pub moved: u64,
 }
+
+/// A new work log entry (工作日志).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateWorkLog {
+    /// The borrower it is about.
+    pub borrower_id: String,
+    /// The task it belongs to, if any.
+    #[serde(default)]
+    pub task_id: Option<String>,
+    /// `inspection`, `analysis`, `information` or `collection`.
+    pub activity: String,
+    /// When the activity took place; not in the future.
+    pub activity_date: NaiveDate,
+    /// What was done and found.
+    pub content: String,
+}
+
+/// A work log entry.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkLog {
+    /// Id.
+    pub id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Task.
+    pub task_id: Option<String>,
+    /// Author.
+    pub author_id: String,
+    /// Kind of activity.
+    pub activity: String,
+    /// When it took place.
+    pub activity_date: NaiveDate,
+    /// Content.
+    pub content: String,
+    /// Due 2 working days after the activity.
+    pub due_date: NaiveDate,
+    /// Written after its due date.
+    pub late: bool,
+    /// The supervisor signs within 2 working days of the entry.
+    pub sign_due_date: NaiveDate,
+    /// Who signed.
+    pub signed_by: Option<String>,
+    /// When.
+    pub signed_at: Option<DateTime<Utc>>,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A borrower short of the monthly minimum of work log entries.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct WorkLogShortfall {
+    /// Borrower.
+    pub borrower_id: String,
+    /// Name.
+    pub borrower_name: String,
+    /// Entries in the month.
+    pub entries: i64,
+    /// The minimum.
+    pub minimum: i64,
+}

@@ -45,6 +45,7 @@ where
                 .configure(notices::routes::configure)
                 .configure(tasks::routes::configure)
                 .configure(tasks::inspection::configure)
+                .configure(tasks::work_logs::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),
         )

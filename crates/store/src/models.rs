@@ -411,3 +411,21 @@ pub struct InspectionRow {
     pub started_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }
+
+/// A work log entry.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = work_logs, treat_none_as_default_value = false)]
+pub struct WorkLogRow {
+    pub id: String,
+    pub borrower_id: String,
+    pub task_id: Option<String>,
+    pub author_id: String,
+    pub activity: String,
+    pub activity_date: NaiveDate,
+    pub content: String,
+    pub due_date: NaiveDate,
+    pub sign_due_date: NaiveDate,
+    pub signed_by: Option<String>,
+    pub signed_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}

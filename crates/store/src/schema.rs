@@ -317,6 +317,23 @@ diesel::table! {
 }
 
 diesel::table! {
+    work_logs (id) {
+        id -> Text,
+        borrower_id -> Text,
+        task_id -> Nullable<Text>,
+        author_id -> Text,
+        activity -> Text,
+        activity_date -> Date,
+        content -> Text,
+        due_date -> Date,
+        sign_due_date -> Date,
+        signed_by -> Nullable<Text>,
+        signed_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     idempotency_keys (actor, key) {
         actor -> Text,
         key -> Text,
@@ -345,6 +362,7 @@ diesel::joinable!(notices -> loans (loan_id));
 diesel::joinable!(tasks -> loans (loan_id));
 diesel::joinable!(task_events -> tasks (task_id));
 diesel::joinable!(inspections -> tasks (task_id));
+diesel::joinable!(work_logs -> borrowers (borrower_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -369,6 +387,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     task_events,
     checklist_templates,
     inspections,
+    work_logs,
     job_runs,
     idempotency_keys,
 );

@@ -22,3 +22,4 @@ mod products;
 mod schedules;
 mod scope;
 mod tasks;
+mod work_logs;

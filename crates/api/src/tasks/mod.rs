@@ -2,6 +2,7 @@
 
 pub mod inspection;
 pub mod routes;
+pub mod work_logs;
 
 use chrono::NaiveDate;
 use loanwatch_domain::{

@@ -12,3 +12,4 @@ pub mod party;
 pub mod people;
 pub mod product;
 pub mod task;
+pub mod work_log;
