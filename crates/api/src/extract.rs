@@ -206,6 +206,24 @@ pub fn decode_cursor(
     Ok(Some((doc.v, doc.id)))
 }
 
+/// Decodes a cursor of a list ordered by a date then id.
+pub fn decode_date_cursor(
+    cursor: Option<&str>,
+    sort: &str,
+) -> Result<Option<(chrono::NaiveDate, String)>, ApiError> {
+    decode_cursor(cursor, sort)?
+        .map(|(date, id)| {
+            date.parse().map(|d| (d, id)).map_err(|_| {
+                ApiError::field(
+                    ErrorCode::InvalidParameter,
+                    "#/query/cursor",
+                    "not a cursor of this list and order",
+                )
+            })
+        })
+        .transpose()
+}
+
 /// Parses `sort` (`key` or `-key` for descending) against an allow-list.
 pub fn parse_sort<S: Copy>(
     sort: Option<&str>,

@@ -19,7 +19,7 @@ use crate::{
     ApiError, AppState,
     auth::Actor,
     error::ErrorCode,
-    extract::{decode_cursor, encode_cursor, page_limit},
+    extract::{decode_date_cursor, encode_cursor, page_limit},
     ledger::service,
     notices::text::{TextFacts, render},
     views::{stored, utc},
@@ -111,19 +111,7 @@ async fn list_notices(
     actor.require_read()?;
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
-    let after = match decode_cursor(q.cursor.as_deref(), "due_date")? {
-        Some((date, id)) => Some((
-            date.parse::<NaiveDate>().map_err(|_| {
-                ApiError::field(
-                    ErrorCode::InvalidParameter,
-                    "#/query/cursor",
-                    "not a cursor of this list",
-                )
-            })?,
-            id,
-        )),
-        None => None,
-    };
+    let after = decode_date_cursor(q.cursor.as_deref(), "due_date")?;
     let kind = query_enum::<NoticeKind>(q.kind, "kind")?;
     let status = query_enum::<NoticeStatus>(q.status, "status")?;
     let scope = service::scope(&actor);

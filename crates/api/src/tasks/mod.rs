@@ -35,6 +35,32 @@ pub struct PlanReport {
     pub skipped: u64,
 }
 
+/// A new task from the plan, assigned to the loan's officer.
+fn task_row(
+    l: &loanwatch_store::models::LoanRow,
+    p: &loanwatch_domain::supervision::PlannedTask,
+    mode: ManagementMode,
+    now: chrono::NaiveDateTime,
+) -> TaskRow {
+    TaskRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        loan_id: l.id.clone(),
+        borrower_id: l.borrower_id.clone(),
+        kind: p.kind.as_str().to_owned(),
+        checkpoint: p.checkpoint,
+        due_date: p.due_date,
+        status: TaskStatus::Assigned.as_str().to_owned(),
+        assignee_id: Some(l.officer_id.clone()),
+        review_levels: review_levels(mode),
+        approvals: 0,
+        returns: 0,
+        organisation_id: l.organisation_id.clone(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    }
+}
+
 /// Review levels of a loan's tasks: focused loans are reviewed by a supervisor and then a risk
 /// manager; regular loans by a supervisor.
 pub fn review_levels(mode: ManagementMode) -> i32 {
@@ -102,23 +128,7 @@ pub fn run(
                 {
                     continue;
                 }
-                rows.push(TaskRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    loan_id: l.id.clone(),
-                    borrower_id: l.borrower_id.clone(),
-                    kind: p.kind.as_str().to_owned(),
-                    checkpoint: p.checkpoint,
-                    due_date: p.due_date,
-                    status: TaskStatus::Assigned.as_str().to_owned(),
-                    assignee_id: Some(l.officer_id.clone()),
-                    review_levels: review_levels(mode),
-                    approvals: 0,
-                    returns: 0,
-                    organisation_id: l.organisation_id.clone(),
-                    version: 1,
-                    created_at: now,
-                    updated_at: now,
-                });
+                rows.push(task_row(l, &p, mode, now));
             }
         }
         if rows.is_empty() {
@@ -230,23 +240,7 @@ pub fn replan_loan(
                 .iter()
                 .any(|(k, c)| k == p.kind.as_str() && *c == p.checkpoint)
         })
-        .map(|p| TaskRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            loan_id: l.id.clone(),
-            borrower_id: l.borrower_id.clone(),
-            kind: p.kind.as_str().to_owned(),
-            checkpoint: p.checkpoint,
-            due_date: p.due_date,
-            status: TaskStatus::Assigned.as_str().to_owned(),
-            assignee_id: Some(l.officer_id.clone()),
-            review_levels: review_levels(mode),
-            approvals: 0,
-            returns: 0,
-            organisation_id: l.organisation_id.clone(),
-            version: 1,
-            created_at: now,
-            updated_at: now,
-        })
+        .map(|p| task_row(l, &p, mode, now))
         .collect();
     changed += rows.len() as u64;
     task::insert_many(tx, &rows)?;
