@@ -146,6 +146,10 @@ text_enum!(
     }
 );
 
+/// The longest term a loan may have, from disbursement to (extended) maturity: the same limit
+/// the schedule engine accepts.
+pub const MAX_TERM_DAYS: i64 = crate::schedule::MAX_TERM_DAYS;
+
 /// The terms of a loan as booked, checked together.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoanTerms {
@@ -173,7 +177,7 @@ impl LoanTerms {
                 "must be after the disbursement date",
             ));
         }
-        if (maturity_date - disbursement_date).num_days() > 50 * 366 {
+        if (maturity_date - disbursement_date).num_days() > MAX_TERM_DAYS {
             return Err(DomainError::invalid(
                 "maturity_date",
                 "a term of more than 50 years is not a loan this system books",
@@ -299,6 +303,12 @@ pub fn apply_event(
                         "must be after the current maturity {}",
                         loan.terms.maturity_date
                     ),
+                ));
+            }
+            if (*new_maturity_date - loan.terms.disbursement_date).num_days() > MAX_TERM_DAYS {
+                return Err(DomainError::invalid(
+                    "new_maturity_date",
+                    "would make the term longer than 50 years",
                 ));
             }
             effect.maturity_date = Some(*new_maturity_date);

@@ -191,6 +191,20 @@ fn positions_follow_repayments_arrears_and_extensions(app: &TestApp) -> anyhow::
     // Instalments carry what was not prepaid: 120,000 less the 50,000 prepaid.
     assert_eq!(longer.body["total_principal_fen"].as_i64(), Some(70_000_00));
 
+    // An extension no schedule can carry is refused, and the loan stays computable.
+    let absurd = app.post(&format!("/api/v1/loans/{lid}/events"), officer, &json!({ "kind": "extension", "business_date": "2026-03-10", "new_maturity_date": "2300-01-01" }))?;
+    assert_eq!(
+        (absurd.status, absurd.pointer()),
+        (422, "/new_maturity_date"),
+        "{}",
+        absurd.text
+    );
+    assert_eq!(
+        pos("2026-03-12")?.status,
+        200,
+        "the refused extension broke the loan"
+    );
+
     // Scope and bad input.
     assert_eq!(
         app.get(

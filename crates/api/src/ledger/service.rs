@@ -776,6 +776,9 @@ pub fn create_event(
         ..Default::default()
     };
     loan::update(tx, &scope, loan_id, &changes)?;
+    // Invariant: no event is committed that the loan's position cannot replay. A failure here
+    // rolls the whole transaction back and answers 4xx.
+    crate::position::load(tx.conn(), &scope, loan_id, today)?;
     tx.audit(
         "loan_event.create",
         "loan",
