@@ -164,6 +164,12 @@ pub enum CalendarError {
     MissingYear(i32),
 }
 
+/// The next day; past the last representable date there is no calendar either.
+fn next(day: NaiveDate) -> Result<NaiveDate, CalendarError> {
+    day.succ_opt()
+        .ok_or(CalendarError::MissingYear(day.year() + 1))
+}
+
 /// Working days over the loaded years.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkingCalendar {
@@ -217,7 +223,7 @@ impl WorkingCalendar {
         let mut day = d;
         let mut left = n;
         while left > 0 {
-            day += Duration::days(1);
+            day = next(day)?;
             if self.is_working_day(day)? {
                 left -= 1;
             }
@@ -231,7 +237,9 @@ impl WorkingCalendar {
         let mut day = d;
         let mut left = n;
         while left > 0 {
-            day -= Duration::days(1);
+            day = day
+                .pred_opt()
+                .ok_or(CalendarError::MissingYear(day.year() - 1))?;
             if self.is_working_day(day)? {
                 left -= 1;
             }
@@ -243,7 +251,7 @@ impl WorkingCalendar {
     pub fn on_or_after(&self, d: NaiveDate) -> Result<NaiveDate, CalendarError> {
         let mut day = d;
         while !self.is_working_day(day)? {
-            day += Duration::days(1);
+            day = next(day)?;
         }
         Ok(day)
     }
@@ -257,7 +265,7 @@ impl WorkingCalendar {
         let mut n = 0;
         let mut day = from;
         while day < to {
-            day += Duration::days(1);
+            day = next(day)?;
             if self.is_working_day(day)? {
                 n += 1;
             }
@@ -347,6 +355,23 @@ mod tests {
         assert_eq!(
             cal().add_working_days(d(2026, 12, 30), 5),
             Err(CalendarError::MissingYear(2027))
+        );
+    }
+
+    #[test]
+    fn the_end_of_representable_time_is_an_error_not_a_panic() {
+        let c = WorkingCalendar::new(&[CalendarYear {
+            year: NaiveDate::MAX.year(),
+            source: "test".into(),
+            holidays: vec![],
+            makeup_workdays: vec![],
+        }]);
+        assert!(c.add_working_days(NaiveDate::MAX, 1).is_err());
+        // Whatever the answer for the very last day, asking must not panic.
+        let _answer = c.on_or_after(NaiveDate::MAX);
+        assert!(
+            c.working_days_between(NaiveDate::MAX - Duration::days(3), NaiveDate::MAX)
+                .is_ok()
         );
     }
 
