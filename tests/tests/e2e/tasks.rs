@@ -352,6 +352,30 @@ fn a_class_change_replans_and_a_hand_over_moves_the_work(app: &TestApp) -> anyho
             .map(Vec::len),
         Some(0)
     );
+    // …and the customers with them: the successor can open the loan and work its tasks.
+    let successor = inst.token("a.officer2");
+    assert_eq!(
+        app.get(&format!("/api/v1/loans/{lid}"), successor)?.status,
+        200,
+        "the successor cannot see the loan"
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/loans/{lid}"), officer)?.status,
+        404,
+        "the former officer still sees the loan"
+    );
+    let borrower_id = b.body["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        app.get(&format!("/api/v1/borrowers/{borrower_id}"), successor)?
+            .status,
+        200
+    );
+    let notices = app.get("/api/v1/notices?status=pending", officer)?;
+    assert_eq!(
+        notices.body["items"].as_array().map(Vec::len),
+        Some(0),
+        "notices stayed with the former officer"
+    );
     assert_eq!(
         app.post(
             &format!("/api/v1/users/{}/hand-over", inst.user("a.officer2")),

@@ -283,6 +283,9 @@ pub fn update_borrower(
     if let Some(officer) = input.officer_id
         && officer.to_string() != current.officer_id
     {
+        // The customer changes hands with its loans, their pending notices and open tasks.
+        let loan_ids = loan::reassign_borrower_loans(tx, id, &officer.to_string())?;
+        loanwatch_store::repo::notice::reassign_loans(tx, &loan_ids, &officer.to_string())?;
         let open = loanwatch_store::repo::task::open_of_borrower(tx.conn(), id)?;
         crate::tasks::move_tasks(
             tx,
@@ -580,6 +583,7 @@ pub fn update_loan(
     if let Some(officer) = input.officer_id
         && officer.to_string() != current.loan.officer_id
     {
+        loanwatch_store::repo::notice::reassign_loans(tx, &[id.to_owned()], &officer.to_string())?;
         let open = loanwatch_store::repo::task::open_of_loan(tx.conn(), id)?;
         crate::tasks::move_tasks(tx, open, &officer.to_string(), "the loan was handed over")?;
     }

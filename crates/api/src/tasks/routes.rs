@@ -435,8 +435,8 @@ async fn act_on_task(
     Ok(web::Json(view(row.0, today, Some(row.1))?))
 }
 
-/// Hand all of an officer's open tasks in the caller's scope to another officer (the officer
-/// leaves or changes post). Supervisors and above.
+/// Hand an officer's book in the caller's scope to another officer (the officer leaves or
+/// changes post): their borrowers, loans, pending notices and open tasks. Supervisors and above.
 #[utoipa::path(
     tag = "tasks",
     operation_id = "hand_over_tasks",
@@ -470,6 +470,10 @@ async fn hand_over_tasks(
     let moved = write::change(&state, &actor, move |tx| {
         let scope = service::scope(&who);
         service::check_officer(tx.conn(), &who, &scope, to, "to_officer_id")?;
+        // The officer's customers go with the work: borrowers, loans, pending notices, tasks.
+        let loan_ids =
+            loanwatch_store::repo::loan::reassign_officer(tx, &scope, &from, &to.to_string())?;
+        loanwatch_store::repo::notice::reassign_loans(tx, &loan_ids, &to.to_string())?;
         let open = task::open_of_assignee(tx.conn(), &scope, &from)?;
         let n = crate::tasks::move_tasks(
             tx,

@@ -148,3 +148,15 @@ pub(crate) fn like_contains(text: &str) -> String {
         .replace('_', "\\_");
     format!("%{escaped}%")
 }
+
+/// Ids of an officer's borrowers in scope.
+pub fn ids_of_officer(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    officer: &str,
+) -> StoreResult<Vec<String>> {
+    Ok(scoped(scope)
+        .filter(borrowers::officer_id.eq(officer.to_owned()))
+        .select(borrowers::id)
+        .load(conn)?)
+}

@@ -290,3 +290,46 @@ pub fn all_events(conn: &mut DbConn, loan_id: &str) -> StoreResult<Vec<LoanEvent
         .select(LoanEventRow::as_select())
         .load(conn)?)
 }
+
+/// Hands every loan of a borrower to an officer (the customer is handed over); returns the
+/// loans' ids.
+pub fn reassign_borrower_loans(
+    tx: &mut WriteTx<'_>,
+    borrower_id: &str,
+    officer: &str,
+) -> StoreResult<Vec<String>> {
+    let ids: Vec<String> = loans::table
+        .filter(loans::borrower_id.eq(borrower_id))
+        .select(loans::id)
+        .load(tx.conn())?;
+    diesel::update(loans::table.filter(loans::borrower_id.eq(borrower_id)))
+        .set(loans::officer_id.eq(officer))
+        .execute(tx.conn())?;
+    Ok(ids)
+}
+
+/// Hands an officer's borrowers and loans in scope to another officer (the officer leaves);
+/// returns the loans' ids.
+pub fn reassign_officer(
+    tx: &mut WriteTx<'_>,
+    scope: &ScopeFilter,
+    from: &str,
+    to: &str,
+) -> StoreResult<Vec<String>> {
+    let ids: Vec<String> = scoped(scope)
+        .filter(loans::officer_id.eq(from.to_owned()))
+        .select(loans::id)
+        .load(tx.conn())?;
+    for chunk in ids.chunks(500) {
+        diesel::update(loans::table.filter(loans::id.eq_any(chunk)))
+            .set(loans::officer_id.eq(to))
+            .execute(tx.conn())?;
+    }
+    let borrower_ids: Vec<String> = crate::repo::borrower::ids_of_officer(tx.conn(), scope, from)?;
+    for chunk in borrower_ids.chunks(500) {
+        diesel::update(borrowers::table.filter(borrowers::id.eq_any(chunk)))
+            .set(borrowers::officer_id.eq(to))
+            .execute(tx.conn())?;
+    }
+    Ok(ids)
+}

@@ -215,3 +215,17 @@ pub fn finish_run(
         .execute(conn)?;
     Ok(())
 }
+
+/// Hands the notices of loans not yet acknowledged to an officer (the loans changed hands).
+pub fn reassign_loans(tx: &mut WriteTx<'_>, loan_ids: &[String], officer: &str) -> StoreResult<()> {
+    for chunk in loan_ids.chunks(500) {
+        diesel::update(
+            notices::table
+                .filter(notices::loan_id.eq_any(chunk))
+                .filter(notices::status.ne("acknowledged")),
+        )
+        .set(notices::officer_id.eq(officer))
+        .execute(tx.conn())?;
+    }
+    Ok(())
+}
