@@ -26,7 +26,7 @@ pub struct JobReport {
     pub loans: u64,
     /// Notices created.
     pub created: u64,
-    /// Loans skipped because a calendar year on the way is not loaded.
+    /// Loans skipped: a calendar year on the way is not loaded, or the position failed.
     pub skipped: u64,
 }
 
@@ -52,7 +52,15 @@ pub fn run(conn: &mut DbConn, today: NaiveDate, force: bool) -> Result<JobReport
         let mut rows = Vec::new();
         for l in &page {
             report.loans += 1;
-            let position = position_of(conn, l, today)?;
+            // One loan that cannot be positioned must not stop the portfolio's notices.
+            let position = match position_of(conn, l, today) {
+                Ok(p) => p,
+                Err(e) => {
+                    report.skipped += 1;
+                    tracing::error!(loan_id = %l.id, error = %e, "position failed; notices skipped");
+                    continue;
+                }
+            };
             let (guarantors, _) = loan::security(conn, &l.id)?;
             let facts = NoticeFacts {
                 borrower_id: l.borrower_id.clone(),
