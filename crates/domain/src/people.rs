@@ -70,6 +70,15 @@ impl Role {
         matches!(self, Self::Officer | Self::Supervisor | Self::BranchHead)
     }
 
+    /// Whether the role reviews officers' work: assigns and reviews tasks, signs work logs,
+    /// hands work over.
+    pub fn reviews_work(self) -> bool {
+        matches!(
+            self,
+            Self::Supervisor | Self::RiskManager | Self::BranchHead | Self::HeadOffice
+        )
+    }
+
     /// Whether the role manages users, organisations and API clients.
     pub fn manages_people(self) -> bool {
         matches!(self, Self::Admin)

@@ -10,11 +10,11 @@ use loanwatch_api_types::{
 use loanwatch_domain::{
     ledger::LoanClass,
     people::Role,
-    supervision::{TaskKind, TaskStatus, checklist::Template},
+    supervision::{PlanConfig, TaskKind, TaskStatus, checklist::Template},
 };
 use loanwatch_store::{
     AuditContext, DbConn, WriteTx,
-    models::{InspectionRow, TaskRow, TemplateRow},
+    models::{InspectionRow, LoanRow, TaskRow, TemplateRow},
     repo::{inspection, loan, task},
 };
 use serde_json::{Value, json};
@@ -173,18 +173,18 @@ fn view(conn: &mut DbConn, row: InspectionRow, class: LoanClass) -> Result<Inspe
     })
 }
 
-fn task_and_class(
+fn task_and_loan(
     conn: &mut DbConn,
     actor: &Actor,
     task_id: &str,
-) -> Result<(TaskRow, String, LoanClass), ApiError> {
+) -> Result<(TaskRow, LoanRow, LoanClass), ApiError> {
     let scope = service::scope(actor);
     let t = task::get(conn, &scope, task_id).map_err(|_| ApiError::not_found("task"))?;
     let l = loan::get(conn, &scope, &t.loan_id)
         .map_err(|_| ApiError::not_found("task"))?
         .loan;
     let class = stored(&l.class, "class")?;
-    Ok((t, l.product, class))
+    Ok((t, l, class))
 }
 
 fn require_assignee_in_progress(t: &TaskRow, actor: &Actor) -> Result<(), ApiError> {
@@ -250,7 +250,15 @@ async fn start_inspection(
     let id = id.into_inner();
     let who = actor.clone();
     let out = write::change(&state, &actor, move |tx| {
-        let (t, product, class) = task_and_class(tx.conn(), &who, &id)?;
+        let (t, l, class) = task_and_loan(tx.conn(), &who, &id)?;
+        let (product, first_inspection_checkpoint) = (
+            l.product.clone(),
+            loanwatch_domain::schedule::add_months(
+                l.disbursement_date,
+                PlanConfig::default().first_inspection_months,
+                None,
+            ),
+        );
         require_assignee_in_progress(&t, &who)?;
         if inspection::get(tx.conn(), &t.id)?.is_some() {
             return Err(ApiError::conflict(
@@ -263,10 +271,8 @@ async fn start_inspection(
             let tpl: Template = stored_json(&r.document, "template")?;
             latest.insert(tpl.code.clone(), tpl);
         }
-        let chosen = latest
-            .into_values()
-            .filter(|tpl| tpl.task_kinds.contains(&kind) && tpl.serves(&product, class))
-            .max_by_key(|tpl| (!tpl.products.is_empty(), !tpl.classes.is_empty()))
+        let first = t.checkpoint == first_inspection_checkpoint;
+        let chosen = Template::choose(latest.into_values(), kind, &product, class, first)
             .ok_or_else(|| {
                 ApiError::invalid(
                     "task",
@@ -320,7 +326,7 @@ async fn get_inspection(
     let id = id.into_inner();
     let out = state
         .db(move |conn| {
-            let (t, _, class) = task_and_class(conn, &actor, &id)?;
+            let (t, _, class) = task_and_loan(conn, &actor, &id)?;
             let row =
                 inspection::get(conn, &t.id)?.ok_or_else(|| ApiError::not_found("inspection"))?;
             view(conn, row, class)
@@ -355,7 +361,7 @@ async fn save_inspection(
     let input = body.value;
     let who = actor.clone();
     let out = write::change(&state, &actor, move |tx| {
-        let (t, _, class) = task_and_class(tx.conn(), &who, &id)?;
+        let (t, _, class) = task_and_loan(tx.conn(), &who, &id)?;
         require_assignee_in_progress(&t, &who)?;
         let mut row = inspection::get(tx.conn(), &t.id)?
             .ok_or_else(|| ApiError::conflict("start the checklist first"))?;

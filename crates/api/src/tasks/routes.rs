@@ -8,7 +8,6 @@ use loanwatch_api_types::{
 };
 use loanwatch_domain::{
     UserId,
-    people::Role,
     supervision::{ReviewOutcome, TaskAction, TaskState, TaskStatus},
 };
 use loanwatch_store::{
@@ -267,13 +266,6 @@ async fn get_task(
     Ok(web::Json(view(row, today, Some(history))?))
 }
 
-fn reviewer(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Supervisor | Role::RiskManager | Role::BranchHead | Role::HeadOffice
-    )
-}
-
 /// Act on a task: `assign` (supervisors), `start` and `submit` (the assignee), `approve`,
 /// `return` with comments, or `reject` (reviewers other than the author, one approval each per
 /// submission). Send the `version` you saw; if someone acted meanwhile the answer is 409.
@@ -315,7 +307,7 @@ async fn act_on_task(
         .transpose()?;
     let action = match input.action.as_str() {
         "assign" => {
-            if !reviewer(actor.role) {
+            if !actor.role.reviews_work() {
                 return Err(ApiError::forbidden("supervisors assign tasks"));
             }
             let assignee = input
@@ -327,7 +319,7 @@ async fn act_on_task(
         "start" => TaskAction::Start,
         "submit" => TaskAction::Submit,
         "approve" | "return" | "reject" => {
-            if !reviewer(actor.role) {
+            if !actor.role.reviews_work() {
                 return Err(ApiError::forbidden(
                     "supervisors and risk managers review tasks",
                 ));
@@ -457,7 +449,7 @@ async fn hand_over_tasks(
     body: JsonBody<HandOver>,
 ) -> Result<web::Json<HandOverResult>, ApiError> {
     actor.require_write()?;
-    if !reviewer(actor.role) {
+    if !actor.role.reviews_work() {
         return Err(ApiError::forbidden("supervisors hand tasks over"));
     }
     let from = id.into_inner();

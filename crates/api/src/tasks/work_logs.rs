@@ -6,6 +6,7 @@ use loanwatch_api_types::{
     Problem,
     task::{CreateWorkLog, WorkLog, WorkLogShortfall},
 };
+use loanwatch_domain::supervision::worklog::{WorkActivity, deadlines};
 use loanwatch_store::{
     models::WorkLogRow,
     repo::{borrower, task, work_log},
@@ -31,11 +32,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(sign_work_log)
         .service(list_work_log_shortfalls);
 }
-
-const ACTIVITIES: [&str; 4] = ["inspection", "analysis", "information", "collection"];
-/// Working days to write an entry after the activity, and to sign it after it is written.
-const WRITE_DAYS: u32 = 2;
-const SIGN_DAYS: u32 = 2;
 
 fn view(r: WorkLogRow, tz: chrono_tz::Tz) -> WorkLog {
     WorkLog {
@@ -84,12 +80,10 @@ async fn create_work_log(
     let today = state.today();
     let tz = state.config.time_zone;
     write::create(&state, &actor, key, body.request_hash, move |tx| {
-        if !ACTIVITIES.contains(&input.activity.as_str()) {
-            return Err(ApiError::invalid(
-                "activity",
-                format!("must be one of {}", ACTIVITIES.join(", ")),
-            ));
-        }
+        let activity: WorkActivity = input
+            .activity
+            .parse()
+            .map_err(|e: String| ApiError::invalid("activity", e))?;
         if input.activity_date > today {
             return Err(ApiError::invalid("activity_date", "is in the future"));
         }
@@ -105,21 +99,18 @@ async fn create_work_log(
             }
         }
         let cal = calendar::load(tx.conn())?;
-        let late = |e: loanwatch_domain::calendar::CalendarError| {
-            ApiError::new(ErrorCode::ValidationFailed, e.to_string())
-        };
+        let (due_date, sign_due_date) = deadlines(&cal, input.activity_date, today)
+            .map_err(|e| ApiError::new(ErrorCode::ValidationFailed, e.to_string()))?;
         let row = WorkLogRow {
             id: uuid::Uuid::now_v7().to_string(),
             borrower_id: input.borrower_id,
             task_id: input.task_id,
             author_id: me.to_string(),
-            activity: input.activity,
+            activity: activity.as_str().to_owned(),
             activity_date: input.activity_date,
             content,
-            due_date: cal
-                .add_working_days(input.activity_date, WRITE_DAYS)
-                .map_err(late)?,
-            sign_due_date: cal.add_working_days(today, SIGN_DAYS).map_err(late)?,
+            due_date,
+            sign_due_date,
             signed_by: None,
             signed_at: None,
             created_at: tx.now(),
@@ -201,13 +192,7 @@ async fn sign_work_log(
     id: web::Path<String>,
 ) -> Result<web::Json<WorkLog>, ApiError> {
     actor.require_write()?;
-    if !matches!(
-        actor.role,
-        loanwatch_domain::people::Role::Supervisor
-            | loanwatch_domain::people::Role::BranchHead
-            | loanwatch_domain::people::Role::RiskManager
-            | loanwatch_domain::people::Role::HeadOffice
-    ) {
+    if !actor.role.reviews_work() {
         return Err(ApiError::forbidden("supervisors sign work logs"));
     }
     let id = id.into_inner();

@@ -124,6 +124,9 @@ pub struct Template {
     pub name: Label,
     /// Task kinds it serves.
     pub task_kinds: Vec<super::TaskKind>,
+    /// Serves only the first on-site inspection after disbursement.
+    #[serde(default)]
+    pub first_inspection_only: bool,
     /// Products it serves (all if empty).
     #[serde(default)]
     pub products: Vec<String>,
@@ -156,6 +159,29 @@ impl Template {
             .iter()
             .filter_map(|t| serde_json::from_str(t).ok())
             .collect()
+    }
+
+    /// The template for a task: among those serving its kind, product and class (and, for
+    /// first-inspection templates, only the first inspection), the most specific: made for the
+    /// first inspection, then product-specific, then class-specific.
+    pub fn choose(
+        templates: impl IntoIterator<Item = Self>,
+        kind: super::TaskKind,
+        product: &str,
+        class: LoanClass,
+        first_inspection: bool,
+    ) -> Option<Self> {
+        templates
+            .into_iter()
+            .filter(|t| t.task_kinds.contains(&kind) && t.serves(product, class))
+            .filter(|t| first_inspection || !t.first_inspection_only)
+            .max_by_key(|t| {
+                (
+                    t.first_inspection_only,
+                    !t.products.is_empty(),
+                    !t.classes.is_empty(),
+                )
+            })
     }
 
     /// Checks the template: unique keys, conditions that refer to earlier items, sane options.
@@ -345,6 +371,44 @@ mod tests {
 
     fn answers(v: Value) -> BTreeMap<String, Value> {
         serde_json::from_value(v).expect("answers")
+    }
+
+    #[test]
+    fn the_most_specific_template_serves_a_task() {
+        use super::super::TaskKind;
+        let pick = |class, first| {
+            Template::choose(
+                Template::shipped(),
+                TaskKind::OnSiteInspection,
+                "任意产品",
+                class,
+                first,
+            )
+            .map(|t| t.code)
+        };
+        assert_eq!(
+            pick(LoanClass::Normal, true).as_deref(),
+            Some("enterprise_first_inspection")
+        );
+        // Later inspections of the same loan use the routine template.
+        assert_eq!(
+            pick(LoanClass::Normal, false).as_deref(),
+            Some("enterprise_routine_inspection")
+        );
+        assert_eq!(
+            pick(LoanClass::Substandard, true).as_deref(),
+            Some("enterprise_routine_inspection")
+        );
+        assert_eq!(
+            Template::choose(
+                Template::shipped(),
+                TaskKind::Report,
+                "x",
+                LoanClass::Normal,
+                true
+            ),
+            None
+        );
     }
 
     #[test]

@@ -5,6 +5,7 @@
 pub mod checklist;
 pub mod plan;
 pub mod task;
+pub mod worklog;
 
 pub use plan::{PlanConfig, PlanLoan, PlannedTask, plan};
 pub use task::{ReviewOutcome, TaskAction, TaskError, TaskKind, TaskState, TaskStatus};
