@@ -24,7 +24,7 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
     )?;
     let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
     let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default();
-    loanwatch_api::tasks::run(&mut app.conn()?, day, 1, false)
+    loanwatch_api::tasks::run(&mut app.conn()?, day, 3, false)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let tasks = app.get(&format!("/api/v1/tasks?loan_id={lid}"), officer)?;
     let first: Value = tasks.body["items"]
@@ -158,11 +158,13 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
                 .cloned()
         })
         .unwrap_or_default();
-    if let Some(cid) = confirm["id"].as_str() {
-        let go = |body: Value| app.post(&format!("/api/v1/tasks/{cid}/actions"), officer, &body);
-        assert_eq!(go(json!({ "action": "start", "version": 1 }))?.status, 200);
-        assert_eq!(go(json!({ "action": "submit", "version": 2 }))?.status, 200);
-    }
+    let cid = confirm["id"]
+        .as_str()
+        .expect("the plan has a task without a checklist")
+        .to_owned();
+    let go = |body: Value| app.post(&format!("/api/v1/tasks/{cid}/actions"), officer, &body);
+    assert_eq!(go(json!({ "action": "start", "version": 1 }))?.status, 200);
+    assert_eq!(go(json!({ "action": "submit", "version": 2 }))?.status, 200);
     Ok(())
 }
 
