@@ -160,7 +160,7 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
         .unwrap_or_default();
     let cid = confirm["id"]
         .as_str()
-        .expect("the plan has a task without a checklist")
+        .ok_or_else(|| anyhow::anyhow!("the plan has no task without a checklist"))?
         .to_owned();
     let go = |body: Value| app.post(&format!("/api/v1/tasks/{cid}/actions"), officer, &body);
     assert_eq!(go(json!({ "action": "start", "version": 1 }))?.status, 200);
