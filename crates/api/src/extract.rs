@@ -224,6 +224,20 @@ pub fn decode_date_cursor(
         .transpose()
 }
 
+/// Checks an optional query parameter against a text enum (`T`), keeping its text.
+pub fn query_enum<T: std::str::FromStr<Err = String>>(
+    value: Option<&str>,
+    name: &str,
+) -> Result<Option<String>, ApiError> {
+    value
+        .map(|v| {
+            v.parse::<T>().map(|_| v.to_owned()).map_err(|e| {
+                ApiError::field(ErrorCode::InvalidParameter, format!("#/query/{name}"), e)
+            })
+        })
+        .transpose()
+}
+
 /// Parses `sort` (`key` or `-key` for descending) against an allow-list.
 pub fn parse_sort<S: Copy>(
     sort: Option<&str>,

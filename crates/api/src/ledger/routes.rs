@@ -30,6 +30,7 @@ use crate::{
     error::ErrorCode,
     extract::{
         IdempotencyKey, JsonBody, decode_cursor, encode_cursor, page_limit, parse_sort, path_id,
+        query_enum,
     },
     ledger::service,
     views, write,
@@ -88,19 +89,6 @@ fn org_prefix(conn: &mut DbConn, org: Option<&str>) -> Result<Option<String>, Ap
         })
     })
     .transpose()
-}
-
-fn query_enum<T: std::str::FromStr<Err = String>>(
-    value: Option<&str>,
-    name: &str,
-) -> Result<Option<String>, ApiError> {
-    value
-        .map(|v| {
-            v.parse::<T>().map(|_| v.to_owned()).map_err(|e| {
-                ApiError::field(ErrorCode::InvalidParameter, format!("#/query/{name}"), e)
-            })
-        })
-        .transpose()
 }
 
 // ---- borrowers ----

@@ -19,7 +19,7 @@ use crate::{
     ApiError, AppState,
     auth::Actor,
     error::ErrorCode,
-    extract::{decode_date_cursor, encode_cursor, page_limit},
+    extract::{decode_date_cursor, encode_cursor, page_limit, query_enum},
     ledger::service,
     notices::text::{TextFacts, render},
     views::{stored, utc},
@@ -79,18 +79,6 @@ pub struct NoticeQuery {
     limit: Option<i64>,
 }
 
-fn query_enum<T: std::str::FromStr<Err = String>>(
-    v: Option<String>,
-    name: &str,
-) -> Result<Option<String>, ApiError> {
-    v.map(|text| {
-        text.parse::<T>()
-            .map(|_| text.clone())
-            .map_err(|e| ApiError::field(ErrorCode::InvalidParameter, format!("#/query/{name}"), e))
-    })
-    .transpose()
-}
-
 /// Notices of the loans in the caller's scope, by due date: what to send, to whom, by when.
 #[utoipa::path(
     tag = "notices",
@@ -112,8 +100,8 @@ async fn list_notices(
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
     let after = decode_date_cursor(q.cursor.as_deref(), "due_date")?;
-    let kind = query_enum::<NoticeKind>(q.kind, "kind")?;
-    let status = query_enum::<NoticeStatus>(q.status, "status")?;
+    let kind = query_enum::<NoticeKind>(q.kind.as_deref(), "kind")?;
+    let status = query_enum::<NoticeStatus>(q.status.as_deref(), "status")?;
     let scope = service::scope(&actor);
     let page = state
         .db(move |conn| {

@@ -126,31 +126,15 @@ async fn create_repayment(
     key: IdempotencyKey,
     body: JsonBody<CreateRepayment>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.require_write()?;
-    let id: LoanId = path_id(&id, "loan")?;
     let input = body.value;
-    let who = actor.clone();
-    let today = state.today();
-    write::create(&state, &actor, key, body.request_hash, move |tx| {
-        service::create_event(
-            tx,
-            &who,
-            &id.to_string(),
-            CreateLoanEvent {
-                kind: EventKind::Repayment,
-                business_date: input.business_date,
-                amount_fen: Some(input.amount_fen),
-                currency: None,
-                new_maturity_date: None,
-                new_annual_rate: None,
-                new_guarantee_method: None,
-                prepayment_mode: None,
-                note: input.note,
-            },
-            today,
-        )
-    })
-    .await
+    let event = money_event(
+        EventKind::Repayment,
+        input.business_date,
+        input.amount_fen,
+        None,
+        input.note,
+    );
+    record(&state, &actor, &id, key, body.request_hash, event).await
 }
 
 /// Record principal repaid ahead of schedule (提前还款). `lower_instalment` keeps the term and
@@ -176,29 +160,53 @@ async fn create_prepayment(
     key: IdempotencyKey,
     body: JsonBody<CreatePrepayment>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.require_write()?;
-    let id: LoanId = path_id(&id, "loan")?;
     let input = body.value;
+    let event = money_event(
+        EventKind::Prepayment,
+        input.business_date,
+        input.amount_fen,
+        Some(input.mode),
+        input.note,
+    );
+    record(&state, &actor, &id, key, body.request_hash, event).await
+}
+
+/// A money event (repayment, prepayment) in the shape of the generic event request.
+fn money_event(
+    kind: EventKind,
+    business_date: chrono::NaiveDate,
+    amount_fen: i64,
+    prepayment_mode: Option<loanwatch_domain::position::PrepaymentMode>,
+    note: Option<String>,
+) -> CreateLoanEvent {
+    CreateLoanEvent {
+        kind,
+        business_date,
+        amount_fen: Some(amount_fen),
+        currency: None,
+        new_maturity_date: None,
+        new_annual_rate: None,
+        new_guarantee_method: None,
+        prepayment_mode,
+        note,
+    }
+}
+
+/// Records an event through the one event use case, honouring `Idempotency-Key`.
+async fn record(
+    state: &AppState,
+    actor: &Actor,
+    id: &str,
+    key: IdempotencyKey,
+    request_hash: String,
+    event: CreateLoanEvent,
+) -> Result<HttpResponse, ApiError> {
+    actor.require_write()?;
+    let id: LoanId = path_id(id, "loan")?;
     let who = actor.clone();
     let today = state.today();
-    write::create(&state, &actor, key, body.request_hash, move |tx| {
-        service::create_event(
-            tx,
-            &who,
-            &id.to_string(),
-            CreateLoanEvent {
-                kind: EventKind::Prepayment,
-                business_date: input.business_date,
-                amount_fen: Some(input.amount_fen),
-                currency: None,
-                new_maturity_date: None,
-                new_annual_rate: None,
-                new_guarantee_method: None,
-                prepayment_mode: Some(input.mode),
-                note: input.note,
-            },
-            today,
-        )
+    write::create(state, actor, key, request_hash, move |tx| {
+        service::create_event(tx, &who, &id.to_string(), event, today)
     })
     .await
 }
