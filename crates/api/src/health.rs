@@ -36,12 +36,7 @@ async fn live() -> web::Json<HealthStatus> {
 #[get("/health/ready")]
 async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let probe = state
-        .db(|conn| {
-            use diesel::RunQueryDsl;
-            diesel::sql_query("SELECT 1")
-                .execute(conn)
-                .map_err(crate::ApiError::from)
-        })
+        .db(|conn| Ok(loanwatch_store::pool::ping(conn)?))
         .await;
     match probe {
         Ok(_) => HttpResponse::Ok().json(HealthStatus {

@@ -25,9 +25,7 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), StoreError> {
-        use diesel::RunQueryDsl;
-        diesel::sql_query("SELECT 1").execute(conn)?;
-        Ok(())
+        ping(conn)
     }
 
     fn has_broken(&self, conn: &mut DbConn) -> bool {
@@ -59,4 +57,11 @@ pub fn build_pool(url: &DatabaseUrl, size: u32) -> StoreResult<Pool> {
         .connection_timeout(Duration::from_secs(10))
         .build(Manager { url: url.clone() })
         .map_err(StoreError::Pool)
+}
+
+/// Whether the database answers (readiness probes, pool validation).
+pub fn ping(conn: &mut DbConn) -> StoreResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT 1").execute(conn)?;
+    Ok(())
 }
