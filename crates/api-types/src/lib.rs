@@ -9,6 +9,7 @@ pub mod auth;
 pub mod common;
 pub mod ledger;
 pub mod notice;
+pub mod notification;
 pub mod people;
 pub mod schedule;
 pub mod task;

@@ -1,7 +1,13 @@
 //! Supervision tasks on the wire.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use loanwatch_domain::supervision::{TaskKind, TaskStatus};
+use loanwatch_domain::{
+    ledger::ManagementMode,
+    supervision::{
+        TaskKind, TaskStatus,
+        incident::{IncidentCategory, IncidentStatus},
+    },
+};
 use serde::{Deserialize, Serialize};
 
 /// One action in a task's history.
@@ -197,4 +203,88 @@ pub struct WorkLogShortfall {
     pub entries: i64,
     /// The minimum.
     pub minimum: i64,
+}
+
+/// A major incident report (重大突发事件报告) to file: within 1 working day of learning of the
+/// event; filing it is the reporter's signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateIncidentReport {
+    /// Borrower.
+    pub borrower_id: String,
+    /// The loan it concerns; absent: all of the borrower's active loans.
+    pub loan_id: Option<String>,
+    /// What happened.
+    pub category: IncidentCategory,
+    /// When the institution learned of it (not in the future).
+    pub learned_on: NaiveDate,
+    /// What happened, and its effect on repayment.
+    pub summary: String,
+    /// Measures taken and proposed.
+    pub measures: String,
+    /// An ad hoc strategy adjustment: `focused` moves the loans to focused management (and
+    /// re-plans them) once all three levels have signed.
+    pub proposed_mode: Option<ManagementMode>,
+}
+
+/// A signature at the next level.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignIncidentReport {
+    /// Opinion of the signer.
+    pub comment: Option<String>,
+}
+
+/// One level's signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentSignature {
+    /// 1: the reporter; 2: the supervisor; 3: the risk department or branch head.
+    pub level: i32,
+    /// Who signed.
+    pub signer_id: String,
+    /// In which role.
+    pub signer_role: String,
+    /// Their opinion.
+    pub comment: Option<String>,
+    /// When.
+    pub signed_at: DateTime<Utc>,
+}
+
+/// A major incident report with its signatures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IncidentReport {
+    /// Id.
+    pub id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Loan, if one.
+    pub loan_id: Option<String>,
+    /// Who filed it.
+    pub author_id: String,
+    /// What happened.
+    pub category: IncidentCategory,
+    /// When the institution learned of it.
+    pub learned_on: NaiveDate,
+    /// Due 1 working day after `learned_on`.
+    pub due_date: NaiveDate,
+    /// Filed after its due date (in the institution's time zone).
+    pub late: bool,
+    /// What happened.
+    pub summary: String,
+    /// Measures.
+    pub measures: String,
+    /// Proposed strategy adjustment.
+    pub proposed_mode: Option<ManagementMode>,
+    /// Where it stands.
+    pub status: IncidentStatus,
+    /// Signatures so far, by level.
+    pub signatures: Vec<IncidentSignature>,
+    /// Loans whose management mode the last signature tightened.
+    pub tightened_loans: Vec<String>,
+    /// Filed at.
+    pub created_at: DateTime<Utc>,
 }

@@ -46,6 +46,8 @@ where
                 .configure(tasks::routes::configure)
                 .configure(tasks::inspection::configure)
                 .configure(tasks::work_logs::configure)
+                .configure(tasks::incidents::configure)
+                .configure(tasks::notifications::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),
         )
@@ -67,26 +69,11 @@ impl std::fmt::Debug for Application {
 }
 
 impl Application {
-    /// Opens the database (running pending migrations), loads keys, binds the port and builds the
+    /// Opens the database (running pending migrations, loading shipped data), loads keys, binds the port and builds the
     /// server. `BIND` with port 0 picks a free port; [`Application::port`] tells which.
     pub fn build(config: Config) -> anyhow::Result<Self> {
         let pool = loanwatch_store::build_pool(&config.database.url, config.database.pool_size)?;
-        {
-            let mut conn = pool.get()?;
-            let applied = loanwatch_store::migrate::run_pending(&mut conn)?;
-            if !applied.is_empty() {
-                tracing::info!(?applied, "migrations applied");
-            }
-            let seeded = calendar::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let templates =
-                tasks::inspection::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if !templates.is_empty() {
-                tracing::info!(?templates, "shipped checklist templates loaded");
-            }
-            if !seeded.is_empty() {
-                tracing::info!(?seeded, "shipped holiday calendars loaded");
-            }
-        }
+        prepare_database(&mut *pool.get()?)?;
         let keys = JwtKeys::load(&config.auth, &config.data_dir)?;
         if config.jobs_enabled {
             notices::spawn_scheduler(pool.clone(), config.time_zone, config.jobs_daily_at_hour)?;
@@ -215,4 +202,35 @@ async fn request_context(
             Err(err)
         }
     }
+}
+
+/// What [`prepare_database`] did.
+#[derive(Debug, Clone, Default)]
+pub struct Prepared {
+    /// Migrations applied.
+    pub migrations: usize,
+    /// Shipped calendar years loaded.
+    pub calendar_years: Vec<i32>,
+}
+
+/// Applies pending migrations and loads the shipped calendar years and checklist templates that
+/// are not in the database yet (never over an institution's own edits). Every command that opens
+/// the database goes through here, so a job never runs on a database without its calendar.
+pub fn prepare_database(conn: &mut loanwatch_store::DbConn) -> anyhow::Result<Prepared> {
+    let applied = loanwatch_store::migrate::run_pending(conn)?;
+    if !applied.is_empty() {
+        tracing::info!(?applied, "migrations applied");
+    }
+    let seeded = calendar::seed_shipped(conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let templates = tasks::inspection::seed_shipped(conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if !templates.is_empty() {
+        tracing::info!(?templates, "shipped checklist templates loaded");
+    }
+    if !seeded.is_empty() {
+        tracing::info!(?seeded, "shipped holiday calendars loaded");
+    }
+    Ok(Prepared {
+        migrations: applied.len(),
+        calendar_years: seeded,
+    })
 }

@@ -68,25 +68,19 @@ pub fn run(mut config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> 
     };
     let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
     let mut conn = pool.get()?;
-    loanwatch_store::migrate::run_pending(&mut conn)?;
+    crate::app::prepare_database(&mut conn)?;
     if !demo::already_seeded(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))? {
         let today = chrono::Utc::now()
             .with_timezone(&config.time_zone)
             .date_naive();
-        let mut err = std::io::stderr();
-        demo::seed(
+        demo::seed_with_progress(
             &mut conn,
             demo::DemoSpec {
                 loans: spec.loans,
                 seed: 1,
                 today,
             },
-            |done, total| {
-                let _ = write!(err, "\rseeding: {done}/{total} loans");
-            },
-        )
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let _ = writeln!(err);
+        )?;
     }
     diesel::sql_query("ANALYZE").execute(&mut *conn)?;
     let loans_in_db = count_loans(&mut conn)?;
@@ -149,7 +143,7 @@ pub fn run(mut config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> 
     })
 }
 
-fn count_loans(conn: &mut DbConn) -> anyhow::Result<i64> {
+pub fn count_loans(conn: &mut DbConn) -> anyhow::Result<i64> {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]

@@ -77,6 +77,15 @@ enum JobsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Escalate the tasks overdue on a date to the nearest supervisor (each task once).
+    Escalate {
+        /// The business date; today in the institution's time zone if absent.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Run even if a run for the date is already recorded (nothing is escalated twice).
+        #[arg(long)]
+        force: bool,
+    },
     /// Create the statutory notices due on a date (idempotent).
     Notices {
         /// The business date; today in the institution's time zone if absent.
@@ -100,6 +109,17 @@ enum CalendarCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// One month of supervision tasks for the whole portfolio: the plan job's set-based path
+    /// beside a row-at-a-time insert loop (SQLite or PostgreSQL). Deletes the tasks nobody worked
+    /// on, so give it a database of its own; an empty one is seeded with the demo portfolio.
+    Plan {
+        /// Loans to seed into an empty database.
+        #[arg(long, default_value_t = 1_000_000)]
+        loans: u64,
+        /// The first day planned; today in the institution's time zone if absent.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+    },
     /// Authenticated, scoped GET /api/v1/loans/{id}; seeds the demo portfolio if the database
     /// is empty.
     Loans {
@@ -167,16 +187,12 @@ pub fn run() -> anyhow::Result<i32> {
         Command::Serve { demo } => serve(config, demo),
         Command::Migrate => {
             let pool = loanwatch_store::build_pool(&config.database.url, 1)?;
-            let mut conn = pool.get()?;
-            let applied = loanwatch_store::migrate::run_pending(&mut conn)?;
-            let seeded =
-                crate::calendar::seed_shipped(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-            crate::tasks::inspection::seed_shipped(&mut conn)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let prepared = crate::app::prepare_database(&mut *pool.get()?)?;
             writeln!(
                 std::io::stderr(),
-                "migrations applied: {}; shipped calendar years loaded: {seeded:?}",
-                applied.len()
+                "migrations applied: {}; shipped calendar years loaded: {:?}",
+                prepared.migrations,
+                prepared.calendar_years
             )?;
             Ok(0)
         }
@@ -204,11 +220,7 @@ pub fn run() -> anyhow::Result<i32> {
                     force,
                 },
         } => {
-            let today = date.unwrap_or_else(|| {
-                chrono::Utc::now()
-                    .with_timezone(&config.time_zone)
-                    .date_naive()
-            });
+            let today = business_date(&config, date);
             let pool = migrated_pool(&config)?;
             let mut conn = pool.get()?;
             let r = crate::tasks::run(&mut conn, today, months, force)
@@ -217,8 +229,8 @@ pub fn run() -> anyhow::Result<i32> {
             if r.ran {
                 writeln!(
                     out,
-                    "tasks from {today} for {months} month(s): {} loans examined, {} tasks created, {} loans skipped (calendar year missing)",
-                    r.loans, r.created, r.skipped
+                    "tasks from {today} for {months} month(s): {} loans examined, {} tasks created, {} tasks waiting for a calendar year",
+                    r.loans, r.created, r.waiting
                 )?;
             } else {
                 writeln!(
@@ -229,13 +241,32 @@ pub fn run() -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Jobs {
+            command: JobsCommand::Escalate { date, force },
+        } => {
+            let today = business_date(&config, date);
+            let pool = migrated_pool(&config)?;
+            let mut conn = pool.get()?;
+            let r = crate::tasks::escalation::run(&mut conn, today, force)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = std::io::stdout().lock();
+            if r.ran {
+                writeln!(
+                    out,
+                    "escalation for {today}: {} overdue tasks escalated, {} notifications, {} with nobody above to tell",
+                    r.tasks, r.notified, r.unowned
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "escalation for {today} already ran (use --force to run again; nothing is escalated twice)"
+                )?;
+            }
+            Ok(0)
+        }
+        Command::Jobs {
             command: JobsCommand::Notices { date, force },
         } => {
-            let today = date.unwrap_or_else(|| {
-                chrono::Utc::now()
-                    .with_timezone(&config.time_zone)
-                    .date_naive()
-            });
+            let today = business_date(&config, date);
             let pool = migrated_pool(&config)?;
             let mut conn = pool.get()?;
             let report =
@@ -299,6 +330,15 @@ pub fn run() -> anyhow::Result<i32> {
             crate::bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
             Ok(0)
         }
+        Command::Bench {
+            command: BenchCommand::Plan { loans, date },
+        } => {
+            let date = business_date(&config, date);
+            let spec = crate::plan_bench::PlanBenchSpec { loans, date };
+            let report = crate::plan_bench::run(&config, &spec)?;
+            crate::plan_bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
+            Ok(0)
+        }
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
@@ -325,8 +365,17 @@ pub fn run() -> anyhow::Result<i32> {
 
 fn migrated_pool(config: &Config) -> anyhow::Result<loanwatch_store::Pool> {
     let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
-    loanwatch_store::migrate::run_pending(&mut *pool.get()?)?;
+    crate::app::prepare_database(&mut *pool.get()?)?;
     Ok(pool)
+}
+
+/// The given business date, or today in the institution's time zone.
+fn business_date(config: &Config, date: Option<chrono::NaiveDate>) -> chrono::NaiveDate {
+    date.unwrap_or_else(|| {
+        chrono::Utc::now()
+            .with_timezone(&config.time_zone)
+            .date_naive()
+    })
 }
 
 fn seed_demo(
@@ -335,22 +384,8 @@ fn seed_demo(
     loans: u64,
     seed: u64,
 ) -> anyhow::Result<Vec<demo::DemoLogin>> {
-    let today = chrono::Utc::now()
-        .with_timezone(&config.time_zone)
-        .date_naive();
-    let mut err = std::io::stderr();
-    let logins = demo::seed(
-        conn,
-        demo::DemoSpec { loans, seed, today },
-        |done, total| {
-            let _ = write!(err, "\rseeding demo portfolio: {done}/{total} loans");
-            if done == total {
-                let _ = writeln!(err);
-            }
-        },
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(logins)
+    let today = business_date(config, None);
+    demo::seed_with_progress(conn, demo::DemoSpec { loans, seed, today })
 }
 
 fn serve(config: Config, demo: bool) -> anyhow::Result<i32> {

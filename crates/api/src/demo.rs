@@ -123,6 +123,19 @@ pub fn already_seeded(conn: &mut DbConn) -> Result<bool, ApiError> {
     Ok(people::any_org(conn)?)
 }
 
+/// Seeds the demo institution, showing progress on standard error.
+pub fn seed_with_progress(conn: &mut DbConn, spec: DemoSpec) -> anyhow::Result<Vec<DemoLogin>> {
+    use std::io::Write;
+    let mut err = std::io::stderr();
+    seed(conn, spec, |done, total| {
+        let _ = write!(err, "\rseeding demo portfolio: {done}/{total} loans");
+        if done == total {
+            let _ = writeln!(err);
+        }
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
 /// Seeds the demo institution; `progress` is called with (loans written, loans wanted).
 pub fn seed(
     conn: &mut DbConn,

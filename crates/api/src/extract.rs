@@ -206,14 +206,14 @@ pub fn decode_cursor(
     Ok(Some((doc.v, doc.id)))
 }
 
-/// Decodes a cursor of a list ordered by a date then id.
-pub fn decode_date_cursor(
+/// Decodes a cursor of a list ordered by a typed value (a date, a timestamp) then id.
+pub fn decode_keyed_cursor<T: std::str::FromStr>(
     cursor: Option<&str>,
     sort: &str,
-) -> Result<Option<(chrono::NaiveDate, String)>, ApiError> {
+) -> Result<Option<(T, String)>, ApiError> {
     decode_cursor(cursor, sort)?
-        .map(|(date, id)| {
-            date.parse().map(|d| (d, id)).map_err(|_| {
+        .map(|(value, id)| {
+            value.parse().map(|v| (v, id)).map_err(|_| {
                 ApiError::field(
                     ErrorCode::InvalidParameter,
                     "#/query/cursor",
@@ -222,6 +222,11 @@ pub fn decode_date_cursor(
             })
         })
         .transpose()
+}
+
+/// A timestamp as [`decode_keyed_cursor`] reads it back.
+pub fn cursor_time(t: chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.f").to_string()
 }
 
 /// Checks an optional query parameter against a text enum (`T`), keeping its text.

@@ -20,6 +20,7 @@ pub mod ledger;
 pub mod notices;
 pub mod openapi;
 pub mod people;
+pub mod plan_bench;
 pub mod position;
 pub mod schedule;
 pub mod state;

@@ -103,7 +103,7 @@ impl DatabaseUrl {
     }
 
     /// Opens a connection of the right variant and prepares it: SQLite gets WAL, foreign keys,
-    /// `synchronous = NORMAL` and a busy timeout.
+    /// `synchronous = NORMAL`, a busy timeout, memory-mapped reads and a larger page cache.
     pub fn connect(&self) -> StoreResult<DbConn> {
         match self {
             Self::Postgres(url) => PgConnection::establish(url)
@@ -120,6 +120,12 @@ impl DatabaseUrl {
                 diesel::sql_query("PRAGMA journal_mode = WAL").execute(&mut conn)?;
                 diesel::sql_query("PRAGMA synchronous = NORMAL").execute(&mut conn)?;
                 diesel::sql_query("PRAGMA foreign_keys = ON").execute(&mut conn)?;
+                // The default page cache is 2 MiB: a million-loan database then reads the same
+                // index pages through a system call each time. Map the file instead (read-only
+                // pages shared through the OS cache, SQLite caps the size) and give each
+                // connection a 64 MiB cache for the pages it writes.
+                diesel::sql_query("PRAGMA mmap_size = 2147418112").execute(&mut conn)?;
+                diesel::sql_query("PRAGMA cache_size = -65536").execute(&mut conn)?;
                 Ok(DbConn::Sqlite(conn))
             }
         }

@@ -367,6 +367,7 @@ pub struct TaskRow {
     pub version: i32,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub escalated_at: Option<NaiveDateTime>,
 }
 
 /// One action in a task's history.
@@ -428,4 +429,52 @@ pub struct WorkLogRow {
     pub signed_by: Option<String>,
     pub signed_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
+}
+
+/// Something a member of staff is told.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = notifications, treat_none_as_default_value = false)]
+pub struct NotificationRow {
+    pub id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub subject_type: String,
+    pub subject_id: String,
+    pub message: String,
+    pub created_at: NaiveDateTime,
+    pub read_at: Option<NaiveDateTime>,
+}
+
+/// A major incident report.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = incident_reports, treat_none_as_default_value = false)]
+pub struct IncidentReportRow {
+    pub id: String,
+    pub borrower_id: String,
+    pub loan_id: Option<String>,
+    pub organisation_id: String,
+    pub author_id: String,
+    pub category: String,
+    pub learned_on: NaiveDate,
+    pub due_date: NaiveDate,
+    pub summary: String,
+    pub measures: String,
+    pub proposed_mode: Option<String>,
+    pub status: String,
+    /// JSON array of loan ids.
+    pub tightened_loans: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One level's signature on an incident report.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = incident_signatures, treat_none_as_default_value = false)]
+pub struct IncidentSignatureRow {
+    pub report_id: String,
+    pub level: i32,
+    pub signer_id: String,
+    pub signer_role: String,
+    pub comment: Option<String>,
+    pub signed_at: NaiveDateTime,
 }

@@ -275,6 +275,7 @@ diesel::table! {
         version -> Integer,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        escalated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -345,7 +346,53 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    notifications (id) {
+        id -> Text,
+        user_id -> Text,
+        kind -> Text,
+        subject_type -> Text,
+        subject_id -> Text,
+        message -> Text,
+        created_at -> Timestamp,
+        read_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    incident_reports (id) {
+        id -> Text,
+        borrower_id -> Text,
+        loan_id -> Nullable<Text>,
+        organisation_id -> Text,
+        author_id -> Text,
+        category -> Text,
+        learned_on -> Date,
+        due_date -> Date,
+        summary -> Text,
+        measures -> Text,
+        proposed_mode -> Nullable<Text>,
+        status -> Text,
+        tightened_loans -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    incident_signatures (report_id, level) {
+        report_id -> Text,
+        level -> Integer,
+        signer_id -> Text,
+        signer_role -> Text,
+        comment -> Nullable<Text>,
+        signed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organisations (organisation_id));
+diesel::joinable!(notifications -> users (user_id));
+diesel::joinable!(incident_signatures -> incident_reports (report_id));
 diesel::joinable!(api_clients -> organisations (organisation_id));
 diesel::joinable!(refresh_tokens -> users (user_id));
 diesel::joinable!(borrowers -> organisations (organisation_id));
@@ -390,4 +437,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     work_logs,
     job_runs,
     idempotency_keys,
+    notifications,
+    incident_reports,
+    incident_signatures,
 );

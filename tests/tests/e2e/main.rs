@@ -13,6 +13,7 @@ mod auth;
 mod bad_input;
 mod calendar;
 mod idempotency;
+mod incidents;
 mod inspections;
 mod ledger;
 mod notices;

@@ -273,7 +273,7 @@ fn a_class_change_replans_and_a_hand_over_moves_the_work(app: &TestApp) -> anyho
     let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
     let r = loanwatch_api::tasks::run(&mut app.conn()?, day, 3, false)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    assert_eq!(r.skipped, 0, "{r:?}");
+    assert_eq!(r.waiting, 0, "{r:?}");
     let tasks_of = |status: &str| -> anyhow::Result<Vec<Value>> {
         let t = app.get(
             &format!("/api/v1/tasks?loan_id={lid}&status={status}&limit=100"),

@@ -124,7 +124,8 @@ pub fn run(conn: &mut DbConn, today: NaiveDate, force: bool) -> Result<JobReport
 }
 
 /// Runs the daily jobs in a background thread: every five minutes, once the institution's local
-/// time has passed `at_hour`, it runs the day's task planning (one month ahead) and notice job
+/// time has passed `at_hour`, it runs the day's task planning (one month ahead), escalation of overdue tasks and
+/// notice job
 /// unless a run is already claimed (by this or another instance).
 pub fn spawn_scheduler(
     pool: loanwatch_store::Pool,
@@ -143,6 +144,10 @@ pub fn spawn_scheduler(
                         let planned = crate::tasks::run(&mut conn, today, 1, false)?;
                         if planned.ran {
                             tracing::info!(date = %today, created = planned.created, "task planning done");
+                        }
+                        let escalated = crate::tasks::escalation::run(&mut conn, today, false)?;
+                        if escalated.ran {
+                            tracing::info!(date = %today, tasks = escalated.tasks, notified = escalated.notified, "overdue tasks escalated");
                         }
                         run(&mut conn, today, false)
                     });

@@ -19,7 +19,7 @@ use crate::{
     ApiError, AppState,
     auth::Actor,
     error::ErrorCode,
-    extract::{decode_date_cursor, encode_cursor, page_limit, query_enum},
+    extract::{decode_keyed_cursor, encode_cursor, page_limit, query_enum},
     ledger::service,
     notices::text::{TextFacts, render},
     views::{stored, utc},
@@ -99,7 +99,7 @@ async fn list_notices(
     actor.require_read()?;
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
-    let after = decode_date_cursor(q.cursor.as_deref(), "due_date")?;
+    let after = decode_keyed_cursor(q.cursor.as_deref(), "due_date")?;
     let kind = query_enum::<NoticeKind>(q.kind.as_deref(), "kind")?;
     let status = query_enum::<NoticeStatus>(q.status.as_deref(), "status")?;
     let scope = service::scope(&actor);

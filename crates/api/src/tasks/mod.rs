@@ -1,6 +1,9 @@
 //! Supervision tasks: the plan job that creates them from each loan's plan, and the routes.
 
+pub mod escalation;
+pub mod incidents;
 pub mod inspection;
+pub mod notifications;
 pub mod routes;
 pub mod work_logs;
 
@@ -8,12 +11,15 @@ use chrono::NaiveDate;
 use loanwatch_domain::{
     ledger::{LoanClass, ManagementMode},
     schedule::add_months,
-    supervision::{PlanConfig, PlanLoan, TaskStatus, plan},
+    supervision::{PlanConfig, PlanLoan, TaskStatus, plan_available},
 };
 use loanwatch_store::{
     AuditContext, DbConn,
     models::TaskRow,
-    repo::{loan, notice, task},
+    repo::{
+        loan::{self, PlanInput},
+        notice, task,
+    },
 };
 use serde_json::json;
 
@@ -31,13 +37,14 @@ pub struct PlanReport {
     pub loans: u64,
     /// Tasks created.
     pub created: u64,
-    /// Loans skipped for a missing calendar year.
-    pub skipped: u64,
+    /// Tasks not created yet because their due date needs a calendar year that is not loaded
+    /// (planned by a later run once it is).
+    pub waiting: u64,
 }
 
 /// A new task from the plan, assigned to the loan's officer.
 fn task_row(
-    l: &loanwatch_store::models::LoanRow,
+    l: &PlanInput,
     p: &loanwatch_domain::supervision::PlannedTask,
     mode: ManagementMode,
     now: chrono::NaiveDateTime,
@@ -58,6 +65,7 @@ fn task_row(
         version: 1,
         created_at: now,
         updated_at: now,
+        escalated_at: None,
     }
 }
 
@@ -70,9 +78,22 @@ pub fn review_levels(mode: ManagementMode) -> i32 {
     }
 }
 
+/// How planned tasks reach the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InsertPath {
+    /// Multi-row inserts, one transaction (and audit entry) per page of loans; existing tasks are
+    /// skipped by the unique constraint.
+    SetBased,
+    /// One statement and transaction per task: the baseline of `loanwatch bench plan`.
+    RowAtATime,
+}
+
+/// Loans read and planned per page (and, on the set-based path, per transaction).
+const PAGE: i64 = 10_000;
+
 /// Creates the tasks of every active loan whose checkpoints fall between `today` and
-/// `months` months later, assigned to the loan's officer. One task per (loan, kind, checkpoint):
-/// reruns create nothing twice.
+/// `months` months later, assigned to the loan's officer; once a day unless `force`. One task per
+/// (loan, kind, checkpoint): reruns create nothing twice.
 pub fn run(
     conn: &mut DbConn,
     today: NaiveDate,
@@ -83,79 +104,101 @@ pub fn run(
     if !notice::claim_run(conn, JOB, today, now, chrono::Duration::hours(1))? && !force {
         return Ok(PlanReport::default());
     }
+    let report = plan_portfolio(conn, today, months, InsertPath::SetBased)?;
+    let detail =
+        json!({ "loans": report.loans, "created": report.created, "waiting": report.waiting })
+            .to_string();
+    notice::finish_run(conn, JOB, today, loanwatch_store::audit::now(), &detail)?;
+    Ok(report)
+}
+
+/// Plans every active loan for `months` months from `today` and writes the missing tasks along
+/// `path`. Reads loans a page at a time (two queries a page); a task whose due date needs a
+/// calendar year not loaded waits and is counted, with one warning per reason.
+pub fn plan_portfolio(
+    conn: &mut DbConn,
+    today: NaiveDate,
+    months: u32,
+    path: InsertPath,
+) -> Result<PlanReport, ApiError> {
     let cal = calendar::load(conn)?;
     let config = PlanConfig::default();
     let until = add_months(today, months, None);
+    let now = loanwatch_store::audit::now();
     let mut report = PlanReport {
         ran: true,
         ..PlanReport::default()
     };
+    let mut unplanned: std::collections::BTreeMap<String, u64> = Default::default();
     let mut after: Option<String> = None;
     loop {
-        let page = notice::active_loans(conn, after.as_deref(), 500)?;
+        let page = loan::plan_inputs(conn, after.as_deref(), PAGE)?;
         let Some(last) = page.last() else { break };
         after = Some(last.id.clone());
         let mut rows = Vec::new();
         for l in &page {
             report.loans += 1;
             let mode: ManagementMode = stored(&l.management_mode, "management_mode")?;
-            let planned = plan(
-                &PlanLoan {
-                    disbursement_date: l.disbursement_date,
-                    maturity_date: l.maturity_date,
-                    class: stored::<LoanClass>(&l.class, "class")?,
-                    mode,
-                    has_collateral: !loan::security(conn, &l.id)?.1.is_empty(),
-                },
-                &config,
-                &cal,
-                today,
-                until,
-            );
-            let planned = match planned {
-                Ok(p) => p,
-                Err(e) => {
-                    report.skipped += 1;
-                    tracing::warn!(loan_id = %l.id, error = %e, "tasks not planned");
-                    continue;
-                }
+            let input = PlanLoan {
+                disbursement_date: l.disbursement_date,
+                maturity_date: l.maturity_date,
+                class: stored::<LoanClass>(&l.class, "class")?,
+                mode,
+                has_collateral: l.has_collateral,
             };
-            let existing = task::planned_keys(conn, &l.id)?;
-            for p in planned {
-                if existing
-                    .iter()
-                    .any(|(k, c)| k == p.kind.as_str() && *c == p.checkpoint)
-                {
-                    continue;
-                }
-                rows.push(task_row(l, &p, mode, now));
+            let (planned, waiting) = plan_available(&input, &config, &cal, today, until);
+            rows.extend(planned.iter().map(|p| task_row(l, p, mode, now)));
+            for w in waiting {
+                report.waiting += 1;
+                *unplanned.entry(w.error.to_string()).or_default() += 1;
             }
         }
         if rows.is_empty() {
             continue;
         }
-        let ctx = AuditContext {
-            actor: "system:plan".to_owned(),
-            request_id: format!("job:{JOB}:{today}"),
+        let created = match path {
+            InsertPath::SetBased => {
+                let ctx = AuditContext {
+                    actor: "system:plan".to_owned(),
+                    request_id: format!("job:{JOB}:{today}"),
+                };
+                loanwatch_store::write(conn, ctx, |tx| {
+                    let n = task::insert_new(tx, &rows)?;
+                    tx.audit(
+                        "task.create_batch",
+                        "job",
+                        JOB,
+                        &json!({ "date": today, "created": n }),
+                    )?;
+                    Ok::<_, ApiError>(n)
+                })?
+            }
+            InsertPath::RowAtATime => task::insert_row_at_a_time(conn, &rows)?,
         };
-        let n = rows.len() as u64;
-        loanwatch_store::write(conn, ctx, |tx| {
-            task::insert_many(tx, &rows)?;
-            tx.audit(
-                "task.create_batch",
-                "job",
-                JOB,
-                &json!({ "date": today, "created": n }),
-            )?;
-            Ok::<_, ApiError>(())
-        })?;
-        report.created += n;
+        report.created += created as u64;
     }
-    let detail =
-        json!({ "loans": report.loans, "created": report.created, "skipped": report.skipped })
-            .to_string();
-    notice::finish_run(conn, JOB, today, loanwatch_store::audit::now(), &detail)?;
+    for (reason, tasks) in unplanned {
+        tracing::warn!(tasks, %reason, "tasks waiting for a calendar year");
+    }
     Ok(report)
+}
+
+/// What the planner needs of a loan it has in full.
+fn plan_input(
+    conn: &mut DbConn,
+    l: &loanwatch_store::models::LoanRow,
+) -> Result<PlanInput, ApiError> {
+    Ok(PlanInput {
+        id: l.id.clone(),
+        borrower_id: l.borrower_id.clone(),
+        officer_id: l.officer_id.clone(),
+        organisation_id: l.organisation_id.clone(),
+        disbursement_date: l.disbursement_date,
+        maturity_date: l.maturity_date,
+        class: l.class.clone(),
+        management_mode: l.management_mode.clone(),
+        has_collateral: !loan::security(conn, &l.id)?.1.is_empty(),
+    })
 }
 
 /// Re-plans a loan after its class or mode changed: open tasks nobody has worked on that the new
@@ -176,27 +219,31 @@ pub fn replan_loan(
         .max()
         .unwrap_or(today)
         .max(add_months(today, 1, None));
-    let planned = plan(
+    let input = plan_input(tx.conn(), l)?;
+    // A task waiting for a calendar year is still part of the plan: its open task stays.
+    let (planned, waiting) = plan_available(
         &PlanLoan {
             disbursement_date: l.disbursement_date,
             maturity_date: l.maturity_date,
             class: stored::<LoanClass>(&l.class, "class")?,
             mode,
-            has_collateral: !loan::security(tx.conn(), &l.id)?.1.is_empty(),
+            has_collateral: input.has_collateral,
         },
         &PlanConfig::default(),
         &cal,
         today,
         horizon,
-    )
-    .map_err(|e| ApiError::new(crate::error::ErrorCode::ValidationFailed, e.to_string()))?;
+    );
     let now = tx.now();
     let mut changed = 0u64;
     for t in &open {
         let same = planned
             .iter()
             .find(|p| p.kind.as_str() == t.kind && p.checkpoint == t.checkpoint);
-        let still_planned = same.is_some();
+        let still_planned = same.is_some()
+            || waiting
+                .iter()
+                .any(|w| w.kind.as_str() == t.kind && w.checkpoint == t.checkpoint);
         let untouched = matches!(t.status.as_str(), "planned" | "assigned")
             && !task::has_history(tx.conn(), &t.id)?;
         if let Some(p) = same
@@ -232,18 +279,11 @@ pub fn replan_loan(
             task::set_review_levels(tx, &t.id, review_levels(mode))?;
         }
     }
-    let existing = task::planned_keys(tx.conn(), &l.id)?;
     let rows: Vec<TaskRow> = planned
-        .into_iter()
-        .filter(|p| {
-            !existing
-                .iter()
-                .any(|(k, c)| k == p.kind.as_str() && *c == p.checkpoint)
-        })
-        .map(|p| task_row(l, &p, mode, now))
+        .iter()
+        .map(|p| task_row(&input, p, mode, now))
         .collect();
-    changed += rows.len() as u64;
-    task::insert_many(tx, &rows)?;
+    changed += task::insert_new(tx, &rows)? as u64;
     if changed > 0 {
         tx.audit(
             "task.replan",

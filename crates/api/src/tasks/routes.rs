@@ -21,7 +21,7 @@ use crate::{
     ApiError, AppState,
     auth::Actor,
     error::ErrorCode,
-    extract::{JsonBody, decode_date_cursor, encode_cursor, page_limit},
+    extract::{JsonBody, decode_keyed_cursor, encode_cursor, page_limit},
     ledger::service,
     views::{stored, utc},
     write,
@@ -146,7 +146,7 @@ async fn list_tasks(
     actor.require_read()?;
     let q = query.into_inner();
     let limit = page_limit(q.limit)?;
-    let after = decode_date_cursor(q.cursor.as_deref(), "due_date")?;
+    let after = decode_keyed_cursor(q.cursor.as_deref(), "due_date")?;
     let filter = task::TaskFilter {
         assignee_id: q.assignee_id,
         loan_id: q.loan_id,

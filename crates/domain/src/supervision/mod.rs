@@ -3,9 +3,10 @@
 //! defaults are the rulebook's (RULEBOOK §3).
 
 pub mod checklist;
+pub mod incident;
 pub mod plan;
 pub mod task;
 pub mod worklog;
 
-pub use plan::{PlanConfig, PlanLoan, PlannedTask, plan};
+pub use plan::{PlanConfig, PlanLoan, PlannedTask, WaitingTask, plan, plan_available};
 pub use task::{ReviewOutcome, TaskAction, TaskError, TaskKind, TaskState, TaskStatus};

@@ -121,8 +121,20 @@ fn months_between(from: NaiveDate, to: NaiveDate) -> u32 {
     m
 }
 
+/// A task the plan requires whose due date needs a calendar year that is not loaded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingTask {
+    /// What to do.
+    pub kind: TaskKind,
+    /// Its checkpoint.
+    pub checkpoint: NaiveDate,
+    /// Why no due date.
+    pub error: CalendarError,
+}
+
 /// The tasks whose checkpoints fall in `[from, to]`. Deterministic: the same loan, config and
-/// window give the same tasks, so storage can keep one task per (kind, checkpoint).
+/// window give the same tasks, so storage can keep one task per (kind, checkpoint). Fails if any
+/// due date needs a calendar year that is not loaded; [`plan_available`] plans the rest instead.
 pub fn plan(
     loan: &PlanLoan,
     config: &PlanConfig,
@@ -130,6 +142,24 @@ pub fn plan(
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<Vec<PlannedTask>, CalendarError> {
+    let (tasks, waiting) = plan_available(loan, config, calendar, from, to);
+    match waiting.into_iter().next() {
+        Some(w) => Err(w.error),
+        None => Ok(tasks),
+    }
+}
+
+/// As [`plan`], but a task whose due date needs a missing calendar year (a report due in
+/// working days next year, before that year's holidays are published) waits, returned apart,
+/// while the rest of the loan's plan goes ahead.
+pub fn plan_available(
+    loan: &PlanLoan,
+    config: &PlanConfig,
+    calendar: &WorkingCalendar,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> (Vec<PlannedTask>, Vec<WaitingTask>) {
+    let mut waiting = Vec::new();
     let start = loan.disbursement_date;
     let end = loan.maturity_date;
     let term_months = months_between(start, end);
@@ -169,11 +199,18 @@ pub fn plan(
             });
         }
         if !exempt_new && checkpoint > no_report_until {
-            out.push(PlannedTask {
-                kind: TaskKind::Report,
-                checkpoint,
-                due_date: calendar.add_working_days(checkpoint, report_days)?,
-            });
+            match calendar.add_working_days(checkpoint, report_days) {
+                Ok(due_date) => out.push(PlannedTask {
+                    kind: TaskKind::Report,
+                    checkpoint,
+                    due_date,
+                }),
+                Err(error) => waiting.push(WaitingTask {
+                    kind: TaskKind::Report,
+                    checkpoint,
+                    error,
+                }),
+            }
         }
     }
 
@@ -209,7 +246,7 @@ pub fn plan(
         }
     }
     out.sort_by_key(|t| (t.due_date, t.kind));
-    Ok(out)
+    (out, waiting)
 }
 
 #[cfg(test)]
@@ -414,6 +451,40 @@ mod tests {
                 TaskKind::CollateralCheck
             ),
             [d(2026, 1, 15)]
+        );
+    }
+
+    #[test]
+    fn a_report_due_in_a_year_without_calendar_waits_and_the_rest_is_planned() {
+        // Focused, normal: quarterly. The checkpoint 15 Oct 2026 reports within 15 working days
+        // (5 Nov 2026); the checkpoint 15 Jan 2027 needs the 2027 calendar, which is not shipped.
+        let l = loan(LoanClass::Normal, ManagementMode::Focused, 36, false);
+        let (tasks, waiting) = plan_available(
+            &l,
+            &PlanConfig::default(),
+            &cal(),
+            d(2026, 10, 1),
+            d(2027, 1, 31),
+        );
+        assert_eq!(
+            of(&tasks, TaskKind::OnSiteInspection),
+            [d(2026, 10, 15), d(2027, 1, 15)]
+        );
+        assert_eq!(of(&tasks, TaskKind::Report), [d(2026, 11, 5)]);
+        assert_eq!(waiting.len(), 1);
+        assert_eq!(
+            (waiting[0].kind, waiting[0].checkpoint),
+            (TaskKind::Report, d(2027, 1, 15))
+        );
+        assert!(
+            plan(
+                &l,
+                &PlanConfig::default(),
+                &cal(),
+                d(2026, 10, 1),
+                d(2027, 1, 31)
+            )
+            .is_err()
         );
     }
 

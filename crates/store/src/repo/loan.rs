@@ -333,3 +333,97 @@ pub fn reassign_officer(
     }
     Ok(ids)
 }
+
+/// What the task planner needs of an active loan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlanInput {
+    /// Loan.
+    pub id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Officer.
+    pub officer_id: String,
+    /// Booking organisation.
+    pub organisation_id: String,
+    /// Disbursed on.
+    pub disbursement_date: NaiveDate,
+    /// Matures on.
+    pub maturity_date: NaiveDate,
+    /// Five-level class.
+    pub class: String,
+    /// Management mode.
+    pub management_mode: String,
+    /// Whether any collateral secures it.
+    pub has_collateral: bool,
+}
+
+/// Active loans after `after_id` by id, with whether collateral secures each: two queries per
+/// page whatever its size.
+pub fn plan_inputs(
+    conn: &mut DbConn,
+    after_id: Option<&str>,
+    limit: i64,
+) -> StoreResult<Vec<PlanInput>> {
+    let mut q = loans::table.filter(loans::status.eq("active")).into_boxed();
+    if let Some(after) = after_id {
+        q = q.filter(loans::id.gt(after.to_owned()));
+    }
+    #[allow(clippy::type_complexity)]
+    let rows: Vec<(
+        String,
+        String,
+        String,
+        String,
+        NaiveDate,
+        NaiveDate,
+        String,
+        String,
+    )> = q
+        .order(loans::id.asc())
+        .limit(limit)
+        .select((
+            loans::id,
+            loans::borrower_id,
+            loans::officer_id,
+            loans::organisation_id,
+            loans::disbursement_date,
+            loans::maturity_date,
+            loans::class,
+            loans::management_mode,
+        ))
+        .load(conn)?;
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
+        return Ok(Vec::new());
+    };
+    let secured: std::collections::HashSet<String> = loan_collateral::table
+        .filter(loan_collateral::loan_id.between(first.0.clone(), last.0.clone()))
+        .select(loan_collateral::loan_id)
+        .distinct()
+        .load::<String>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|r| PlanInput {
+            has_collateral: secured.contains(&r.0),
+            id: r.0,
+            borrower_id: r.1,
+            officer_id: r.2,
+            organisation_id: r.3,
+            disbursement_date: r.4,
+            maturity_date: r.5,
+            class: r.6,
+            management_mode: r.7,
+        })
+        .collect())
+}
+
+/// Ids of a borrower's active loans (the caller has checked the borrower is in scope).
+pub fn active_ids_of_borrower(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Vec<String>> {
+    Ok(loans::table
+        .filter(loans::borrower_id.eq(borrower_id))
+        .filter(loans::status.eq("active"))
+        .order(loans::id.asc())
+        .select(loans::id)
+        .load(conn)?)
+}

@@ -26,32 +26,33 @@ fn scoped<'a>(scope: &ScopeFilter) -> tasks::BoxedQuery<'a, Backend> {
     }
 }
 
-/// The (kind, checkpoint) pairs a loan already has tasks for.
-pub fn planned_keys(conn: &mut DbConn, loan_id: &str) -> StoreResult<Vec<(String, NaiveDate)>> {
-    Ok(tasks::table
-        .filter(tasks::loan_id.eq(loan_id))
-        .select((tasks::kind, tasks::checkpoint))
-        .load(conn)?)
-}
-
-/// Inserts tasks in bulk (plan generation); callers leave out keys that exist.
-pub fn insert_many(tx: &mut WriteTx<'_>, rows: &[TaskRow]) -> StoreResult<()> {
-    for chunk in rows.chunks(500) {
-        crate::on_backend!(tx.conn(), |c| diesel::insert_into(tasks::table)
+/// Inserts tasks in multi-row statements, skipping any (loan, kind, checkpoint) that exists (the
+/// unique constraint decides, not a prior read); returns how many were new.
+pub fn insert_new(tx: &mut WriteTx<'_>, rows: &[TaskRow]) -> StoreResult<usize> {
+    let mut n = 0;
+    // 16 columns a row: 1,000 rows stay under both backends' limits on bound parameters.
+    for chunk in rows.chunks(1000) {
+        n += crate::on_backend!(tx.conn(), |c| diesel::insert_into(tasks::table)
             .values(chunk)
+            .on_conflict((tasks::loan_id, tasks::kind, tasks::checkpoint))
+            .do_nothing()
             .execute(c))?;
     }
-    Ok(())
+    Ok(n)
 }
 
-/// Inserts tasks one row at a time: the baseline the bulk path is measured against.
-pub fn insert_one_by_one(tx: &mut WriteTx<'_>, rows: &[TaskRow]) -> StoreResult<()> {
+/// Inserts tasks one row at a time, each in its own statement and transaction, skipping existing
+/// keys: the row-at-a-time loop the set-based path is benchmarked against.
+pub fn insert_row_at_a_time(conn: &mut DbConn, rows: &[TaskRow]) -> StoreResult<usize> {
+    let mut n = 0;
     for row in rows {
-        diesel::insert_into(tasks::table)
+        n += crate::on_backend!(conn, |c| diesel::insert_into(tasks::table)
             .values(row)
-            .execute(tx.conn())?;
+            .on_conflict((tasks::loan_id, tasks::kind, tasks::checkpoint))
+            .do_nothing()
+            .execute(c))?;
     }
-    Ok(())
+    Ok(n)
 }
 
 /// One task in scope.
@@ -214,4 +215,69 @@ pub fn set_due_date(tx: &mut WriteTx<'_>, task_id: &str, due: NaiveDate) -> Stor
         .set(tasks::due_date.eq(due))
         .execute(tx.conn())?;
     Ok(())
+}
+
+/// Statuses in which a task is in the officer's hands (what escalates when overdue).
+pub const WITH_OFFICER: [&str; 4] = ["planned", "assigned", "in_progress", "returned"];
+
+/// Open tasks in the officer's hands due before `today` and not yet escalated, by id.
+pub fn overdue_unescalated(
+    conn: &mut DbConn,
+    today: NaiveDate,
+    limit: i64,
+) -> StoreResult<Vec<TaskRow>> {
+    Ok(tasks::table
+        .filter(tasks::status.eq_any(WITH_OFFICER))
+        .filter(tasks::due_date.lt(today))
+        .filter(tasks::escalated_at.is_null())
+        .order(tasks::id.asc())
+        .limit(limit)
+        .select(TaskRow::as_select())
+        .load(conn)?)
+}
+
+/// Marks tasks escalated (not an action: the version stays).
+pub fn mark_escalated(tx: &mut WriteTx<'_>, ids: &[String]) -> StoreResult<()> {
+    let now = tx.now();
+    for chunk in ids.chunks(500) {
+        diesel::update(tasks::table.filter(tasks::id.eq_any(chunk)))
+            .set(tasks::escalated_at.eq(Some(now)))
+            .execute(tx.conn())?;
+    }
+    Ok(())
+}
+
+/// Appends many history entries.
+pub fn insert_events(tx: &mut WriteTx<'_>, rows: &[TaskEventRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(500) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(task_events::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Whether any task has been worked on: history, an inspection or a work log refers to it.
+pub fn any_worked_on(conn: &mut DbConn) -> StoreResult<bool> {
+    use crate::schema::{inspections, work_logs};
+    let events: i64 = task_events::table.count().get_result(conn)?;
+    let inspected: i64 = inspections::table.count().get_result(conn)?;
+    let logged: i64 = work_logs::table
+        .filter(work_logs::task_id.is_not_null())
+        .count()
+        .get_result(conn)?;
+    Ok(events + inspected + logged > 0)
+}
+
+/// Deletes every task nobody has worked on (benchmarks start from a portfolio without tasks);
+/// returns how many.
+pub fn delete_unworked(conn: &mut DbConn) -> StoreResult<usize> {
+    Ok(diesel::delete(
+        tasks::table.filter(
+            tasks::id
+                .ne_all(task_events::table.select(task_events::task_id))
+                .and(tasks::status.eq_any(WITH_OFFICER)),
+        ),
+    )
+    .execute(conn)?)
 }
