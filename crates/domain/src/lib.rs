@@ -8,6 +8,7 @@
 mod text_enum;
 pub mod calendar;
 pub mod error;
+pub mod field;
 pub mod identity;
 pub mod ids;
 pub mod ledger;
