@@ -7,6 +7,7 @@
 
 pub mod auth;
 pub mod common;
+pub mod field;
 pub mod ledger;
 pub mod notice;
 pub mod notification;

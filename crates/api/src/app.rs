@@ -19,7 +19,7 @@ use crate::{
     auth::{self, jwt::JwtKeys},
     calendar,
     error::{ErrorCode, REQUEST_ID},
-    health, ledger, notices, openapi, people, position, schedule, tasks,
+    field, health, ledger, notices, openapi, people, position, schedule, tasks,
 };
 
 /// Mounts every documented route on an app. Used to serve and to generate the document, so the
@@ -48,6 +48,7 @@ where
                 .configure(tasks::work_logs::configure)
                 .configure(tasks::incidents::configure)
                 .configure(tasks::notifications::configure)
+                .configure(field::configure)
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure),
         )

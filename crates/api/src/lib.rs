@@ -15,6 +15,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod field;
 pub mod health;
 pub mod ledger;
 pub mod notices;

@@ -478,3 +478,50 @@ pub struct IncidentSignatureRow {
     pub comment: Option<String>,
     pub signed_at: NaiveDateTime,
 }
+
+/// A borrower's registered site.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = borrower_sites, treat_none_as_default_value = false)]
+pub struct SiteRow {
+    pub id: String,
+    pub borrower_id: String,
+    pub name: String,
+    pub datum: String,
+    /// JSON of the geometry as captured.
+    pub geometry: String,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// An officer's check-in and the verdict on it.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = checkins, treat_none_as_default_value = false)]
+pub struct CheckinRow {
+    pub id: String,
+    pub request_hash: String,
+    pub task_id: String,
+    pub borrower_id: String,
+    pub officer_id: String,
+    pub organisation_id: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub datum: String,
+    pub wgs84_latitude: f64,
+    pub wgs84_longitude: f64,
+    pub accuracy_m: f64,
+    pub provider: String,
+    pub mock_location: bool,
+    pub device_time: NaiveDateTime,
+    pub fix_time: NaiveDateTime,
+    pub sent_at: NaiveDateTime,
+    pub received_at: NaiveDateTime,
+    pub checked_in_at: NaiveDateTime,
+    pub site_id: Option<String>,
+    pub distance_m: Option<f64>,
+    /// JSON array of reasons.
+    pub reasons: String,
+    pub trusted: bool,
+    pub checked_out_at: Option<NaiveDateTime>,
+    /// The first answer, returned again on a replay.
+    pub response: String,
+}

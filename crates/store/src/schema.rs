@@ -390,6 +390,48 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    borrower_sites (id) {
+        id -> Text,
+        borrower_id -> Text,
+        name -> Text,
+        datum -> Text,
+        geometry -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    checkins (id) {
+        id -> Text,
+        request_hash -> Text,
+        task_id -> Text,
+        borrower_id -> Text,
+        officer_id -> Text,
+        organisation_id -> Text,
+        latitude -> Double,
+        longitude -> Double,
+        datum -> Text,
+        wgs84_latitude -> Double,
+        wgs84_longitude -> Double,
+        accuracy_m -> Double,
+        provider -> Text,
+        mock_location -> Bool,
+        device_time -> Timestamp,
+        fix_time -> Timestamp,
+        sent_at -> Timestamp,
+        received_at -> Timestamp,
+        checked_in_at -> Timestamp,
+        site_id -> Nullable<Text>,
+        distance_m -> Nullable<Double>,
+        reasons -> Text,
+        trusted -> Bool,
+        checked_out_at -> Nullable<Timestamp>,
+        response -> Text,
+    }
+}
+
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(incident_signatures -> incident_reports (report_id));
@@ -440,4 +482,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     notifications,
     incident_reports,
     incident_signatures,
+    borrower_sites,
+    checkins,
 );

@@ -118,6 +118,7 @@ fn portable(db_type: &str) -> String {
         "bigint" => "BigInt",
         "integer" => "Integer",
         "boolean" => "Bool",
+        "double precision" => "Double",
         "date" => "Date",
         "timestamp" | "timestamp without time zone" => "Timestamp",
         other => return format!("unportable:{other}"),

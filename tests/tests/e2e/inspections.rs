@@ -90,11 +90,35 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
         "risk_assessment": "attention",
     } }))?;
     assert_eq!(ok.status, 200, "{}", ok.text);
-    // Photos and the GPS check-in come with the field-evidence features; until then they block.
+    // The GPS check-in and the photos are missing: sign-off is refused.
     let sign = save(json!({ "sign": true }))?;
     assert_eq!(
         (sign.status, sign.pointer()),
         (422, "/answers/check_in"),
+        "{}",
+        sign.text
+    );
+    // A check-in on the task satisfies the check-in item; the photos still block (media upload
+    // is not built yet).
+    let now = chrono::Utc::now().to_rfc3339();
+    let checked = app.post(
+        &format!("/api/v1/tasks/{id}/checkins"),
+        officer,
+        &json!({
+            "id": "0196a000-0000-7000-8000-0000000000aa", "position": { "latitude": 39.91, "longitude": 116.38 },
+            "datum": "wgs84", "accuracy_m": 10.0, "provider": "gps", "mock_location": false,
+            "device_time": now, "fix_time": now,
+        }),
+    )?;
+    assert_eq!(checked.status, 201, "{}", checked.text);
+    let sign = save(json!({ "sign": true }))?;
+    assert_eq!(sign.status, 422, "{}", sign.text);
+    let blocking: Vec<&str> = sign.body["errors"]
+        .as_array()
+        .map(|e| e.iter().filter_map(|x| x["pointer"].as_str()).collect())
+        .unwrap_or_default();
+    assert!(
+        !blocking.is_empty() && !blocking.contains(&"/answers/check_in"),
         "{}",
         sign.text
     );

@@ -12,6 +12,7 @@
 mod auth;
 mod bad_input;
 mod calendar;
+mod field;
 mod idempotency;
 mod incidents;
 mod inspections;

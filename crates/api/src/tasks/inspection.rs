@@ -286,7 +286,9 @@ async fn start_inspection(
             template_version: chosen.version as i32,
             answers: "{}".into(),
             evidence: "{}".into(),
-            checked_in: false,
+            // The officer usually checks in on arrival, before opening the checklist.
+            checked_in: !loanwatch_store::repo::field::checkins_of_task(tx.conn(), &t.id)?
+                .is_empty(),
             signed_by: None,
             signed_at: None,
             started_at: now,

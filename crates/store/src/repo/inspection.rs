@@ -68,3 +68,11 @@ pub fn update(tx: &mut WriteTx<'_>, row: &InspectionRow) -> StoreResult<()> {
         .execute(tx.conn())?;
     Ok(())
 }
+
+/// Records that the task's inspection, if started, has a check-in on site.
+pub fn mark_checked_in(tx: &mut WriteTx<'_>, task_id: &str) -> StoreResult<()> {
+    diesel::update(inspections::table.find(task_id))
+        .set(inspections::checked_in.eq(true))
+        .execute(tx.conn())?;
+    Ok(())
+}

@@ -1,0 +1,158 @@
+//! Field evidence: borrowers' sites and officers' check-ins with their verdicts.
+
+use chrono::{DateTime, Utc};
+use loanwatch_domain::field::{CheckinFlag, Datum};
+use serde::{Deserialize, Serialize};
+
+/// A position in degrees.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Coordinates {
+    /// Latitude, −90 to 90.
+    pub latitude: f64,
+    /// Longitude, −180 to 180.
+    pub longitude: f64,
+}
+
+/// A site's geofence as captured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum SiteGeometry {
+    /// Within a radius of a centre.
+    Circle {
+        /// Centre.
+        center: Coordinates,
+        /// Radius in metres, up to 10,000.
+        radius_m: f64,
+    },
+    /// Inside a polygon of 3 to 500 vertices.
+    Polygon {
+        /// Vertices in order.
+        vertices: Vec<Coordinates>,
+    },
+}
+
+/// A site to register for a borrower.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateSite {
+    /// What it is: factory, office, warehouse, collateral.
+    pub name: String,
+    /// The datum the coordinates were captured in.
+    pub datum: Datum,
+    /// The geofence.
+    pub geometry: SiteGeometry,
+}
+
+/// A borrower's registered site.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Site {
+    /// Id.
+    pub id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Name.
+    pub name: String,
+    /// Datum of the geometry.
+    pub datum: Datum,
+    /// Geofence as captured.
+    pub geometry: SiteGeometry,
+    /// Registered at.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A check-in from the device, possibly made offline and sent later.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateCheckin {
+    /// The phone's UUID for this check-in: sending it again returns the first answer; other
+    /// content under the same id is a conflict.
+    pub id: String,
+    /// Where.
+    pub position: Coordinates,
+    /// In which datum.
+    pub datum: Datum,
+    /// Accuracy radius in metres (more than 0).
+    pub accuracy_m: f64,
+    /// Location provider: `gps`, `network`, `fused`…
+    pub provider: String,
+    /// Whether the platform flagged the location as mocked.
+    pub mock_location: bool,
+    /// Device clock when the officer checked in.
+    pub device_time: DateTime<Utc>,
+    /// When the position was fixed.
+    pub fix_time: DateTime<Utc>,
+    /// Device clock when this request was sent (absent: `device_time`, a live check-in).
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// Why a check-in is not trusted as it stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckinReason {
+    /// The flag.
+    pub flag: CheckinFlag,
+    /// What was measured.
+    pub detail: String,
+}
+
+/// A check-in with the server's verdict.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Checkin {
+    /// The phone's id.
+    pub id: String,
+    /// Task.
+    pub task_id: String,
+    /// Borrower.
+    pub borrower_id: String,
+    /// Officer.
+    pub officer_id: String,
+    /// Position as reported.
+    pub position: Coordinates,
+    /// Its datum.
+    pub datum: Datum,
+    /// The position in WGS-84.
+    pub wgs84: Coordinates,
+    /// Accuracy radius, metres.
+    pub accuracy_m: f64,
+    /// Location provider.
+    pub provider: String,
+    /// Mock location reported.
+    pub mock_location: bool,
+    /// Device clock at check-in.
+    pub device_time: DateTime<Utc>,
+    /// Fix time.
+    pub fix_time: DateTime<Utc>,
+    /// Server clock on arrival.
+    pub received_at: DateTime<Utc>,
+    /// When the check-in happened on the server's clock (device time corrected by the device
+    /// clock's measured error).
+    pub checked_in_at: DateTime<Utc>,
+    /// The nearest registered site.
+    pub site_id: Option<String>,
+    /// Metres outside that site's geofence (0 inside).
+    pub distance_m: Option<f64>,
+    /// Every reason it is not trusted; empty when trusted.
+    pub reasons: Vec<CheckinReason>,
+    /// Inside a geofence with nothing flagged.
+    pub trusted: bool,
+    /// When the officer checked out.
+    pub checked_out_at: Option<DateTime<Utc>>,
+}
+
+/// A check-out; times default to now.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CheckOut {
+    /// Device clock when the officer checked out.
+    pub device_time: Option<DateTime<Utc>>,
+    /// Device clock when this request was sent.
+    pub sent_at: Option<DateTime<Utc>>,
+}

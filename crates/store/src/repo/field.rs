@@ -1,0 +1,116 @@
+//! Borrowers' sites and officers' check-ins. Callers check scope through the borrower or the
+//! task first.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::{
+    DbConn, StoreError, StoreResult, WriteTx,
+    models::{CheckinRow, SiteRow},
+    schema::{borrower_sites, checkins},
+};
+
+/// Registers a site.
+pub fn insert_site(tx: &mut WriteTx<'_>, row: &SiteRow) -> StoreResult<()> {
+    diesel::insert_into(borrower_sites::table)
+        .values(row)
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// A borrower's sites, oldest first.
+pub fn sites_of(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Vec<SiteRow>> {
+    Ok(borrower_sites::table
+        .filter(borrower_sites::borrower_id.eq(borrower_id))
+        .order((borrower_sites::created_at.asc(), borrower_sites::id.asc()))
+        .select(SiteRow::as_select())
+        .load(conn)?)
+}
+
+/// Inserts a check-in unless one with its id exists (the primary key decides, so two
+/// concurrent replays cannot both insert); `false` when it existed.
+pub fn insert_checkin(tx: &mut WriteTx<'_>, row: &CheckinRow) -> StoreResult<bool> {
+    let n = crate::on_backend!(tx.conn(), |c| diesel::insert_into(checkins::table)
+        .values(row)
+        .on_conflict(checkins::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// A check-in by id.
+pub fn checkin(conn: &mut DbConn, id: &str) -> StoreResult<CheckinRow> {
+    Ok(checkins::table
+        .find(id)
+        .select(CheckinRow::as_select())
+        .first(conn)?)
+}
+
+/// A task's check-ins, in order.
+pub fn checkins_of_task(conn: &mut DbConn, task_id: &str) -> StoreResult<Vec<CheckinRow>> {
+    Ok(checkins::table
+        .filter(checkins::task_id.eq(task_id))
+        .order((checkins::checked_in_at.asc(), checkins::id.asc()))
+        .select(CheckinRow::as_select())
+        .load(conn)?)
+}
+
+/// An officer's check-ins between two instants, in order (their trail).
+pub fn trail(
+    conn: &mut DbConn,
+    officer_id: &str,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+) -> StoreResult<Vec<CheckinRow>> {
+    Ok(checkins::table
+        .filter(checkins::officer_id.eq(officer_id))
+        .filter(checkins::checked_in_at.ge(from))
+        .filter(checkins::checked_in_at.lt(to))
+        .order((checkins::checked_in_at.asc(), checkins::id.asc()))
+        .select(CheckinRow::as_select())
+        .load(conn)?)
+}
+
+/// The officer's latest check-in at or before an instant, other than `except`.
+pub fn previous_checkin(
+    conn: &mut DbConn,
+    officer_id: &str,
+    at: NaiveDateTime,
+    except: &str,
+) -> StoreResult<Option<CheckinRow>> {
+    Ok(checkins::table
+        .filter(checkins::officer_id.eq(officer_id))
+        .filter(checkins::checked_in_at.le(at))
+        .filter(checkins::id.ne(except))
+        .order((checkins::checked_in_at.desc(), checkins::id.desc()))
+        .select(CheckinRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Records the check-out, once, with the reasons and trust it leaves.
+pub fn check_out(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    at: NaiveDateTime,
+    reasons: &str,
+    trusted: bool,
+) -> StoreResult<()> {
+    let n = diesel::update(
+        checkins::table
+            .find(id)
+            .filter(checkins::checked_out_at.is_null()),
+    )
+    .set((
+        checkins::checked_out_at.eq(Some(at)),
+        checkins::reasons.eq(reasons),
+        checkins::trusted.eq(trusted),
+    ))
+    .execute(tx.conn())?;
+    if n == 0 {
+        return Err(StoreError::Conflict {
+            constraint: "checkins.checked_out".into(),
+        });
+    }
+    Ok(())
+}
