@@ -215,6 +215,30 @@ impl TestApp {
         })
     }
 
+    /// Sends raw bytes (an upload to a signed URL) or none; returns the status and the body's
+    /// bytes.
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, Vec<u8>)> {
+        let mut builder = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base));
+        for (k, v) in headers {
+            builder = builder.header(*k, *v);
+        }
+        let mut res = match body {
+            Some(b) => self.agent.run(builder.body(b.to_vec())?)?,
+            None => self.agent.run(builder.body(())?)?,
+        };
+        let status = res.status().as_u16();
+        let bytes = res.body_mut().with_config().limit(64 << 20).read_to_vec()?;
+        Ok((status, bytes))
+    }
+
     /// GET with a token.
     pub fn get(&self, path: &str, token: &str) -> anyhow::Result<Resp> {
         self.send("GET", path, Some(token), None, &[])

@@ -1,7 +1,10 @@
 //! Field evidence: borrowers' sites and officers' check-ins with their verdicts.
 
 use chrono::{DateTime, Utc};
-use loanwatch_domain::field::{CheckinFlag, Datum};
+use loanwatch_domain::field::{
+    CheckinFlag, Datum,
+    evidence::{EvidenceKind, EvidenceStatus},
+};
 use serde::{Deserialize, Serialize};
 
 /// A position in degrees.
@@ -155,4 +158,99 @@ pub struct CheckOut {
     pub device_time: Option<DateTime<Utc>>,
     /// Device clock when this request was sent.
     pub sent_at: Option<DateTime<Utc>>,
+}
+
+/// A photo, video or document to declare for a task, before uploading its bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeclareEvidence {
+    /// The phone's UUID for this piece of evidence.
+    pub id: String,
+    /// The checklist item it answers (e.g. `site_photos`).
+    pub item_key: String,
+    /// Photo, video or document.
+    pub kind: EvidenceKind,
+    /// MIME type: photos `image/jpeg`, `image/png`, `image/heic`; videos `video/mp4`,
+    /// `video/quicktime`; documents `application/pdf`, `image/jpeg`, `image/png`.
+    pub content_type: String,
+    /// Exact size in bytes.
+    pub size_bytes: u64,
+    /// SHA-256 of the bytes, 64 lowercase hex digits.
+    pub sha256: String,
+    /// When it was captured (device clock).
+    pub captured_at: DateTime<Utc>,
+    /// What the watermark shows: position, datum, accuracy, device.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub capture: serde_json::Value,
+}
+
+/// Where to send the bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadTarget {
+    /// `PUT`.
+    pub method: String,
+    /// The signed URL (absolute path on this server for the embedded storage).
+    pub url: String,
+    /// Headers to send with it.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When the URL stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Declared evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Evidence {
+    /// The phone's id.
+    pub id: String,
+    /// Task.
+    pub task_id: String,
+    /// Checklist item.
+    pub item_key: String,
+    /// Officer.
+    pub officer_id: String,
+    /// Kind.
+    pub kind: EvidenceKind,
+    /// MIME type.
+    pub content_type: String,
+    /// Size in bytes.
+    pub size_bytes: u64,
+    /// SHA-256.
+    pub sha256: String,
+    /// Captured at.
+    pub captured_at: DateTime<Utc>,
+    /// Capture metadata.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub capture: serde_json::Value,
+    /// Declared, stored (verified) or rejected.
+    pub status: EvidenceStatus,
+    /// Why it was rejected.
+    pub rejected_reason: Option<String>,
+    /// Declared at.
+    pub created_at: DateTime<Utc>,
+    /// Verified or rejected at.
+    pub completed_at: Option<DateTime<Utc>>,
+}
+
+/// A declaration's answer: the evidence and, while it waits for its bytes, where to send them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DeclaredEvidence {
+    /// The evidence.
+    pub evidence: Evidence,
+    /// The upload target (absent once stored or rejected).
+    pub upload: Option<UploadTarget>,
+}
+
+/// A short-lived download URL.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct DownloadTarget {
+    /// The signed URL.
+    pub url: String,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
 }

@@ -82,11 +82,15 @@ impl Application {
         let listener = TcpListener::bind(config.bind)
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
+        let config_data_dir = config.data_dir.clone();
         let state = AppState {
             pool,
             config: Arc::new(config),
             keys: Arc::new(keys),
             spec_json: Arc::new(openapi::spec_json()),
+            objects: Arc::new(loanwatch_store::object::ObjectStore::local(
+                config_data_dir.join("objects"),
+            )),
         };
         let server_state = state.clone();
         let server = HttpServer::new(move || {

@@ -20,6 +20,8 @@ pub struct AppState {
     pub keys: Arc<JwtKeys>,
     /// The OpenAPI document as served, byte for byte.
     pub spec_json: Arc<String>,
+    /// Where evidence objects live.
+    pub objects: Arc<loanwatch_store::object::ObjectStore>,
 }
 
 impl std::fmt::Debug for AppState {

@@ -11,6 +11,7 @@ pub mod conn;
 pub mod error;
 pub mod migrate;
 pub mod models;
+pub mod object;
 pub mod page;
 pub mod pool;
 pub mod repo;

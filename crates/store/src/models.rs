@@ -525,3 +525,26 @@ pub struct CheckinRow {
     /// The first answer, returned again on a replay.
     pub response: String,
 }
+
+/// A photo, video or document declared for a task.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = evidence, treat_none_as_default_value = false)]
+pub struct EvidenceRow {
+    pub id: String,
+    pub request_hash: String,
+    pub task_id: String,
+    pub item_key: String,
+    pub officer_id: String,
+    pub kind: String,
+    pub content_type: String,
+    pub size_bytes: i64,
+    pub sha256: String,
+    pub captured_at: NaiveDateTime,
+    /// JSON of the capture metadata.
+    pub capture: String,
+    pub object_key: String,
+    pub status: String,
+    pub rejected_reason: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub completed_at: Option<NaiveDateTime>,
+}

@@ -432,6 +432,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    evidence (id) {
+        id -> Text,
+        request_hash -> Text,
+        task_id -> Text,
+        item_key -> Text,
+        officer_id -> Text,
+        kind -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        captured_at -> Timestamp,
+        capture -> Text,
+        object_key -> Text,
+        status -> Text,
+        rejected_reason -> Nullable<Text>,
+        created_at -> Timestamp,
+        completed_at -> Nullable<Timestamp>,
+    }
+}
+
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(incident_signatures -> incident_reports (report_id));
@@ -484,4 +505,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     incident_signatures,
     borrower_sites,
     checkins,
+    evidence,
 );

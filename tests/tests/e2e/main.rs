@@ -12,6 +12,7 @@
 mod auth;
 mod bad_input;
 mod calendar;
+mod evidence;
 mod field;
 mod idempotency;
 mod incidents;

@@ -160,3 +160,76 @@ fn load_or_create_key_file(path: &Path) -> anyhow::Result<Vec<u8>> {
         Err(e) => Err(anyhow::anyhow!("cannot create {}: {e}", path.display())),
     }
 }
+
+/// Audience of object grants: an access token is never a grant, nor a grant an access token.
+const GRANT_AUDIENCE: &str = "loanwatch:objects";
+
+/// What a signed object URL allows: one method on one object, until it expires; an upload only
+/// with the declared length.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ObjectGrant {
+    /// The object key.
+    pub sub: String,
+    /// `PUT` or `GET`.
+    pub m: String,
+    /// For `PUT`: the exact length in bytes.
+    pub len: Option<u64>,
+    /// For `PUT`: the content type.
+    pub ct: Option<String>,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+}
+
+impl JwtKeys {
+    /// Signs a grant valid for `ttl_secs`.
+    pub fn sign_grant(
+        &self,
+        key: &str,
+        method: &str,
+        len: Option<u64>,
+        content_type: Option<&str>,
+        ttl_secs: i64,
+    ) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
+        let expires = chrono::Utc::now() + chrono::Duration::seconds(ttl_secs);
+        let grant = ObjectGrant {
+            sub: key.to_owned(),
+            m: method.to_owned(),
+            len,
+            ct: content_type.map(str::to_owned),
+            exp: expires.timestamp(),
+            iss: self.issuer.clone(),
+            aud: GRANT_AUDIENCE.to_owned(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &grant, &self.encoding)
+            .map_err(ApiError::internal)?;
+        Ok((token, expires))
+    }
+
+    /// Checks a grant for `method`: signature, expiry (no leeway), issuer, audience.
+    pub fn verify_grant(&self, token: &str, method: &str) -> Result<ObjectGrant, ApiError> {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.algorithms = vec![Algorithm::HS256];
+        v.set_issuer(&[&self.issuer]);
+        v.set_audience(&[GRANT_AUDIENCE]);
+        v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        v.leeway = 0;
+        let grant = jsonwebtoken::decode::<ObjectGrant>(token, &self.decoding, &v)
+            .map(|d| d.claims)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => {
+                    ApiError::forbidden("this URL has expired; ask for a new one")
+                }
+                _ => ApiError::forbidden("this URL is not valid"),
+            })?;
+        if grant.m != method {
+            return Err(ApiError::forbidden(format!(
+                "this URL does not allow {method}"
+            )));
+        }
+        Ok(grant)
+    }
+}

@@ -1,5 +1,7 @@
 //! Field evidence on the server: borrowers' sites with geofences, check-ins judged against them,
-//! and the officer's daily trail.
+//! the officer's daily trail, and evidence upload.
+
+pub mod evidence;
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -43,6 +45,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(list_task_checkins)
         .service(check_out)
         .service(get_trail);
+    evidence::configure(cfg);
 }
 
 fn point(c: Coordinates, field: &str) -> Result<LatLng, ApiError> {

@@ -285,8 +285,13 @@ async fn start_inspection(
             template_code: chosen.code.clone(),
             template_version: chosen.version as i32,
             answers: "{}".into(),
-            evidence: "{}".into(),
-            // The officer usually checks in on arrival, before opening the checklist.
+            // Photos may be uploaded, and the officer usually checks in on arrival, before the
+            // checklist is opened.
+            evidence: serde_json::to_string(&loanwatch_store::repo::field::stored_evidence_counts(
+                tx.conn(),
+                &t.id,
+            )?)
+            .map_err(ApiError::internal)?,
             checked_in: !loanwatch_store::repo::field::checkins_of_task(tx.conn(), &t.id)?
                 .is_empty(),
             signed_by: None,

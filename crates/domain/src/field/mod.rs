@@ -1,7 +1,9 @@
-//! Field evidence: coordinate datums, geofences and the verdict on a check-in.
+//! Field evidence: coordinate datums, geofences, the verdict on a check-in, and the rules of
+//! declared photos, videos and documents.
 
 pub mod checkin;
 pub mod datum;
+pub mod evidence;
 
 pub use checkin::{CheckinFlag, CheckinPolicy, Geofence, Verdict, judge};
 pub use datum::{Datum, LatLng};

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::{
     DbConn, StoreError, StoreResult, WriteTx,
-    models::{CheckinRow, SiteRow},
-    schema::{borrower_sites, checkins},
+    models::{CheckinRow, EvidenceRow, SiteRow},
+    schema::{borrower_sites, checkins, evidence},
 };
 
 /// Registers a site.
@@ -113,4 +113,76 @@ pub fn check_out(
         });
     }
     Ok(())
+}
+
+/// Declares evidence unless its id exists (the primary key decides); `false` when it existed.
+pub fn insert_evidence(tx: &mut WriteTx<'_>, row: &EvidenceRow) -> StoreResult<bool> {
+    let n = crate::on_backend!(tx.conn(), |c| diesel::insert_into(evidence::table)
+        .values(row)
+        .on_conflict(evidence::id)
+        .do_nothing()
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// Evidence by id.
+pub fn evidence_by_id(conn: &mut DbConn, id: &str) -> StoreResult<EvidenceRow> {
+    Ok(evidence::table
+        .find(id)
+        .select(EvidenceRow::as_select())
+        .first(conn)?)
+}
+
+/// A task's evidence, in order.
+pub fn evidence_of_task(conn: &mut DbConn, task_id: &str) -> StoreResult<Vec<EvidenceRow>> {
+    Ok(evidence::table
+        .filter(evidence::task_id.eq(task_id))
+        .order((evidence::created_at.asc(), evidence::id.asc()))
+        .select(EvidenceRow::as_select())
+        .load(conn)?)
+}
+
+/// Settles declared evidence as stored or rejected, once.
+pub fn settle_evidence(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    status: &str,
+    rejected_reason: Option<&str>,
+) -> StoreResult<()> {
+    let now = tx.now();
+    let n = diesel::update(
+        evidence::table
+            .find(id)
+            .filter(evidence::status.eq("declared")),
+    )
+    .set((
+        evidence::status.eq(status),
+        evidence::rejected_reason.eq(rejected_reason),
+        evidence::completed_at.eq(Some(now)),
+    ))
+    .execute(tx.conn())?;
+    if n == 0 {
+        return Err(StoreError::Conflict {
+            constraint: "evidence.settled".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Stored evidence of a task counted per checklist item (for an inspection started after the
+/// uploads).
+pub fn stored_evidence_counts(
+    conn: &mut DbConn,
+    task_id: &str,
+) -> StoreResult<std::collections::BTreeMap<String, u32>> {
+    let keys: Vec<String> = evidence::table
+        .filter(evidence::task_id.eq(task_id))
+        .filter(evidence::status.eq("stored"))
+        .select(evidence::item_key)
+        .load(conn)?;
+    let mut counts = std::collections::BTreeMap::new();
+    for k in keys {
+        *counts.entry(k).or_insert(0u32) += 1;
+    }
+    Ok(counts)
 }

@@ -76,3 +76,16 @@ pub fn mark_checked_in(tx: &mut WriteTx<'_>, task_id: &str) -> StoreResult<()> {
         .execute(tx.conn())?;
     Ok(())
 }
+
+/// Counts one more stored piece of evidence for an item of the task's inspection, if started.
+pub fn add_evidence(tx: &mut WriteTx<'_>, task_id: &str, item_key: &str) -> StoreResult<()> {
+    let Some(mut row) = get(tx.conn(), task_id)? else {
+        return Ok(());
+    };
+    let mut counts: std::collections::BTreeMap<String, u32> =
+        serde_json::from_str(&row.evidence).unwrap_or_default();
+    *counts.entry(item_key.to_owned()).or_default() += 1;
+    row.evidence = serde_json::to_string(&counts)
+        .map_err(|e| crate::StoreError::Config(format!("inspection evidence: {e}")))?;
+    update(tx, &row)
+}

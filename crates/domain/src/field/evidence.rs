@@ -1,0 +1,175 @@
+//! Evidence declared for an inspection: photos, videos and documents, checked against per-kind
+//! limits before any byte is uploaded.
+
+text_enum!(
+    /// What a piece of evidence is.
+    EvidenceKind {
+        /// A photo (JPEG, PNG, HEIC).
+        Photo = "photo",
+        /// A video (MP4, QuickTime).
+        Video = "video",
+        /// A document (PDF, JPEG scan).
+        Document = "document",
+    }
+);
+
+text_enum!(
+    /// Where a piece of evidence stands.
+    EvidenceStatus {
+        /// Declared; the upload is awaited.
+        Declared = "declared",
+        /// Uploaded and verified (size and SHA-256).
+        Stored = "stored",
+        /// The upload did not match the declaration; the object was removed.
+        Rejected = "rejected",
+    }
+);
+
+/// Per-kind limits (configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EvidenceLimits {
+    /// Largest photo, bytes.
+    pub photo_bytes: u64,
+    /// Largest video, bytes.
+    pub video_bytes: u64,
+    /// Largest document, bytes.
+    pub document_bytes: u64,
+}
+
+impl Default for EvidenceLimits {
+    fn default() -> Self {
+        Self {
+            photo_bytes: 25 << 20,
+            video_bytes: 2 << 30,
+            document_bytes: 50 << 20,
+        }
+    }
+}
+
+/// Why a declaration is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EvidenceError {
+    /// Empty or over the kind's limit.
+    #[error("a {kind} must be 1 to {max} bytes")]
+    Size {
+        /// The kind.
+        kind: EvidenceKind,
+        /// Its limit.
+        max: u64,
+    },
+    /// A content type the kind does not take.
+    #[error("a {kind} must be one of {allowed}")]
+    ContentType {
+        /// The kind.
+        kind: EvidenceKind,
+        /// What it takes.
+        allowed: String,
+    },
+    /// Not 64 lowercase hex digits.
+    #[error("must be the SHA-256 of the content as 64 lowercase hex digits")]
+    Sha256,
+}
+
+impl EvidenceKind {
+    /// The content types this kind takes.
+    pub fn content_types(self) -> &'static [&'static str] {
+        match self {
+            Self::Photo => &["image/jpeg", "image/png", "image/heic"],
+            Self::Video => &["video/mp4", "video/quicktime"],
+            Self::Document => &["application/pdf", "image/jpeg", "image/png"],
+        }
+    }
+}
+
+impl EvidenceLimits {
+    /// The limit of a kind.
+    pub fn max_bytes(&self, kind: EvidenceKind) -> u64 {
+        match kind {
+            EvidenceKind::Photo => self.photo_bytes,
+            EvidenceKind::Video => self.video_bytes,
+            EvidenceKind::Document => self.document_bytes,
+        }
+    }
+
+    /// Checks a declaration's size and content type.
+    pub fn check(
+        &self,
+        kind: EvidenceKind,
+        size: u64,
+        content_type: &str,
+    ) -> Result<(), EvidenceError> {
+        let max = self.max_bytes(kind);
+        if size == 0 || size > max {
+            return Err(EvidenceError::Size { kind, max });
+        }
+        if !kind.content_types().contains(&content_type) {
+            return Err(EvidenceError::ContentType {
+                kind,
+                allowed: kind.content_types().join(", "),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Checks a SHA-256 given as hex.
+pub fn check_sha256(hex: &str) -> Result<(), EvidenceError> {
+    if hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        Ok(())
+    } else {
+        Err(EvidenceError::Sha256)
+    }
+}
+
+/// Whether the first bytes of a file are of the declared content type (magic numbers), so a
+/// renamed file is caught.
+pub fn sniff_matches(content_type: &str, head: &[u8]) -> bool {
+    match content_type {
+        "image/jpeg" => head.starts_with(&[0xFF, 0xD8, 0xFF]),
+        "image/png" => head.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "application/pdf" => head.starts_with(b"%PDF-"),
+        // ISO base media (MP4, QuickTime, HEIC): a size, then `ftyp`.
+        "video/mp4" | "video/quicktime" | "image/heic" => head.get(4..8) == Some(b"ftyp"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn declarations_are_checked_against_the_kind() {
+        let l = EvidenceLimits::default();
+        assert_eq!(l.check(EvidenceKind::Photo, 3 << 20, "image/jpeg"), Ok(()));
+        assert!(matches!(
+            l.check(EvidenceKind::Photo, 30 << 20, "image/jpeg"),
+            Err(EvidenceError::Size { .. })
+        ));
+        assert!(matches!(
+            l.check(EvidenceKind::Photo, 0, "image/jpeg"),
+            Err(EvidenceError::Size { .. })
+        ));
+        assert!(matches!(
+            l.check(EvidenceKind::Photo, 10, "video/mp4"),
+            Err(EvidenceError::ContentType { .. })
+        ));
+        assert_eq!(l.check(EvidenceKind::Video, 1 << 30, "video/mp4"), Ok(()));
+        assert_eq!(check_sha256(&"ab".repeat(32)), Ok(()));
+        assert_eq!(check_sha256(&"AB".repeat(32)), Err(EvidenceError::Sha256));
+        assert_eq!(check_sha256("abc"), Err(EvidenceError::Sha256));
+    }
+
+    #[test]
+    fn content_is_sniffed() {
+        assert!(sniff_matches("image/jpeg", &[0xFF, 0xD8, 0xFF, 0xE0]));
+        assert!(!sniff_matches("image/jpeg", b"%PDF-1.7"));
+        assert!(sniff_matches("application/pdf", b"%PDF-1.7"));
+        assert!(sniff_matches("video/mp4", b"\0\0\0\x18ftypmp42"));
+        assert!(!sniff_matches("video/mp4", b"\x89PNG\r\n\x1a\n"));
+    }
+}

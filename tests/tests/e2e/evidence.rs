@@ -1,0 +1,259 @@
+//! Evidence upload through the embedded storage: declare, upload to a signed URL, complete with
+//! verification, download through a short-lived URL in scope.
+
+use chrono::NaiveDate;
+use loanwatch_e2e::{TestApp, enterprise, seed_institution};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+/// Bytes that start like a JPEG (the server sniffs the type; decoding comes later).
+fn jpeg(seed: u8, len: usize) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    b.extend((0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    b
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn declaration(id: &str, bytes: &[u8], extra: Value) -> Value {
+    let mut body = json!({
+        "id": id, "item_key": "site_photos", "kind": "photo", "content_type": "image/jpeg",
+        "size_bytes": bytes.len(), "sha256": sha(bytes), "captured_at": "2026-11-20T02:00:00Z",
+        "capture": { "latitude": 39.91, "longitude": 116.38, "datum": "wgs84", "accuracy_m": 8.0 },
+    });
+    if let (Some(o), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            o.insert(k.clone(), v.clone());
+        }
+    }
+    body
+}
+
+fn upload(
+    app: &TestApp,
+    declared: &Value,
+    bytes: &[u8],
+    content_type: &str,
+) -> anyhow::Result<u16> {
+    let url = declared["upload"]["url"].as_str().unwrap_or_default();
+    Ok(app
+        .raw("PUT", url, Some(bytes), &[("content-type", content_type)])?
+        .0)
+}
+
+fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京恒远纺织有限公司", 401),
+    )?;
+    anyhow::ensure!(b.status == 201, "{}", b.text);
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "P-1", "borrower_id": b.body["id"], "product": "流动资金贷款", "principal_fen": 100_000_00,
+            "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet", "guarantee_method": "credit",
+            "purpose": "采购原材料", "disbursement_date": "2026-10-20", "maturity_date": "2027-10-20",
+        }),
+    )?;
+    anyhow::ensure!(l.status == 201, "{}", l.text);
+    loanwatch_api::tasks::run(
+        &mut app.conn()?,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
+        1,
+        false,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let task = app.get("/api/v1/tasks?status=open", officer)?.body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let declare = format!("/api/v1/tasks/{task}/evidence");
+
+    // Bad declarations: refused, nothing kept.
+    let photo = jpeg(1, 50_000);
+    for (extra, pointer) in [
+        (json!({ "size_bytes": 0 }), "/size_bytes"),
+        (json!({ "size_bytes": 30u64 << 20 }), "/size_bytes"),
+        (json!({ "content_type": "video/mp4" }), "/content_type"),
+        (json!({ "sha256": "not-a-digest" }), "/sha256"),
+        (json!({ "id": "photo-1" }), "/id"),
+    ] {
+        let r = app.post(
+            &declare,
+            officer,
+            &declaration("0196b000-0000-7000-8000-000000000009", &photo, extra),
+        )?;
+        assert_eq!((r.status, r.pointer()), (422, pointer), "{}", r.text);
+    }
+    let foreign = app.post(
+        &declare,
+        inst.token("a.officer2"),
+        &declaration("0196b000-0000-7000-8000-000000000009", &photo, json!({})),
+    )?;
+    assert_eq!(foreign.status, 404);
+    assert_eq!(app.count("evidence")?, 0);
+
+    // Declare, then upload to the signed URL.
+    let id = "0196b000-0000-7000-8000-000000000001";
+    let d = app.post(&declare, officer, &declaration(id, &photo, json!({})))?;
+    assert_eq!(d.status, 201, "{}", d.text);
+    assert_eq!(d.body["evidence"]["status"], "declared");
+    let complete = format!("/api/v1/evidence/{id}/complete");
+    let early = app.post(&complete, officer, &json!({}))?;
+    assert_eq!(early.status, 409, "{}", early.text);
+    assert_eq!(
+        upload(app, &d.body, &photo, "image/png")?,
+        422,
+        "another content type"
+    );
+    let mut longer = photo.clone();
+    longer.extend_from_slice(b"trailing");
+    assert_eq!(
+        upload(app, &d.body, &longer, "image/jpeg")?,
+        422,
+        "longer than declared"
+    );
+    let url = d.body["upload"]["url"].as_str().unwrap_or_default();
+    let tampered = format!("{}x", url);
+    assert_eq!(
+        app.raw(
+            "PUT",
+            &tampered,
+            Some(&photo),
+            &[("content-type", "image/jpeg")]
+        )?
+        .0,
+        403
+    );
+    assert_eq!(upload(app, &d.body, &photo, "image/jpeg")?, 200);
+
+    // Only the officer completes it; the server re-reads the bytes.
+    assert_eq!(
+        app.post(&complete, inst.token("a.officer2"), &json!({}))?
+            .status,
+        404
+    );
+    let done = app.post(&complete, officer, &json!({}))?;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.body["status"], "stored");
+    assert_eq!(app.post(&complete, officer, &json!({}))?.status, 409);
+    // A replay of the declaration: the same evidence, nothing to upload any more.
+    let again = app.post(&declare, officer, &declaration(id, &photo, json!({})))?;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body["evidence"]["status"], "stored");
+    assert!(again.body["upload"].is_null());
+    let clash = app.post(&declare, officer, &declaration(id, &jpeg(2, 10), json!({})))?;
+    assert_eq!(clash.status, 409);
+
+    // Bytes that are not what was declared are rejected and removed.
+    let other = jpeg(3, 20_000);
+    let wrong_sha = app.post(
+        &declare,
+        officer,
+        &declaration(
+            "0196b000-0000-7000-8000-000000000002",
+            &other,
+            json!({ "sha256": sha(b"something else") }),
+        ),
+    )?;
+    assert_eq!(upload(app, &wrong_sha.body, &other, "image/jpeg")?, 200);
+    let r = app.post(
+        "/api/v1/evidence/0196b000-0000-7000-8000-000000000002/complete",
+        officer,
+        &json!({}),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let pdf = b"%PDF-1.7 not a photo at all".to_vec();
+    let renamed = app.post(
+        &declare,
+        officer,
+        &declaration("0196b000-0000-7000-8000-000000000003", &pdf, json!({})),
+    )?;
+    assert_eq!(upload(app, &renamed.body, &pdf, "image/jpeg")?, 200);
+    let r = app.post(
+        "/api/v1/evidence/0196b000-0000-7000-8000-000000000003/complete",
+        officer,
+        &json!({}),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.text);
+    let listed = app.get(&declare, inst.token("a.supervisor"))?;
+    let statuses: Vec<&str> = listed
+        .body
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["status"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        statuses,
+        ["stored", "rejected", "rejected"],
+        "{}",
+        listed.text
+    );
+    assert_eq!(
+        app.get(
+            "/api/v1/evidence/0196b000-0000-7000-8000-000000000002/download",
+            officer
+        )?
+        .status,
+        409
+    );
+
+    // Downloads: short-lived URLs, in scope only; an expired or forged URL is refused.
+    let dl = app.get(
+        &format!("/api/v1/evidence/{id}/download"),
+        inst.token("a.supervisor"),
+    )?;
+    assert_eq!(dl.status, 200, "{}", dl.text);
+    let (status, bytes) = app.raw(
+        "GET",
+        dl.body["url"].as_str().unwrap_or_default(),
+        None,
+        &[],
+    )?;
+    assert_eq!((status, bytes == photo), (200, true));
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/evidence/{id}/download"),
+            inst.token("b.supervisor")
+        )?
+        .status,
+        404
+    );
+    let key = format!("evidence/{task}/{id}");
+    let expired = app.sign_token(&json!({ "sub": key, "m": "GET", "exp": 1_700_000_000, "iss": "loanwatch", "aud": "loanwatch:objects" }), None)?;
+    assert_eq!(
+        app.raw("GET", &format!("/api/v1/objects/{expired}"), None, &[])?
+            .0,
+        403
+    );
+    let forged = app.sign_token(&json!({ "sub": key, "m": "GET", "exp": 4_000_000_000u64, "iss": "loanwatch", "aud": "loanwatch:objects" }), Some(b"another key of at least 32 bytes!!"))?;
+    assert_eq!(
+        app.raw("GET", &format!("/api/v1/objects/{forged}"), None, &[])?
+            .0,
+        403
+    );
+    // A download URL does not allow an upload, nor an access token a download.
+    assert_eq!(
+        app.raw(
+            "PUT",
+            dl.body["url"].as_str().unwrap_or_default(),
+            Some(&photo),
+            &[("content-type", "image/jpeg")]
+        )?
+        .0,
+        403
+    );
+    assert_eq!(
+        app.raw("GET", &format!("/api/v1/objects/{officer}"), None, &[])?
+            .0,
+        403
+    );
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(evidence_is_uploaded_verified_and_served_in_scope);
