@@ -131,11 +131,7 @@ async fn declare_evidence(
         .map_err(|_| ApiError::invalid("size_bytes", "is too large"))?;
     let who = actor.clone();
     let (replayed, row) = write::change(&state, &actor, move |tx| {
-        let scope = service::scope(&who);
-        let t = task::get(tx.conn(), &scope, &task_id).map_err(|_| ApiError::not_found("task"))?;
-        if t.assignee_id.as_deref() != Some(me.to_string().as_str()) {
-            return Err(ApiError::forbidden("only the assigned officer adds evidence to a task"));
-        }
+        let t = super::assigned_task(tx.conn(), &who, &task_id)?;
         let row = EvidenceRow {
             id: input.id.clone(),
             request_hash: hash.clone(),
@@ -174,13 +170,7 @@ async fn declare_evidence(
         evidence: view(&row)?,
         upload: upload_target(&state, &row)?,
     };
-    Ok(if replayed {
-        HttpResponse::Ok()
-            .insert_header(("Idempotent-Replayed", "true"))
-            .json(answer)
-    } else {
-        HttpResponse::Created().json(answer)
-    })
+    Ok(super::created_or_replayed(replayed).json(answer))
 }
 
 /// A task's evidence (whoever sees the task).

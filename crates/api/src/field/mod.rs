@@ -48,6 +48,35 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     evidence::configure(cfg);
 }
 
+/// A task in the caller's scope that is assigned to the caller (field work is the assignee's).
+pub(crate) fn assigned_task(
+    conn: &mut DbConn,
+    who: &Actor,
+    task_id: &str,
+) -> Result<loanwatch_store::models::TaskRow, ApiError> {
+    let t =
+        task::get(conn, &service::scope(who), task_id).map_err(|_| ApiError::not_found("task"))?;
+    let me = who.user_id().map(|u| u.to_string());
+    if t.assignee_id.is_none() || t.assignee_id != me {
+        return Err(ApiError::forbidden(
+            "field work on a task is done by its assigned officer",
+        ));
+    }
+    Ok(t)
+}
+
+/// `201 Created` for a first submission from a phone, `200` with `Idempotent-Replayed` for a
+/// replay of it.
+pub(crate) fn created_or_replayed(replayed: bool) -> actix_web::HttpResponseBuilder {
+    if replayed {
+        let mut r = HttpResponse::Ok();
+        r.insert_header(("Idempotent-Replayed", "true"));
+        r
+    } else {
+        HttpResponse::Created()
+    }
+}
+
 fn point(c: Coordinates, field: &str) -> Result<LatLng, ApiError> {
     LatLng::new(c.latitude, c.longitude).ok_or_else(|| {
         ApiError::invalid(
@@ -254,11 +283,7 @@ async fn create_checkin(
     let provider = service::text("provider", &input.provider, 40)?;
     let who = actor.clone();
     let (replayed, body) = write::change(&state, &actor, move |tx| {
-        let scope = service::scope(&who);
-        let t = task::get(tx.conn(), &scope, &task_id).map_err(|_| ApiError::not_found("task"))?;
-        if t.assignee_id.as_deref() != Some(me.to_string().as_str()) {
-            return Err(ApiError::forbidden("only the assigned officer checks in for a task"));
-        }
+        let t = assigned_task(tx.conn(), &who, &task_id)?;
         let received_at: DateTime<Utc> = utc(tx.now());
         let judged = CheckinInput {
             fix: Fix {
@@ -339,14 +364,9 @@ async fn create_checkin(
         Ok((false, row.response))
     })
     .await?;
-    let mut response = if replayed {
-        let mut r = HttpResponse::Ok();
-        r.insert_header(("Idempotent-Replayed", "true"));
-        r
-    } else {
-        HttpResponse::Created()
-    };
-    Ok(response.content_type("application/json").body(body))
+    Ok(created_or_replayed(replayed)
+        .content_type("application/json")
+        .body(body))
 }
 
 /// A task's check-ins with their verdicts (whoever sees the task).
