@@ -484,3 +484,47 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Bytes that start like a JPEG (the server sniffs the type by its magic number).
+pub fn jpeg_bytes(seed: u8, len: usize) -> Vec<u8> {
+    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
+    b.extend((0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
+    b
+}
+
+/// SHA-256 as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Declares a photo for a task's checklist item, uploads it to its signed URL and completes it;
+/// returns the completed evidence.
+pub fn attach_photo(
+    app: &TestApp,
+    token: &str,
+    task_id: &str,
+    item_key: &str,
+    bytes: &[u8],
+) -> anyhow::Result<Value> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let d = app.post(
+        &format!("/api/v1/tasks/{task_id}/evidence"),
+        token,
+        &json!({
+            "id": id, "item_key": item_key, "kind": "photo", "content_type": "image/jpeg",
+            "size_bytes": bytes.len(), "sha256": sha256_hex(bytes), "captured_at": "2026-11-20T02:00:00Z",
+        }),
+    )?;
+    anyhow::ensure!(d.status == 201, "declare: {}", d.text);
+    let url = d.body["upload"]["url"].as_str().unwrap_or_default();
+    let (status, _) = app.raw("PUT", url, Some(bytes), &[("content-type", "image/jpeg")])?;
+    anyhow::ensure!(status == 200, "upload: {status}");
+    let done = app.post(
+        &format!("/api/v1/evidence/{id}/complete"),
+        token,
+        &json!({}),
+    )?;
+    anyhow::ensure!(done.status == 200, "complete: {}", done.text);
+    Ok(done.body)
+}

@@ -2,19 +2,15 @@
 //! verification, download through a short-lived URL in scope.
 
 use chrono::NaiveDate;
-use loanwatch_e2e::{TestApp, enterprise, seed_institution};
+use loanwatch_e2e::{TestApp, enterprise, jpeg_bytes, seed_institution, sha256_hex};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-/// Bytes that start like a JPEG (the server sniffs the type; decoding comes later).
 fn jpeg(seed: u8, len: usize) -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    b.extend((0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
-    b
+    jpeg_bytes(seed, len)
 }
 
 fn sha(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
+    sha256_hex(bytes)
 }
 
 fn declaration(id: &str, bytes: &[u8], extra: Value) -> Value {

@@ -139,6 +139,30 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
         404
     );
 
+    // Photos uploaded and verified count towards their items: the inspection signs off and the
+    // task is submitted.
+    for (item, n) in [("site_photos", 2u8), ("proceeds_evidence", 1)] {
+        for k in 0..n {
+            loanwatch_e2e::attach_photo(
+                app,
+                officer,
+                &id,
+                item,
+                &loanwatch_e2e::jpeg_bytes(k, 4_000),
+            )?;
+        }
+    }
+    let signed = save(json!({ "sign": true }))?;
+    assert_eq!(signed.status, 200, "{}", signed.text);
+    assert!(
+        signed.body["signed_by"].as_str().is_some(),
+        "{}",
+        signed.text
+    );
+    let submitted = act(json!({ "action": "submit", "version": 2 }))?;
+    assert_eq!(submitted.status, 200, "{}", submitted.text);
+    assert_eq!(submitted.body["status"], "submitted");
+
     // A new version of the template does not change the started inspection.
     let mut v2: Value = started.body["template"].clone();
     v2["sections"][0]["items"][1]["kind"]["min_count"] = json!(4);
