@@ -485,11 +485,37 @@ macro_rules! on_both_backends {
     };
 }
 
-/// Bytes that start like a JPEG (the server sniffs the type by its magic number).
-pub fn jpeg_bytes(seed: u8, len: usize) -> Vec<u8> {
-    let mut b = vec![0xFF, 0xD8, 0xFF, 0xE0];
-    b.extend((0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)));
-    b
+/// A real JPEG of a synthetic scene `width` pixels wide (4:3); `seed` changes the picture.
+pub fn jpeg_bytes(seed: u8, width: u32) -> Vec<u8> {
+    jpeg_of(&scene(seed, width))
+}
+
+/// A synthetic scene: gradients and blocks, so pictures differ by seed and hash alike across
+/// sizes.
+pub fn scene(seed: u8, width: u32) -> image::DynamicImage {
+    let height = width * 3 / 4;
+    image::DynamicImage::ImageRgb8(image::RgbImage::from_fn(width, height, |x, y| {
+        let (fx, fy) = (x * 640 / width, y * 480 / height);
+        let k = u32::from(seed);
+        let block = ((fx / 80 + fy / 60 + k) % 3) as u8;
+        // The seed moves where the gradients wrap, so different seeds are different pictures.
+        image::Rgb([
+            ((fx + k * 97) % 256) as u8,
+            ((2 * fy + k * 53) % 256) as u8,
+            block * 100,
+        ])
+    }))
+}
+
+/// An image encoded as JPEG.
+pub fn jpeg_of(img: &image::DynamicImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    // Encoding into memory cannot fail for an RGB image.
+    let _ = img.write_to(
+        &mut std::io::Cursor::new(&mut out),
+        image::ImageFormat::Jpeg,
+    );
+    out
 }
 
 /// SHA-256 as lowercase hex.

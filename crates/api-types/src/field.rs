@@ -233,6 +233,27 @@ pub struct Evidence {
     pub created_at: DateTime<Utc>,
     /// Verified or rejected at.
     pub completed_at: Option<DateTime<Utc>>,
+    /// Width in pixels (stored images).
+    pub width: Option<u32>,
+    /// Height in pixels (stored images).
+    pub height: Option<u32>,
+    /// Other evidence found to be the same bytes or the same picture: a photo reused from
+    /// another inspection or another borrower.
+    pub reuse: Vec<EvidenceReuse>,
+}
+
+/// A link to other evidence with the same bytes or a near-identical picture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct EvidenceReuse {
+    /// The other evidence.
+    pub evidence_id: String,
+    /// Its task.
+    pub task_id: String,
+    /// `same_bytes` or `similar_image`.
+    pub reason: String,
+    /// Perceptual-hash distance in bits (0 for the same bytes).
+    pub distance: u32,
 }
 
 /// A declaration's answer: the evidence and, while it waits for its bytes, where to send them.

@@ -547,4 +547,21 @@ pub struct EvidenceRow {
     pub rejected_reason: Option<String>,
     pub created_at: NaiveDateTime,
     pub completed_at: Option<NaiveDateTime>,
+    pub width: Option<i32>,
+    pub height: Option<i32>,
+    /// 64-bit perceptual hash, bit for bit.
+    pub phash: Option<i64>,
+    pub thumbnail_key: Option<String>,
+}
+
+/// A link between two pieces of evidence found to be the same bytes or the same picture.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = evidence_reuse, treat_none_as_default_value = false)]
+pub struct EvidenceReuseRow {
+    pub evidence_id: String,
+    pub other_id: String,
+    /// `same_bytes` or `similar_image`.
+    pub reason: String,
+    pub distance: i32,
+    pub found_at: NaiveDateTime,
 }

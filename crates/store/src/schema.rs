@@ -450,6 +450,20 @@ diesel::table! {
         rejected_reason -> Nullable<Text>,
         created_at -> Timestamp,
         completed_at -> Nullable<Timestamp>,
+        width -> Nullable<Integer>,
+        height -> Nullable<Integer>,
+        phash -> Nullable<BigInt>,
+        thumbnail_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    evidence_reuse (evidence_id, other_id) {
+        evidence_id -> Text,
+        other_id -> Text,
+        reason -> Text,
+        distance -> Integer,
+        found_at -> Timestamp,
     }
 }
 
@@ -506,4 +520,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     borrower_sites,
     checkins,
     evidence,
+    evidence_reuse,
 );

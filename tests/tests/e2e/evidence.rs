@@ -2,11 +2,13 @@
 //! verification, download through a short-lived URL in scope.
 
 use chrono::NaiveDate;
-use loanwatch_e2e::{TestApp, enterprise, jpeg_bytes, seed_institution, sha256_hex};
+use loanwatch_e2e::{
+    TestApp, attach_photo, enterprise, jpeg_bytes, jpeg_of, scene, seed_institution, sha256_hex,
+};
 use serde_json::{Value, json};
 
-fn jpeg(seed: u8, len: usize) -> Vec<u8> {
-    jpeg_bytes(seed, len)
+fn jpeg(seed: u8, width: u32) -> Vec<u8> {
+    jpeg_bytes(seed, width)
 }
 
 fn sha(bytes: &[u8]) -> String {
@@ -72,7 +74,7 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     let declare = format!("/api/v1/tasks/{task}/evidence");
 
     // Bad declarations: refused, nothing kept.
-    let photo = jpeg(1, 50_000);
+    let photo = jpeg(1, 800);
     for (extra, pointer) in [
         (json!({ "size_bytes": 0 }), "/size_bytes"),
         (json!({ "size_bytes": 30u64 << 20 }), "/size_bytes"),
@@ -144,11 +146,11 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.body["evidence"]["status"], "stored");
     assert!(again.body["upload"].is_null());
-    let clash = app.post(&declare, officer, &declaration(id, &jpeg(2, 10), json!({})))?;
+    let clash = app.post(&declare, officer, &declaration(id, &jpeg(2, 64), json!({})))?;
     assert_eq!(clash.status, 409);
 
     // Bytes that are not what was declared are rejected and removed.
-    let other = jpeg(3, 20_000);
+    let other = jpeg(3, 400);
     let wrong_sha = app.post(
         &declare,
         officer,
@@ -249,6 +251,97 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
             .0,
         403
     );
+    // The photo reappears on another borrower's inspection: the same bytes, then a resized
+    // re-encoded copy. Both are linked to the first, on both sides.
+    let b2 = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京宏达物流有限公司", 402),
+    )?;
+    anyhow::ensure!(b2.status == 201, "{}", b2.text);
+    let l2 = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "P-2", "borrower_id": b2.body["id"], "product": "流动资金贷款", "principal_fen": 100_000_00,
+            "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet", "guarantee_method": "credit",
+            "purpose": "采购原材料", "disbursement_date": "2026-10-20", "maturity_date": "2027-10-20",
+        }),
+    )?;
+    anyhow::ensure!(l2.status == 201, "{}", l2.text);
+    loanwatch_api::tasks::run(
+        &mut app.conn()?,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
+        1,
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let l2_id = l2.body["id"].as_str().unwrap_or_default();
+    let task2 = app
+        .get(
+            &format!("/api/v1/tasks?loan_id={l2_id}&status=open"),
+            officer,
+        )?
+        .body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(!task2.is_empty() && task2 != task, "no second task");
+    let same = attach_photo(app, officer, &task2, "site_photos", &photo)?;
+    let reuse = |e: &Value| -> Vec<(String, String)> {
+        e["reuse"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        (
+                            r["evidence_id"].as_str().unwrap_or_default().to_owned(),
+                            r["reason"].as_str().unwrap_or_default().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        reuse(&same),
+        [(id.to_owned(), "same_bytes".to_owned())],
+        "{same}"
+    );
+    let resized = jpeg_of(&scene(1, 800).resize(560, 420, image::imageops::FilterType::Lanczos3));
+    let similar = attach_photo(app, officer, &task2, "site_photos", &resized)?;
+    let links = reuse(&similar);
+    assert!(
+        links.contains(&(id.to_owned(), "similar_image".to_owned())),
+        "{similar}"
+    );
+    // The first photo now shows both links.
+    let first_now = app.get(&declare, inst.token("a.supervisor"))?;
+    let first_links = first_now
+        .body
+        .as_array()
+        .and_then(|a| a.iter().find(|e| e["id"] == id).cloned())
+        .unwrap_or_default();
+    assert_eq!(reuse(&first_links).len(), 2, "{first_links}");
+    // A different picture is not linked.
+    let fresh = attach_photo(app, officer, &task2, "site_photos", &jpeg(2, 800))?;
+    assert!(reuse(&fresh).is_empty(), "{fresh}");
+
+    // A file that looks like a JPEG but does not decode is rejected and removed.
+    let mut broken = photo[..64].to_vec();
+    broken.extend(std::iter::repeat_n(0u8, 4_000));
+    let bad = app.post(
+        &declare,
+        officer,
+        &declaration("0196b000-0000-7000-8000-000000000004", &broken, json!({})),
+    )?;
+    assert_eq!(upload(app, &bad.body, &broken, "image/jpeg")?, 200);
+    let r = app.post(
+        "/api/v1/evidence/0196b000-0000-7000-8000-000000000004/complete",
+        officer,
+        &json!({}),
+    )?;
+    assert_eq!(r.status, 422, "{}", r.text);
     Ok(())
 }
 

@@ -148,7 +148,7 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
                 officer,
                 &id,
                 item,
-                &loanwatch_e2e::jpeg_bytes(k, 4_000),
+                &loanwatch_e2e::jpeg_bytes(k, 320),
             )?;
         }
     }

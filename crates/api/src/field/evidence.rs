@@ -6,13 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use futures_util::StreamExt;
 use loanwatch_api_types::{
     Problem,
-    field::{DeclareEvidence, DeclaredEvidence, DownloadTarget, Evidence, UploadTarget},
+    field::{
+        DeclareEvidence, DeclaredEvidence, DownloadTarget, Evidence, EvidenceReuse, UploadTarget,
+    },
 };
 use loanwatch_domain::field::evidence::{
-    EvidenceLimits, EvidenceStatus, check_sha256, sniff_matches,
+    EvidenceLimits, EvidenceStatus, SIMILAR_MAX_DISTANCE, check_sha256, hash_distance,
+    sniff_matches,
 };
 use loanwatch_store::{
+    DbConn, WriteTx,
     models::EvidenceRow,
+    object::ObjectStore,
     repo::{field, inspection, task},
 };
 use serde_json::json;
@@ -42,7 +47,7 @@ const UPLOAD_TTL: i64 = 3600;
 /// Lifetime of download URLs, seconds.
 const DOWNLOAD_TTL: i64 = 300;
 
-fn view(r: &EvidenceRow) -> Result<Evidence, ApiError> {
+fn view(r: &EvidenceRow, reuse: Vec<EvidenceReuse>) -> Result<Evidence, ApiError> {
     Ok(Evidence {
         id: r.id.clone(),
         task_id: r.task_id.clone(),
@@ -58,7 +63,76 @@ fn view(r: &EvidenceRow) -> Result<Evidence, ApiError> {
         rejected_reason: r.rejected_reason.clone(),
         created_at: utc(r.created_at),
         completed_at: r.completed_at.map(utc),
+        width: r.width.map(|w| w.max(0) as u32),
+        height: r.height.map(|h| h.max(0) as u32),
+        reuse,
     })
+}
+
+/// Evidence with its reuse links.
+fn view_with_reuse(conn: &mut DbConn, r: &EvidenceRow) -> Result<Evidence, ApiError> {
+    let reuse = field::reuse_of(conn, &r.id)?
+        .into_iter()
+        .map(|(link, task_id)| EvidenceReuse {
+            evidence_id: link.other_id,
+            task_id,
+            reason: link.reason,
+            distance: link.distance.max(0) as u32,
+        })
+        .collect();
+    view(r, reuse)
+}
+
+/// Decodes a stored photo, keeps its thumbnail and hash, and links it to other tasks' evidence
+/// with the same bytes or a near-identical picture. `Err` carries why the photo is refused.
+fn examine_image(
+    tx: &mut WriteTx<'_>,
+    objects: &ObjectStore,
+    row: &EvidenceRow,
+) -> Result<Result<(), String>, ApiError> {
+    let Some((mut file, _)) = objects.open(&row.object_key)? else {
+        return Ok(Err("the object disappeared".into()));
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(ApiError::internal)?;
+    let analysed = match super::images::analyse(&bytes) {
+        Ok(a) => a,
+        Err(why) => return Ok(Err(why)),
+    };
+    let thumbnail_key = format!("thumbnails/{}/{}", row.task_id, row.id);
+    let mut thumb = objects.incoming(&thumbnail_key)?;
+    thumb.write(&analysed.thumbnail_jpeg)?;
+    thumb.finish(|_| true)?;
+    let phash = i64::from_ne_bytes(analysed.phash.to_ne_bytes());
+    field::set_image(
+        tx,
+        &row.id,
+        i32::try_from(analysed.width).unwrap_or(i32::MAX),
+        i32::try_from(analysed.height).unwrap_or(i32::MAX),
+        phash,
+        &thumbnail_key,
+    )?;
+    let mut found = 0;
+    for other in field::same_bytes_elsewhere(tx.conn(), &row.sha256, &row.task_id)? {
+        field::link_reuse(tx, &row.id, &other.id, "same_bytes", 0)?;
+        found += 1;
+    }
+    for (other, h) in field::hashes_elsewhere(tx.conn(), &row.task_id)? {
+        let d = hash_distance(analysed.phash, u64::from_ne_bytes(h.to_ne_bytes()));
+        if d <= SIMILAR_MAX_DISTANCE {
+            field::link_reuse(tx, &row.id, &other, "similar_image", d as i32)?;
+            found += 1;
+        }
+    }
+    if found > 0 {
+        tx.audit(
+            "evidence.reuse_found",
+            "task",
+            &row.task_id,
+            &json!({ "evidence": row.id, "links": found }),
+        )?;
+    }
+    Ok(Ok(()))
 }
 
 fn upload_target(state: &AppState, r: &EvidenceRow) -> Result<Option<UploadTarget>, ApiError> {
@@ -149,6 +223,10 @@ async fn declare_evidence(
             rejected_reason: None,
             created_at: tx.now(),
             completed_at: None,
+            width: None,
+            height: None,
+            phash: None,
+            thumbnail_key: None,
         };
         if !field::insert_evidence(tx, &row)? {
             let first = field::evidence_by_id(tx.conn(), &input.id)?;
@@ -167,7 +245,7 @@ async fn declare_evidence(
     })
     .await?;
     let answer = DeclaredEvidence {
-        evidence: view(&row)?,
+        evidence: view(&row, Vec::new())?,
         upload: upload_target(&state, &row)?,
     };
     Ok(super::created_or_replayed(replayed).json(answer))
@@ -196,10 +274,13 @@ async fn list_task_evidence(
     let rows = state
         .db(move |conn| {
             task::get(conn, &scope, &id).map_err(|_| ApiError::not_found("task"))?;
-            Ok(field::evidence_of_task(conn, &id)?)
+            field::evidence_of_task(conn, &id)?
+                .iter()
+                .map(|r| view_with_reuse(conn, r))
+                .collect::<Result<Vec<_>, _>>()
         })
         .await?;
-    Ok(web::Json(rows.iter().map(view).collect::<Result<_, _>>()?))
+    Ok(web::Json(rows))
 }
 
 /// Upload the bytes of declared evidence to its signed URL (no bearer token: the URL is the
@@ -332,7 +413,7 @@ async fn get_object(
 }
 
 enum Completion {
-    Stored(Box<EvidenceRow>),
+    Stored(Box<Evidence>),
     Rejected(String),
 }
 
@@ -377,7 +458,7 @@ async fn complete_evidence(
         let Some(digest) = objects.digest(&row.object_key)? else {
             return Err(ApiError::conflict("the bytes have not been uploaded yet"));
         };
-        let why = if digest.size != row.size_bytes.max(0) as u64 {
+        let mut why = if digest.size != row.size_bytes.max(0) as u64 {
             Some(format!(
                 "{} bytes stored, {} declared",
                 digest.size, row.size_bytes
@@ -392,6 +473,14 @@ async fn complete_evidence(
         } else {
             None
         };
+        // Photos the server can decode are decoded under limits, thumbnailed, hashed and
+        // compared with other tasks' evidence; one that cannot be decoded is refused.
+        if why.is_none()
+            && matches!(row.content_type.as_str(), "image/jpeg" | "image/png")
+            && let Err(refused) = examine_image(tx, &objects, &row)?
+        {
+            why = Some(refused);
+        }
         if let Some(why) = why {
             objects.delete(&row.object_key)?;
             field::settle_evidence(tx, &id, EvidenceStatus::Rejected.as_str(), Some(&why))?;
@@ -411,14 +500,15 @@ async fn complete_evidence(
             &row.task_id,
             &json!({ "evidence": id }),
         )?;
-        Ok(Completion::Stored(Box::new(field::evidence_by_id(
+        let stored = field::evidence_by_id(tx.conn(), &id)?;
+        Ok(Completion::Stored(Box::new(view_with_reuse(
             tx.conn(),
-            &id,
+            &stored,
         )?)))
     })
     .await?;
     match outcome {
-        Completion::Stored(row) => Ok(web::Json(view(&row)?)),
+        Completion::Stored(evidence) => Ok(web::Json(*evidence)),
         Completion::Rejected(why) => Err(ApiError::new(
             ErrorCode::ValidationFailed,
             format!("the evidence is rejected and its upload removed: {why}"),

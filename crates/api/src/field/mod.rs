@@ -2,6 +2,7 @@
 //! the officer's daily trail, and evidence upload.
 
 pub mod evidence;
+pub mod images;
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};

@@ -138,6 +138,30 @@ pub fn sniff_matches(content_type: &str, head: &[u8]) -> bool {
     }
 }
 
+/// Hamming distance between two 64-bit perceptual hashes: the number of differing bits.
+pub fn hash_distance(a: u64, b: u64) -> u32 {
+    (a ^ b).count_ones()
+}
+
+/// Largest perceptual-hash distance at which two images count as the same picture (re-encoded,
+/// resized, lightly cropped). Configuration; 10 of 64 bits by default.
+pub const SIMILAR_MAX_DISTANCE: u32 = 10;
+
+/// A 64-bit difference hash (dHash) of a 9×8 grayscale thumbnail given row by row: each bit says
+/// whether a pixel is brighter than its right-hand neighbour. Robust to re-encoding and resizing.
+pub fn difference_hash(gray_9x8: &[u8; 72]) -> u64 {
+    let mut h = 0u64;
+    for y in 0..8 {
+        for x in 0..8 {
+            h <<= 1;
+            if gray_9x8[y * 9 + x] > gray_9x8[y * 9 + x + 1] {
+                h |= 1;
+            }
+        }
+    }
+    h
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +186,21 @@ mod tests {
         assert_eq!(check_sha256(&"ab".repeat(32)), Ok(()));
         assert_eq!(check_sha256(&"AB".repeat(32)), Err(EvidenceError::Sha256));
         assert_eq!(check_sha256("abc"), Err(EvidenceError::Sha256));
+    }
+
+    #[test]
+    fn the_difference_hash_reads_brightness_steps() {
+        let mut flat = [100u8; 72];
+        assert_eq!(difference_hash(&flat), 0);
+        // Every pixel brighter than its right neighbour: all 64 bits set.
+        for y in 0..8 {
+            for x in 0..9 {
+                flat[y * 9 + x] = 200 - 10 * x as u8;
+            }
+        }
+        assert_eq!(difference_hash(&flat), u64::MAX);
+        assert_eq!(hash_distance(0, u64::MAX), 64);
+        assert_eq!(hash_distance(0b1011, 0b0001), 2);
     }
 
     #[test]

@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::{
     DbConn, StoreError, StoreResult, WriteTx,
-    models::{CheckinRow, EvidenceRow, SiteRow},
-    schema::{borrower_sites, checkins, evidence},
+    models::{CheckinRow, EvidenceReuseRow, EvidenceRow, SiteRow},
+    schema::{borrower_sites, checkins, evidence, evidence_reuse},
 };
 
 /// Registers a site.
@@ -185,4 +185,89 @@ pub fn stored_evidence_counts(
         *counts.entry(k).or_insert(0u32) += 1;
     }
     Ok(counts)
+}
+
+/// Records what a stored image is: dimensions, perceptual hash, thumbnail.
+pub fn set_image(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    width: i32,
+    height: i32,
+    phash: i64,
+    thumbnail_key: &str,
+) -> StoreResult<()> {
+    diesel::update(evidence::table.find(id))
+        .set((
+            evidence::width.eq(Some(width)),
+            evidence::height.eq(Some(height)),
+            evidence::phash.eq(Some(phash)),
+            evidence::thumbnail_key.eq(Some(thumbnail_key)),
+        ))
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// Stored evidence of other tasks with the same bytes.
+pub fn same_bytes_elsewhere(
+    conn: &mut DbConn,
+    sha256: &str,
+    task_id: &str,
+) -> StoreResult<Vec<EvidenceRow>> {
+    Ok(evidence::table
+        .filter(evidence::sha256.eq(sha256))
+        .filter(evidence::status.eq("stored"))
+        .filter(evidence::task_id.ne(task_id))
+        .select(EvidenceRow::as_select())
+        .load(conn)?)
+}
+
+/// (id, perceptual hash) of every stored image of other tasks. A linear scan: fine for the
+/// photos of a portfolio's recent inspections; an index (BK-tree) is the next step at scale.
+pub fn hashes_elsewhere(conn: &mut DbConn, task_id: &str) -> StoreResult<Vec<(String, i64)>> {
+    let rows: Vec<(String, Option<i64>)> = evidence::table
+        .filter(evidence::status.eq("stored"))
+        .filter(evidence::task_id.ne(task_id))
+        .filter(evidence::phash.is_not_null())
+        .select((evidence::id, evidence::phash))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, h)| h.map(|h| (id, h)))
+        .collect())
+}
+
+/// Links two pieces of evidence both ways (once).
+pub fn link_reuse(
+    tx: &mut WriteTx<'_>,
+    a: &str,
+    b: &str,
+    reason: &str,
+    distance: i32,
+) -> StoreResult<()> {
+    let now = tx.now();
+    for (x, y) in [(a, b), (b, a)] {
+        let row = EvidenceReuseRow {
+            evidence_id: x.to_owned(),
+            other_id: y.to_owned(),
+            reason: reason.to_owned(),
+            distance,
+            found_at: now,
+        };
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(evidence_reuse::table)
+            .values(&row)
+            .on_conflict((evidence_reuse::evidence_id, evidence_reuse::other_id))
+            .do_nothing()
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The reuse links of a piece of evidence, with the other side's task.
+pub fn reuse_of(conn: &mut DbConn, id: &str) -> StoreResult<Vec<(EvidenceReuseRow, String)>> {
+    Ok(evidence_reuse::table
+        .inner_join(evidence::table.on(evidence::id.eq(evidence_reuse::other_id)))
+        .filter(evidence_reuse::evidence_id.eq(id))
+        .order(evidence_reuse::other_id.asc())
+        .select((EvidenceReuseRow::as_select(), evidence::task_id))
+        .load(conn)?)
 }
