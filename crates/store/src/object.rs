@@ -83,6 +83,11 @@ impl Incoming {
         drop(self.file);
         if accept(&digest) {
             fs::rename(&self.temp, &self.target).map_err(io)?;
+            // The rename is durable only once its directory is: the upload is acknowledged
+            // after this.
+            if let Some(dir) = self.target.parent() {
+                fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io)?;
+            }
             Ok((digest, true))
         } else {
             fs::remove_file(&self.temp).map_err(io)?;

@@ -414,7 +414,8 @@ async fn get_object(
 
 enum Completion {
     Stored(Box<Evidence>),
-    Rejected(String),
+    /// Why, and the object to remove once the rejection is committed.
+    Rejected(String, String),
 }
 
 /// Complete declared evidence after its upload: the server re-reads the object and checks its
@@ -482,7 +483,6 @@ async fn complete_evidence(
             why = Some(refused);
         }
         if let Some(why) = why {
-            objects.delete(&row.object_key)?;
             field::settle_evidence(tx, &id, EvidenceStatus::Rejected.as_str(), Some(&why))?;
             tx.audit(
                 "evidence.reject",
@@ -490,7 +490,7 @@ async fn complete_evidence(
                 &row.task_id,
                 &json!({ "evidence": id, "why": why }),
             )?;
-            return Ok(Completion::Rejected(why));
+            return Ok(Completion::Rejected(why, row.object_key));
         }
         field::settle_evidence(tx, &id, EvidenceStatus::Stored.as_str(), None)?;
         inspection::add_evidence(tx, &row.task_id, &row.item_key)?;
@@ -509,10 +509,18 @@ async fn complete_evidence(
     .await?;
     match outcome {
         Completion::Stored(evidence) => Ok(web::Json(*evidence)),
-        Completion::Rejected(why) => Err(ApiError::new(
-            ErrorCode::ValidationFailed,
-            format!("the evidence is rejected and its upload removed: {why}"),
-        )),
+        Completion::Rejected(why, key) => {
+            // Removed only after the rejection is committed: a failed commit leaves the
+            // evidence declared with its bytes, and the officer can complete it again.
+            let objects = state.objects.clone();
+            web::block(move || objects.delete(&key))
+                .await
+                .map_err(ApiError::internal)??;
+            Err(ApiError::new(
+                ErrorCode::ValidationFailed,
+                format!("the evidence is rejected and its upload removed: {why}"),
+            ))
+        }
     }
 }
 
