@@ -79,6 +79,12 @@ impl Role {
         )
     }
 
+    /// Whether the role may see other people's field trails in its subtree (supervisors and
+    /// above, auditors). The trail is personal data: everyone else sees only their own.
+    pub fn sees_others_trails(self) -> bool {
+        self.reviews_work() || self == Self::Auditor
+    }
+
     /// Whether the role manages users, organisations and API clients.
     pub fn manages_people(self) -> bool {
         matches!(self, Self::Admin)

@@ -11,8 +11,8 @@ use loanwatch_api_types::{
     },
 };
 use loanwatch_domain::field::evidence::{
-    EvidenceLimits, EvidenceStatus, SIMILAR_MAX_DISTANCE, check_sha256, hash_distance,
-    sniff_matches,
+    EvidenceLimits, EvidenceStatus, SIMILAR_MAX_DISTANCE, check_sha256, decodable_image,
+    hash_distance, sniff_matches,
 };
 use loanwatch_store::{
     DbConn, WriteTx,
@@ -477,7 +477,7 @@ async fn complete_evidence(
         // Photos the server can decode are decoded under limits, thumbnailed, hashed and
         // compared with other tasks' evidence; one that cannot be decoded is refused.
         if why.is_none()
-            && matches!(row.content_type.as_str(), "image/jpeg" | "image/png")
+            && decodable_image(&row.content_type)
             && let Err(refused) = examine_image(tx, &objects, &row)?
         {
             why = Some(refused);

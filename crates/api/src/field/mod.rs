@@ -13,12 +13,9 @@ use loanwatch_api_types::{
         SiteGeometry,
     },
 };
-use loanwatch_domain::{
-    field::{
-        CheckinPolicy, Datum, Geofence, LatLng,
-        checkin::{CheckinInput, Fix, PreviousCheckin, judge, judge_dwell},
-    },
-    people::Role,
+use loanwatch_domain::field::{
+    CheckinPolicy, Datum, Geofence, LatLng,
+    checkin::{CheckinInput, Fix, PreviousCheckin, corrected_time, judge, judge_dwell},
 };
 use loanwatch_store::{
     DbConn,
@@ -300,7 +297,7 @@ async fn create_checkin(
         };
         let sites = geofences(tx.conn(), &t.borrower_id)?;
         let fences: Vec<Geofence> = sites.iter().map(|(_, g)| g.clone()).collect();
-        let corrected = (judged.device_time - (judged.sent_at - judged.received_at)).naive_utc();
+        let corrected = corrected_time(judged.device_time, judged.sent_at, received_at).naive_utc();
         let previous = field::previous_checkin(tx.conn(), &me.to_string(), corrected, &input.id)?
             .map(|p| PreviousCheckin {
                 point: LatLng {
@@ -438,8 +435,7 @@ async fn check_out(
         }
         let now = utc(tx.now());
         let device = input.device_time.unwrap_or(now);
-        let skew = input.sent_at.unwrap_or(device) - now;
-        let at = device - skew;
+        let at = corrected_time(device, input.sent_at.unwrap_or(device), now);
         let dwell = (at - utc(row.checked_in_at)).num_seconds();
         if dwell < 0 {
             return Err(ApiError::invalid("device_time", "is before the check-in"));
@@ -496,10 +492,7 @@ async fn get_trail(
     let officer = id.into_inner();
     let date = query.into_inner().date;
     let me = actor.user_id().map(|u| u.to_string());
-    let may_see_others = matches!(
-        actor.role,
-        Role::Supervisor | Role::RiskManager | Role::BranchHead | Role::HeadOffice | Role::Auditor
-    );
+    let may_see_others = actor.role.sees_others_trails();
     let scope = service::scope(&actor);
     let tz = state.config.time_zone;
     let rows = state

@@ -12,6 +12,8 @@ use loanwatch_store::{
 };
 use serde_json::json;
 
+use loanwatch_domain::{people::Role, supervision::task::ESCALATE_TO};
+
 use crate::ApiError;
 
 /// What an escalation run did.
@@ -27,23 +29,31 @@ pub struct EscalationReport {
     pub unowned: u64,
 }
 
-/// Who hears of overdue work first, and who if the organisation chain has no such person.
-const FIRST: &[&str] = &["supervisor"];
-const THEN: &[&str] = &["branch_head", "risk_manager", "head_office"];
-
-/// The people told about an organisation's overdue work.
+/// The people told about an organisation's overdue work (domain `ESCALATE_TO`).
 pub fn escalation_targets(
     conn: &mut DbConn,
     organisation_id: &str,
 ) -> Result<Vec<String>, ApiError> {
-    let first = notification::nearest_with_roles(conn, organisation_id, FIRST)?;
-    if !first.is_empty() {
-        return Ok(first);
+    for roles in ESCALATE_TO {
+        let who = nearest(conn, organisation_id, roles)?;
+        if !who.is_empty() {
+            return Ok(who);
+        }
     }
+    Ok(Vec::new())
+}
+
+/// The active people with one of `roles` nearest above an organisation.
+pub fn nearest(
+    conn: &mut DbConn,
+    organisation_id: &str,
+    roles: &[Role],
+) -> Result<Vec<String>, ApiError> {
+    let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
     Ok(notification::nearest_with_roles(
         conn,
         organisation_id,
-        THEN,
+        &names,
     )?)
 }
 

@@ -43,9 +43,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(sign_incident_report);
 }
 
-/// Who is told when a report waits for the risk level.
-const RISK_LEVEL: &[&str] = &["risk_manager", "branch_head", "head_office"];
-
 fn view(
     r: IncidentReportRow,
     signatures: Vec<IncidentSignatureRow>,
@@ -436,8 +433,11 @@ async fn sign_incident_report(
                 "your incident report is signed at all three levels",
             )?;
         } else {
-            let risk =
-                notification::nearest_with_roles(tx.conn(), &report.organisation_id, RISK_LEVEL)?;
+            let risk = crate::tasks::escalation::nearest(
+                tx.conn(),
+                &report.organisation_id,
+                incident::RISK_LEVEL,
+            )?;
             let risk: Vec<String> = risk.into_iter().filter(|u| *u != me.to_string()).collect();
             notify(
                 tx,

@@ -221,6 +221,16 @@ impl Verdict {
     }
 }
 
+/// A device-clock instant on the server's clock: the device's error is what its clock said when
+/// sending (`sent_at`) less the server's clock on arrival (`received_at`).
+pub fn corrected_time(
+    device_time: DateTime<Utc>,
+    sent_at: DateTime<Utc>,
+    received_at: DateTime<Utc>,
+) -> DateTime<Utc> {
+    device_time - (sent_at - received_at)
+}
+
 /// Judges a check-in against the borrower's sites and the officer's previous check-in.
 pub fn judge(
     input: &CheckinInput,
@@ -232,7 +242,7 @@ pub fn judge(
     let mut flag = |flag, detail: String| reasons.push(Reason { flag, detail });
     let point = input.fix.datum.to_wgs84(input.fix.point);
     let skew = input.sent_at - input.received_at;
-    let at = input.device_time - skew;
+    let at = corrected_time(input.device_time, input.sent_at, input.received_at);
 
     let nearest = sites
         .iter()

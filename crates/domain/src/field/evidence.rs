@@ -125,6 +125,11 @@ pub fn check_sha256(hex: &str) -> Result<(), EvidenceError> {
     }
 }
 
+/// Whether the server decodes a content type to thumbnail and hash it (HEIC it cannot).
+pub fn decodable_image(content_type: &str) -> bool {
+    matches!(content_type, "image/jpeg" | "image/png")
+}
+
 /// Whether the first bytes of a file are of the declared content type (magic numbers), so a
 /// renamed file is caught.
 pub fn sniff_matches(content_type: &str, head: &[u8]) -> bool {

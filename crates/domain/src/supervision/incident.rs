@@ -91,6 +91,9 @@ pub fn status(signatures: u32) -> IncidentStatus {
     }
 }
 
+/// Who signs level 3: the risk department, the branch head, or head office.
+pub const RISK_LEVEL: &[Role] = &[Role::RiskManager, Role::BranchHead, Role::HeadOffice];
+
 /// Whether a role may sign a level: anyone who writes customer data files (level 1); level 2 is
 /// the supervisor's (or anyone above who reviews work); level 3 the risk department's or the
 /// branch head's (or head office).
@@ -98,10 +101,7 @@ pub fn may_sign(level: u32, role: Role) -> bool {
     match level {
         1 => role.writes_customer_data() && role != Role::Integrator,
         2 => role.reviews_work(),
-        3 => matches!(
-            role,
-            Role::RiskManager | Role::BranchHead | Role::HeadOffice
-        ),
+        3 => RISK_LEVEL.contains(&role),
         _ => false,
     }
 }

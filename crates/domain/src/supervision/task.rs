@@ -49,6 +49,17 @@ text_enum!(
     }
 );
 
+/// Who hears of a task overdue in an organisation: the nearest people above it with the first
+/// roles, or, where the chain has none, with the second.
+pub const ESCALATE_TO: [&[crate::people::Role]; 2] = [
+    &[crate::people::Role::Supervisor],
+    &[
+        crate::people::Role::BranchHead,
+        crate::people::Role::RiskManager,
+        crate::people::Role::HeadOffice,
+    ],
+];
+
 impl TaskStatus {
     /// Approved, rejected or superseded: nothing more happens to it.
     pub fn is_closed(self) -> bool {
