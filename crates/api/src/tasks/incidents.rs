@@ -271,10 +271,12 @@ async fn list_incident_reports(
                 after,
                 limit,
             )?;
-            let mut signatures = Vec::with_capacity(page.items.len());
-            for r in &page.items {
-                signatures.push(repo::signatures(conn, &r.id)?);
-            }
+            let ids: Vec<String> = page.items.iter().map(|r| r.id.clone()).collect();
+            let mut by_report = repo::signatures_of(conn, &ids)?;
+            let signatures = ids
+                .iter()
+                .map(|id| by_report.remove(id).unwrap_or_default())
+                .collect::<Vec<_>>();
             Ok((page, signatures))
         })
         .await?;

@@ -90,6 +90,26 @@ pub fn signatures(conn: &mut DbConn, report_id: &str) -> StoreResult<Vec<Inciden
         .load(conn)?)
 }
 
+/// The signatures of many reports in one query, by report, each by level.
+pub fn signatures_of(
+    conn: &mut DbConn,
+    report_ids: &[String],
+) -> StoreResult<std::collections::HashMap<String, Vec<IncidentSignatureRow>>> {
+    let rows: Vec<IncidentSignatureRow> = incident_signatures::table
+        .filter(incident_signatures::report_id.eq_any(report_ids))
+        .order((
+            incident_signatures::report_id.asc(),
+            incident_signatures::level.asc(),
+        ))
+        .select(IncidentSignatureRow::as_select())
+        .load(conn)?;
+    let mut out: std::collections::HashMap<String, Vec<IncidentSignatureRow>> = Default::default();
+    for r in rows {
+        out.entry(r.report_id.clone()).or_default().push(r);
+    }
+    Ok(out)
+}
+
 /// Reports in scope, newest first, optionally of a borrower and with one of some statuses, after
 /// (created_at, id).
 pub fn list(
