@@ -248,8 +248,8 @@ pub struct Evidence {
 pub struct EvidenceReuse {
     /// The other evidence.
     pub evidence_id: String,
-    /// Its task.
-    pub task_id: String,
+    /// Its task, when the caller's scope covers it (the link is shown either way).
+    pub task_id: Option<String>,
     /// `same_bytes` or `similar_image`.
     pub reason: String,
     /// Perceptual-hash distance in bits (0 for the same bytes).

@@ -323,6 +323,52 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
         .and_then(|a| a.iter().find(|e| e["id"] == id).cloned())
         .unwrap_or_default();
     assert_eq!(reuse(&first_links).len(), 2, "{first_links}");
+    assert!(
+        first_links["reuse"]
+            .as_array()
+            .is_some_and(|a| a.iter().all(|r| r["task_id"] == json!(task2)))
+    );
+    // The officer sees which task the reused photo is on; another branch's officer is told of
+    // the reuse but not shown a task outside their scope.
+    let on_task = |e: &Value, other: &str| -> Option<Value> {
+        e["reuse"].as_array().and_then(|a| {
+            a.iter()
+                .find(|r| r["evidence_id"] == other)
+                .map(|r| r["task_id"].clone())
+        })
+    };
+    assert_eq!(on_task(&same, id), Some(json!(task)), "{same}");
+    let foreign_officer = inst.token("b.officer");
+    let b3 = app.post(
+        "/api/v1/borrowers",
+        foreign_officer,
+        &enterprise("杭州远景纺织有限公司", 403),
+    )?;
+    anyhow::ensure!(b3.status == 201, "{}", b3.text);
+    let l3 = app.post(
+        "/api/v1/loans",
+        foreign_officer,
+        &json!({
+            "contract_no": "P-3", "borrower_id": b3.body["id"], "product": "流动资金贷款", "principal_fen": 100_000_00,
+            "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet", "guarantee_method": "credit",
+            "purpose": "采购原材料", "disbursement_date": "2026-10-20", "maturity_date": "2027-10-20",
+        }),
+    )?;
+    anyhow::ensure!(l3.status == 201, "{}", l3.text);
+    loanwatch_api::tasks::run(
+        &mut app.conn()?,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
+        1,
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let task3 = app.get("/api/v1/tasks?status=open", foreign_officer)?.body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let elsewhere = attach_photo(app, foreign_officer, &task3, "site_photos", &photo)?;
+    assert_eq!(on_task(&elsewhere, id), Some(Value::Null), "{elsewhere}");
+
     // A different picture is not linked.
     let fresh = attach_photo(app, officer, &task2, "site_photos", &jpeg(2, 800))?;
     assert!(reuse(&fresh).is_empty(), "{fresh}");

@@ -2,6 +2,8 @@
 //! the bytes to a short-lived signed URL, complete (the server re-reads the object and checks it
 //! against the declaration), download through a short-lived signed URL.
 
+use std::collections::HashMap;
+
 use actix_web::{HttpRequest, HttpResponse, get, post, put, web};
 use futures_util::StreamExt;
 use loanwatch_api_types::{
@@ -15,7 +17,7 @@ use loanwatch_domain::field::evidence::{
     hash_distance, sniff_matches,
 };
 use loanwatch_store::{
-    DbConn, WriteTx,
+    DbConn, ScopeFilter, WriteTx,
     models::EvidenceRow,
     object::ObjectStore,
     repo::{field, inspection, task},
@@ -69,18 +71,33 @@ fn view(r: &EvidenceRow, reuse: Vec<EvidenceReuse>) -> Result<Evidence, ApiError
     })
 }
 
-/// Evidence with its reuse links.
-fn view_with_reuse(conn: &mut DbConn, r: &EvidenceRow) -> Result<Evidence, ApiError> {
-    let reuse = field::reuse_of(conn, &r.id)?
-        .into_iter()
-        .map(|(link, task_id)| EvidenceReuse {
-            evidence_id: link.other_id,
-            task_id,
-            reason: link.reason,
-            distance: link.distance.max(0) as u32,
-        })
-        .collect();
-    view(r, reuse)
+/// Evidence with its reuse links, in two queries however many. The other side is named, but its
+/// task only when the caller's scope covers it: the link says a picture was reused without
+/// showing another branch's work.
+fn views_with_reuse(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    rows: &[EvidenceRow],
+) -> Result<Vec<Evidence>, ApiError> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let links = field::reuse_of(conn, &ids)?;
+    let other_tasks: Vec<String> = links.iter().map(|(_, t)| t.clone()).collect();
+    let visible = task::visible_ids(conn, scope, &other_tasks)?;
+    let mut by_evidence: HashMap<String, Vec<EvidenceReuse>> = HashMap::new();
+    for (link, task_id) in links {
+        by_evidence
+            .entry(link.evidence_id)
+            .or_default()
+            .push(EvidenceReuse {
+                evidence_id: link.other_id,
+                task_id: visible.contains(&task_id).then_some(task_id),
+                reason: link.reason,
+                distance: link.distance.max(0) as u32,
+            });
+    }
+    rows.iter()
+        .map(|r| view(r, by_evidence.remove(&r.id).unwrap_or_default()))
+        .collect()
 }
 
 /// Decodes a stored photo, keeps its thumbnail and hash, and links it to other tasks' evidence
@@ -274,10 +291,8 @@ async fn list_task_evidence(
     let rows = state
         .db(move |conn| {
             task::get(conn, &scope, &id).map_err(|_| ApiError::not_found("task"))?;
-            field::evidence_of_task(conn, &id)?
-                .iter()
-                .map(|r| view_with_reuse(conn, r))
-                .collect::<Result<Vec<_>, _>>()
+            let rows = field::evidence_of_task(conn, &id)?;
+            views_with_reuse(conn, &scope, &rows)
         })
         .await?;
     Ok(web::Json(rows))
@@ -445,6 +460,7 @@ async fn complete_evidence(
     };
     let id = id.into_inner();
     let objects = state.objects.clone();
+    let scope = service::scope(&actor);
     let outcome = write::change(&state, &actor, move |tx| {
         let row = field::evidence_by_id(tx.conn(), &id)
             .ok()
@@ -501,10 +517,11 @@ async fn complete_evidence(
             &json!({ "evidence": id }),
         )?;
         let stored = field::evidence_by_id(tx.conn(), &id)?;
-        Ok(Completion::Stored(Box::new(view_with_reuse(
-            tx.conn(),
-            &stored,
-        )?)))
+        let mut views = views_with_reuse(tx.conn(), &scope, std::slice::from_ref(&stored))?;
+        let view = views
+            .pop()
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("stored evidence has no view")))?;
+        Ok(Completion::Stored(Box::new(view)))
     })
     .await?;
     match outcome {

@@ -262,12 +262,15 @@ pub fn link_reuse(
     Ok(())
 }
 
-/// The reuse links of a piece of evidence, with the other side's task.
-pub fn reuse_of(conn: &mut DbConn, id: &str) -> StoreResult<Vec<(EvidenceReuseRow, String)>> {
+/// The reuse links of many pieces of evidence in one query, with the other side's task.
+pub fn reuse_of(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(EvidenceReuseRow, String)>> {
     Ok(evidence_reuse::table
         .inner_join(evidence::table.on(evidence::id.eq(evidence_reuse::other_id)))
-        .filter(evidence_reuse::evidence_id.eq(id))
-        .order(evidence_reuse::other_id.asc())
+        .filter(evidence_reuse::evidence_id.eq_any(ids))
+        .order((
+            evidence_reuse::evidence_id.asc(),
+            evidence_reuse::other_id.asc(),
+        ))
         .select((EvidenceReuseRow::as_select(), evidence::task_id))
         .load(conn)?)
 }

@@ -63,6 +63,20 @@ pub fn get(conn: &mut DbConn, scope: &ScopeFilter, id: &str) -> StoreResult<Task
         .first(conn)?)
 }
 
+/// Which of `ids` are tasks in scope.
+pub fn visible_ids(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    ids: &[String],
+) -> StoreResult<std::collections::HashSet<String>> {
+    Ok(scoped(scope)
+        .filter(tasks::id.eq_any(ids.to_vec()))
+        .select(tasks::id)
+        .load::<String>(conn)?
+        .into_iter()
+        .collect())
+}
+
 /// Filters of a task list.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TaskFilter {
