@@ -247,9 +247,7 @@ async fn declare_evidence(
         };
         if !field::insert_evidence(tx, &row)? {
             let first = field::evidence_by_id(tx.conn(), &input.id)?;
-            if first.request_hash != hash || first.officer_id != me.to_string() {
-                return Err(ApiError::conflict("this evidence id was used for other evidence"));
-            }
+            super::replay(&first.request_hash, &first.officer_id, &hash, &me.to_string(), "evidence")?;
             return Ok((true, first));
         }
         tx.audit(

@@ -63,6 +63,23 @@ pub(crate) fn assigned_task(
     Ok(t)
 }
 
+/// A phone's id was taken: a replay if it is the same content from the same officer, otherwise
+/// a conflict (the first submission stays as it was).
+pub(crate) fn replay(
+    first_hash: &str,
+    first_officer: &str,
+    hash: &str,
+    me: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    if first_hash != hash || first_officer != me {
+        return Err(ApiError::conflict(format!(
+            "this {what} id was used for a different {what}"
+        )));
+    }
+    Ok(())
+}
+
 /// `201 Created` for a first submission from a phone, `200` with `Idempotent-Replayed` for a
 /// replay of it.
 pub(crate) fn created_or_replayed(replayed: bool) -> actix_web::HttpResponseBuilder {
@@ -345,11 +362,7 @@ async fn create_checkin(
         row.response = serde_json::to_string(&checkin_view(&row)?).map_err(ApiError::internal)?;
         if !field::insert_checkin(tx, &row)? {
             let first = field::checkin(tx.conn(), &input.id)?;
-            if first.request_hash != hash || first.officer_id != me.to_string() {
-                return Err(ApiError::conflict(
-                    "this check-in id was used for a different check-in",
-                ));
-            }
+            replay(&first.request_hash, &first.officer_id, &hash, &me.to_string(), "check-in")?;
             return Ok((true, first.response));
         }
         loanwatch_store::repo::inspection::mark_checked_in(tx, &row.task_id)?;

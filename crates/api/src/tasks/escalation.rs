@@ -64,7 +64,7 @@ pub const JOB: &str = "escalate_tasks";
 /// `force`. Idempotent: a task escalates once, and a rerun tells nobody twice.
 pub fn run(conn: &mut DbConn, today: NaiveDate, force: bool) -> Result<EscalationReport, ApiError> {
     let now = loanwatch_store::audit::now();
-    if !task_claim(conn, today, now)? && !force {
+    if !notice::claim_run(conn, JOB, today, now, chrono::Duration::hours(1))? && !force {
         return Ok(EscalationReport::default());
     }
     let report = escalate(conn, today)?;
@@ -76,20 +76,6 @@ pub fn run(conn: &mut DbConn, today: NaiveDate, force: bool) -> Result<Escalatio
         ran: true,
         ..report
     })
-}
-
-fn task_claim(
-    conn: &mut DbConn,
-    today: NaiveDate,
-    now: chrono::NaiveDateTime,
-) -> Result<bool, ApiError> {
-    Ok(notice::claim_run(
-        conn,
-        JOB,
-        today,
-        now,
-        chrono::Duration::hours(1),
-    )?)
 }
 
 fn escalate(conn: &mut DbConn, today: NaiveDate) -> Result<EscalationReport, ApiError> {
