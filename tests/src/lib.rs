@@ -539,7 +539,7 @@ pub fn attach_photo(
         token,
         &json!({
             "id": id, "item_key": item_key, "kind": "photo", "content_type": "image/jpeg",
-            "size_bytes": bytes.len(), "sha256": sha256_hex(bytes), "captured_at": "2026-11-20T02:00:00Z",
+            "size_bytes": bytes.len(), "sha256": sha256_hex(bytes), "captured_at": chrono::Utc::now().to_rfc3339(),
         }),
     )?;
     anyhow::ensure!(d.status == 201, "declare: {}", d.text);

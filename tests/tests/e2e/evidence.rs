@@ -15,10 +15,14 @@ fn sha(bytes: &[u8]) -> String {
     sha256_hex(bytes)
 }
 
+/// One capture time for the run, so a replayed declaration is the same request.
+static CAPTURED: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| chrono::Utc::now().to_rfc3339());
+
 fn declaration(id: &str, bytes: &[u8], extra: Value) -> Value {
     let mut body = json!({
         "id": id, "item_key": "site_photos", "kind": "photo", "content_type": "image/jpeg",
-        "size_bytes": bytes.len(), "sha256": sha(bytes), "captured_at": "2026-11-20T02:00:00Z",
+        "size_bytes": bytes.len(), "sha256": sha(bytes), "captured_at": *CAPTURED,
         "capture": { "latitude": 39.91, "longitude": 116.38, "datum": "wgs84", "accuracy_m": 8.0 },
     });
     if let (Some(o), Some(e)) = (body.as_object_mut(), extra.as_object()) {
@@ -81,6 +85,10 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
         (json!({ "content_type": "video/mp4" }), "/content_type"),
         (json!({ "sha256": "not-a-digest" }), "/sha256"),
         (json!({ "id": "photo-1" }), "/id"),
+        (
+            json!({ "captured_at": "1999-12-31T23:59:59Z" }),
+            "/captured_at",
+        ),
     ] {
         let r = app.post(
             &declare,

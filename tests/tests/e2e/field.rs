@@ -226,6 +226,28 @@ fn check_ins_are_judged_replayed_and_private(app: &TestApp) -> anyhow::Result<()
             422,
             "/id",
         ),
+        (
+            checkin(
+                "0196a000-0000-7000-8000-000000000009",
+                GATE_WGS,
+                "wgs84",
+                5,
+                json!({ "device_time": "2000-01-01T00:00:00Z" }),
+            ),
+            422,
+            "/device_time",
+        ),
+        (
+            checkin(
+                "0196a000-0000-7000-8000-000000000009",
+                GATE_WGS,
+                "wgs84",
+                5,
+                json!({ "sent_at": "9999-12-31T00:00:00Z" }),
+            ),
+            422,
+            "/sent_at",
+        ),
     ] {
         let r = app.post(&checkins, officer, &body)?;
         assert_eq!((r.status, r.pointer()), (status, pointer), "{}", r.text);

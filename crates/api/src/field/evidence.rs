@@ -207,6 +207,7 @@ async fn declare_evidence(
     let hash = body.request_hash;
     let task_id = id.into_inner();
     uuid::Uuid::parse_str(&input.id).map_err(|_| ApiError::invalid("id", "must be a UUID"))?;
+    super::check_times(&[("captured_at", Some(input.captured_at))])?;
     let item_key = service::text("item_key", &input.item_key, 100)?;
     let limits = EvidenceLimits::default();
     limits

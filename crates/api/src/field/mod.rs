@@ -15,7 +15,7 @@ use loanwatch_api_types::{
 };
 use loanwatch_domain::field::{
     CheckinPolicy, Datum, Geofence, LatLng,
-    checkin::{CheckinInput, Fix, PreviousCheckin, corrected_time, judge, judge_dwell},
+    checkin::{CheckinInput, Fix, PreviousCheckin, corrected_time, judge, judge_dwell, plausible},
 };
 use loanwatch_store::{
     DbConn,
@@ -90,6 +90,23 @@ pub(crate) fn created_or_replayed(replayed: bool) -> actix_web::HttpResponseBuil
     } else {
         HttpResponse::Created()
     }
+}
+
+/// Refuses device times more than a year from the server's clock (they would be stored as
+/// nonsense dates); a merely wrong clock is judged, not refused.
+pub(crate) fn check_times(times: &[(&str, Option<DateTime<Utc>>)]) -> Result<(), ApiError> {
+    let now = Utc::now();
+    for (field, t) in times {
+        if let Some(t) = t
+            && !plausible(*t, now)
+        {
+            return Err(ApiError::invalid(
+                field,
+                "is more than a year from the server's clock",
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn point(c: Coordinates, field: &str) -> Result<LatLng, ApiError> {
@@ -291,6 +308,11 @@ async fn create_checkin(
     let hash = body.request_hash;
     let task_id = id.into_inner();
     uuid::Uuid::parse_str(&input.id).map_err(|_| ApiError::invalid("id", "must be a UUID"))?;
+    check_times(&[
+        ("device_time", Some(input.device_time)),
+        ("fix_time", Some(input.fix_time)),
+        ("sent_at", input.sent_at),
+    ])?;
     let position = point(input.position, "position")?;
     if !(input.accuracy_m.is_finite() && input.accuracy_m > 0.0) {
         return Err(ApiError::invalid("accuracy_m", "must be more than 0"));
@@ -438,6 +460,10 @@ async fn check_out(
     };
     let id = id.into_inner();
     let input = body.value;
+    check_times(&[
+        ("device_time", input.device_time),
+        ("sent_at", input.sent_at),
+    ])?;
     let row = write::change(&state, &actor, move |tx| {
         let row = field::checkin(tx.conn(), &id)
             .ok()

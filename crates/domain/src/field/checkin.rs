@@ -221,6 +221,15 @@ impl Verdict {
     }
 }
 
+/// How far a device time may be from the server's clock before it is refused as not a time at
+/// all (a wrong clock is flagged as `clock_skew`; a year off is bad input).
+pub const PLAUSIBLE_DAYS: i64 = 366;
+
+/// Whether a device-reported instant is within [`PLAUSIBLE_DAYS`] of the server's clock.
+pub fn plausible(t: DateTime<Utc>, server_now: DateTime<Utc>) -> bool {
+    (t - server_now).num_days().abs() <= PLAUSIBLE_DAYS
+}
+
 /// A device-clock instant on the server's clock: the device's error is what its clock said when
 /// sending (`sent_at`) less the server's clock on arrival (`received_at`).
 pub fn corrected_time(
@@ -557,6 +566,13 @@ mod tests {
             at: t(0),
         };
         assert!(judge(&ok, &fence(), Some(next_door), &p).trusted());
+    }
+
+    #[test]
+    fn times_a_year_off_are_not_times() {
+        assert!(plausible(t(-300 * 86_400), t(0)));
+        assert!(!plausible(t(-400 * 86_400), t(0)));
+        assert!(!plausible(t(400 * 86_400), t(0)));
     }
 
     #[test]
