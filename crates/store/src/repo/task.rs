@@ -271,16 +271,19 @@ pub fn insert_events(tx: &mut WriteTx<'_>, rows: &[TaskEventRow]) -> StoreResult
     Ok(())
 }
 
-/// Whether any task has been worked on: history, an inspection or a work log refers to it.
+/// Whether any task has been worked on: history, an inspection, a work log, a check-in or
+/// evidence refers to it.
 pub fn any_worked_on(conn: &mut DbConn) -> StoreResult<bool> {
-    use crate::schema::{inspections, work_logs};
+    use crate::schema::{checkins, evidence, inspections, work_logs};
     let events: i64 = task_events::table.count().get_result(conn)?;
     let inspected: i64 = inspections::table.count().get_result(conn)?;
     let logged: i64 = work_logs::table
         .filter(work_logs::task_id.is_not_null())
         .count()
         .get_result(conn)?;
-    Ok(events + inspected + logged > 0)
+    let checked_in: i64 = checkins::table.count().get_result(conn)?;
+    let evidenced: i64 = evidence::table.count().get_result(conn)?;
+    Ok(events + inspected + logged + checked_in + evidenced > 0)
 }
 
 /// Deletes every task nobody has worked on (benchmarks start from a portfolio without tasks);
