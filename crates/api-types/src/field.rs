@@ -186,18 +186,53 @@ pub struct DeclareEvidence {
     pub capture: serde_json::Value,
 }
 
-/// Where to send the bytes.
+/// Where to send the bytes: one signed PUT, or (videos on S3) one signed PUT per part, then
+/// `POST /evidence/{id}/complete`. Every header listed must be sent exactly as given.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UploadTarget {
+    /// `single` or `multipart`.
+    pub mode: UploadMode,
     /// `PUT`.
     pub method: String,
-    /// The signed URL (absolute path on this server for the embedded storage).
+    /// The signed URL of a single upload: an absolute path on this server for the embedded
+    /// storage, an absolute URL for S3. Absent for a multipart upload.
+    pub url: Option<String>,
+    /// Headers to send with a single upload.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// The parts of a multipart upload, in order (empty for a single upload).
+    pub parts: Vec<UploadPart>,
+    /// When the URLs stop working; ask `GET /evidence/{id}/upload` for fresh ones.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// How the bytes are sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum UploadMode {
+    /// One PUT of the whole file.
+    Single,
+    /// One PUT per part; parts may be sent again and in any order.
+    Multipart,
+}
+
+/// One part of a multipart upload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UploadPart {
+    /// 1-based.
+    pub number: u32,
+    /// Offset of the part in the file.
+    pub offset: u64,
+    /// Exact size of the part.
+    pub size_bytes: u64,
+    /// The signed URL.
     pub url: String,
     /// Headers to send with it.
     pub headers: std::collections::BTreeMap<String, String>,
-    /// When the URL stops working.
-    pub expires_at: DateTime<Utc>,
+    /// Whether the storage holds this part already (skip it when resuming).
+    pub uploaded: bool,
 }
 
 /// Declared evidence.

@@ -69,6 +69,18 @@ impl std::fmt::Debug for Application {
     }
 }
 
+/// The object storage the configuration names.
+pub fn object_store(
+    data_dir: &std::path::Path,
+    config: &crate::config::ObjectsConfig,
+) -> loanwatch_store::object::ObjectStore {
+    use loanwatch_store::object::{ObjectStore, S3Objects};
+    match config {
+        crate::config::ObjectsConfig::Local => ObjectStore::local(data_dir.join("objects")),
+        crate::config::ObjectsConfig::S3(s3) => ObjectStore::S3(S3Objects::new(s3)),
+    }
+}
+
 impl Application {
     /// Opens the database (running pending migrations, loading shipped data), loads keys, binds the port and builds the
     /// server. `BIND` with port 0 picks a free port; [`Application::port`] tells which.
@@ -83,14 +95,13 @@ impl Application {
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.bind))?;
         let port = listener.local_addr()?.port();
         let config_data_dir = config.data_dir.clone();
+        let config_objects = config.objects.clone();
         let state = AppState {
             pool,
             config: Arc::new(config),
             keys: Arc::new(keys),
             spec_json: Arc::new(openapi::spec_json()),
-            objects: Arc::new(loanwatch_store::object::ObjectStore::local(
-                config_data_dir.join("objects"),
-            )),
+            objects: Arc::new(object_store(&config_data_dir, &config_objects)),
         };
         let server_state = state.clone();
         let server = HttpServer::new(move || {

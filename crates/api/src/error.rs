@@ -302,6 +302,14 @@ impl From<StoreError> for ApiError {
                 )
             }
             .retry_after(1),
+            StoreError::ObjectStorage(e) => Self {
+                source: Some(anyhow::anyhow!("{e}")),
+                ..Self::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the object storage is not available; retry later",
+                )
+            }
+            .retry_after(5),
             other => Self::internal(other),
         }
     }

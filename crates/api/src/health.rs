@@ -24,7 +24,7 @@ async fn live() -> web::Json<HealthStatus> {
     })
 }
 
-/// The database answers: the instance can serve requests.
+/// The database and the object storage answer: the instance can serve requests.
 #[utoipa::path(
     tag = "health",
     operation_id = "get_readiness",
@@ -38,14 +38,21 @@ async fn ready(state: web::Data<AppState>) -> HttpResponse {
     let probe = state
         .db(|conn| Ok(loanwatch_store::pool::ping(conn)?))
         .await;
-    match probe {
-        Ok(_) => HttpResponse::Ok().json(HealthStatus {
-            status: "ok".to_owned(),
-            detail: None,
-        }),
-        Err(e) => HttpResponse::ServiceUnavailable().json(HealthStatus {
+    let unavailable = |detail: String| {
+        HttpResponse::ServiceUnavailable().json(HealthStatus {
             status: "unavailable".to_owned(),
-            detail: Some(format!("database: {}", e.code().as_str())),
-        }),
+            detail: Some(detail),
+        })
+    };
+    if let Err(e) = probe {
+        return unavailable(format!("database: {}", e.code().as_str()));
     }
+    if let Err(e) = state.objects.check().await {
+        tracing::warn!(error = %e, "object storage is not ready");
+        return unavailable(format!("object storage ({})", state.objects.kind()));
+    }
+    HttpResponse::Ok().json(HealthStatus {
+        status: "ok".to_owned(),
+        detail: None,
+    })
 }

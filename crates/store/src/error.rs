@@ -33,6 +33,9 @@ pub enum StoreError {
     /// Configuration is unusable.
     #[error("{0}")]
     Config(String),
+    /// The object storage failed or could not be reached.
+    #[error("object storage: {0}")]
+    ObjectStorage(String),
 }
 
 /// Result of store operations.

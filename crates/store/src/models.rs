@@ -552,6 +552,10 @@ pub struct EvidenceRow {
     /// 64-bit perceptual hash, bit for bit.
     pub phash: Option<i64>,
     pub thumbnail_key: Option<String>,
+    /// The storage's id of a multipart upload.
+    pub upload_id: Option<String>,
+    /// Part size of a multipart upload.
+    pub part_bytes: Option<i64>,
 }
 
 /// A link between two pieces of evidence found to be the same bytes or the same picture.

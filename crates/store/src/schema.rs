@@ -454,6 +454,8 @@ diesel::table! {
         height -> Nullable<Integer>,
         phash -> Nullable<BigInt>,
         thumbnail_key -> Nullable<Text>,
+        upload_id -> Nullable<Text>,
+        part_bytes -> Nullable<BigInt>,
     }
 }
 

@@ -1,10 +1,13 @@
-//! Evidence upload through the embedded storage: declare, upload to a signed URL, complete with
-//! verification, download through a short-lived URL in scope.
+//! Evidence upload through both storages (the embedded one, and a real S3 server that checks
+//! signatures): declare, upload to signed URLs, complete with verification, download through a
+//! short-lived URL in scope; a video in parts with a resumed part on S3.
 
 use chrono::NaiveDate;
 use loanwatch_e2e::{
-    TestApp, attach_photo, enterprise, jpeg_bytes, jpeg_of, scene, seed_institution, sha256_hex,
+    TestApp, attach_photo, enterprise, jpeg_bytes, jpeg_of, put_to, scene, seed_institution,
+    sha256_hex,
 };
+use loanwatch_store::object::{ObjectStore, S3Objects};
 use serde_json::{Value, json};
 
 fn jpeg(seed: u8, width: u32) -> Vec<u8> {
@@ -39,10 +42,28 @@ fn upload(
     bytes: &[u8],
     content_type: &str,
 ) -> anyhow::Result<u16> {
-    let url = declared["upload"]["url"].as_str().unwrap_or_default();
-    Ok(app
-        .raw("PUT", url, Some(bytes), &[("content-type", content_type)])?
-        .0)
+    put_to(
+        app,
+        &declared["upload"],
+        bytes,
+        &[("content-type", Some(content_type))],
+    )
+}
+
+/// The bucket of an app on S3, reached directly (as something other than a phone would).
+fn bucket(app: &TestApp) -> Option<ObjectStore> {
+    app.s3
+        .as_ref()
+        .map(|s3| ObjectStore::S3(S3Objects::new(&s3.config())))
+}
+
+/// The URL with the last character of its signature changed.
+fn tampered(url: &str) -> String {
+    let mut t = url.to_owned();
+    let last = if t.ends_with('0') { "1" } else { "0" };
+    t.pop();
+    t.push_str(last);
+    t
 }
 
 fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::Result<()> {
@@ -105,38 +126,43 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     assert_eq!(foreign.status, 404);
     assert_eq!(app.count("evidence")?, 0);
 
-    // Declare, then upload to the signed URL.
+    // Declare, then upload to the signed URL. The embedded storage answers a wrong request with
+    // 422; S3, where type and length are part of the signature, with 403.
+    let on_s3 = app.s3.is_some();
+    let refused = if on_s3 { 403 } else { 422 };
     let id = "0196b000-0000-7000-8000-000000000001";
     let d = app.post(&declare, officer, &declaration(id, &photo, json!({})))?;
     assert_eq!(d.status, 201, "{}", d.text);
     assert_eq!(d.body["evidence"]["status"], "declared");
+    assert_eq!(d.body["upload"]["mode"], "single");
+    let url = d.body["upload"]["url"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        url.starts_with(&format!("{}/", bucket_base(app))),
+        on_s3,
+        "{url}"
+    );
     let complete = format!("/api/v1/evidence/{id}/complete");
     let early = app.post(&complete, officer, &json!({}))?;
     assert_eq!(early.status, 409, "{}", early.text);
     assert_eq!(
         upload(app, &d.body, &photo, "image/png")?,
-        422,
+        refused,
         "another content type"
     );
     let mut longer = photo.clone();
     longer.extend_from_slice(b"trailing");
     assert_eq!(
         upload(app, &d.body, &longer, "image/jpeg")?,
-        422,
+        refused,
         "longer than declared"
     );
-    let url = d.body["upload"]["url"].as_str().unwrap_or_default();
-    let tampered = format!("{}x", url);
-    assert_eq!(
-        app.raw(
-            "PUT",
-            &tampered,
-            Some(&photo),
-            &[("content-type", "image/jpeg")]
-        )?
-        .0,
-        403
-    );
+    let mut forged = d.body["upload"].clone();
+    forged["url"] = json!(tampered(&url));
+    assert_eq!(put_to(app, &forged, &photo, &[])?, 403, "tampered");
+    assert_eq!(app.post(&complete, officer, &json!({}))?.status, 409);
     assert_eq!(upload(app, &d.body, &photo, "image/jpeg")?, 200);
 
     // Only the officer completes it; the server re-reads the bytes.
@@ -157,7 +183,8 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     let clash = app.post(&declare, officer, &declaration(id, &jpeg(2, 64), json!({})))?;
     assert_eq!(clash.status, 409);
 
-    // Bytes that are not what was declared are rejected and removed.
+    // Bytes that are not what was declared are rejected and removed. S3 refuses them at upload
+    // (the checksum is signed); put there behind the phone's back, completion still finds out.
     let other = jpeg(3, 400);
     let wrong_sha = app.post(
         &declare,
@@ -168,7 +195,14 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
             json!({ "sha256": sha(b"something else") }),
         ),
     )?;
-    assert_eq!(upload(app, &wrong_sha.body, &other, "image/jpeg")?, 200);
+    match bucket(app) {
+        None => assert_eq!(upload(app, &wrong_sha.body, &other, "image/jpeg")?, 200),
+        Some(s3) => {
+            assert_eq!(upload(app, &wrong_sha.body, &other, "image/jpeg")?, 400);
+            let key = format!("evidence/{task}/0196b000-0000-7000-8000-000000000002");
+            runtime()?.block_on(s3.put(&key, other.clone(), "image/jpeg"))?;
+        }
+    }
     let r = app.post(
         "/api/v1/evidence/0196b000-0000-7000-8000-000000000002/complete",
         officer,
@@ -215,13 +249,33 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
         inst.token("a.supervisor"),
     )?;
     assert_eq!(dl.status, 200, "{}", dl.text);
-    let (status, bytes) = app.raw(
+    let dl_url = dl.body["url"].as_str().unwrap_or_default();
+    let (status, bytes) = app.raw("GET", dl_url, None, &[])?;
+    assert_eq!((status, bytes == photo), (200, true));
+    assert_eq!(app.raw("GET", &tampered(dl_url), None, &[])?.0, 403);
+    // The thumbnail: a small JPEG of the same picture.
+    let th = app.get(
+        &format!("/api/v1/evidence/{id}/thumbnail"),
+        inst.token("a.supervisor"),
+    )?;
+    assert_eq!(th.status, 200, "{}", th.text);
+    let (status, thumb) = app.raw(
         "GET",
-        dl.body["url"].as_str().unwrap_or_default(),
+        th.body["url"].as_str().unwrap_or_default(),
         None,
         &[],
     )?;
-    assert_eq!((status, bytes == photo), (200, true));
+    assert_eq!(status, 200);
+    let thumb = image::load_from_memory(&thumb)?;
+    assert!(thumb.width() <= 320 && thumb.height() <= 320);
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/evidence/{id}/thumbnail"),
+            inst.token("b.supervisor")
+        )?
+        .status,
+        404
+    );
     assert_eq!(
         app.get(
             &format!("/api/v1/evidence/{id}/download"),
@@ -231,17 +285,24 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
         404
     );
     let key = format!("evidence/{task}/{id}");
+    if on_s3 {
+        // This server serves no objects when they live in S3.
+        assert_eq!(
+            app.raw("GET", "/api/v1/objects/anything", None, &[])?.0,
+            404
+        );
+    }
     let expired = app.sign_token(&json!({ "sub": key, "m": "GET", "exp": 1_700_000_000, "iss": "loanwatch", "aud": "loanwatch:objects" }), None)?;
     assert_eq!(
         app.raw("GET", &format!("/api/v1/objects/{expired}"), None, &[])?
             .0,
-        403
+        if on_s3 { 404 } else { 403 }
     );
     let forged = app.sign_token(&json!({ "sub": key, "m": "GET", "exp": 4_000_000_000u64, "iss": "loanwatch", "aud": "loanwatch:objects" }), Some(b"another key of at least 32 bytes!!"))?;
     assert_eq!(
         app.raw("GET", &format!("/api/v1/objects/{forged}"), None, &[])?
             .0,
-        403
+        if on_s3 { 404 } else { 403 }
     );
     // A download URL does not allow an upload, nor an access token a download.
     assert_eq!(
@@ -257,7 +318,7 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     assert_eq!(
         app.raw("GET", &format!("/api/v1/objects/{officer}"), None, &[])?
             .0,
-        403
+        if on_s3 { 404 } else { 403 }
     );
     // The photo reappears on another borrower's inspection: the same bytes, then a resized
     // re-encoded copy. Both are linked to the first, on both sides.
@@ -399,4 +460,184 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     Ok(())
 }
 
+fn runtime() -> anyhow::Result<actix_web::rt::Runtime> {
+    Ok(actix_web::rt::Runtime::new()?)
+}
+
+/// `http://127.0.0.1:<port>` of the app's S3 server (nothing when it runs without).
+fn bucket_base(app: &TestApp) -> String {
+    app.s3
+        .as_ref()
+        .map(|s| s.endpoint.clone())
+        .unwrap_or_else(|| "s3-not-in-use".into())
+}
+
 loanwatch_e2e::on_both_backends!(evidence_is_uploaded_verified_and_served_in_scope);
+loanwatch_e2e::on_s3!(evidence_is_uploaded_verified_and_served_in_scope);
+
+/// An open task of a new loan of a new borrower of `token`'s branch.
+fn open_task(app: &TestApp, token: &str, name: &str, n: u32) -> anyhow::Result<String> {
+    let b = app.post("/api/v1/borrowers", token, &enterprise(name, n))?;
+    anyhow::ensure!(b.status == 201, "{}", b.text);
+    let l = app.post(
+        "/api/v1/loans",
+        token,
+        &json!({
+            "contract_no": format!("V-{n}"), "borrower_id": b.body["id"], "product": "流动资金贷款",
+            "principal_fen": 100_000_00, "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet",
+            "guarantee_method": "credit", "purpose": "采购原材料", "disbursement_date": "2026-10-20",
+            "maturity_date": "2027-10-20",
+        }),
+    )?;
+    anyhow::ensure!(l.status == 201, "{}", l.text);
+    loanwatch_api::tasks::run(
+        &mut app.conn()?,
+        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
+        1,
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loan = l.body["id"].as_str().unwrap_or_default();
+    let task = app
+        .get(&format!("/api/v1/tasks?loan_id={loan}&status=open"), token)?
+        .body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(!task.is_empty(), "no task");
+    Ok(task)
+}
+
+/// A video of 2½ parts of 5 MiB: on S3 it travels in parts, one of which is sent late (as after
+/// a lost network) and found missing by completion, then resumed; on the embedded storage it
+/// travels in one PUT. Either way the server verifies the whole file.
+fn a_video_travels_in_parts_and_resumes(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let task = open_task(app, officer, "北京恒远纺织有限公司", 501)?;
+    let part = 5usize << 20;
+    let mut video = vec![0, 0, 0, 0x20];
+    video.extend_from_slice(b"ftypisom");
+    video.extend((0..2 * part + 123_457 - 12).map(|i| (i as u8).wrapping_mul(13)));
+    let id = "0196b000-0000-7000-8000-0000000000a1";
+    let declared = json!({
+        "id": id, "item_key": "site_video", "kind": "video", "content_type": "video/mp4",
+        "size_bytes": video.len(), "sha256": sha(&video), "captured_at": *CAPTURED,
+    });
+    let declare = format!("/api/v1/tasks/{task}/evidence");
+    let d = app.post(&declare, officer, &declared)?;
+    assert_eq!(d.status, 201, "{}", d.text);
+    let complete = format!("/api/v1/evidence/{id}/complete");
+    if app.s3.is_none() {
+        assert_eq!(d.body["upload"]["mode"], "single");
+        assert_eq!(put_to(app, &d.body["upload"], &video, &[])?, 200);
+    } else {
+        assert_eq!(d.body["upload"]["mode"], "multipart", "{}", d.text);
+        let parts = d.body["upload"]["parts"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        let cut: Vec<(u64, u64)> = parts
+            .iter()
+            .map(|p| {
+                (
+                    p["offset"].as_u64().unwrap_or(0),
+                    p["size_bytes"].as_u64().unwrap_or(0),
+                )
+            })
+            .collect();
+        let p = part as u64;
+        assert_eq!(cut, [(0, p), (p, p), (2 * p, video.len() as u64 - 2 * p)]);
+        let bytes_of = |i: usize| {
+            let (o, n) = cut[i];
+            &video[o as usize..(o + n) as usize]
+        };
+        assert_eq!(put_to(app, &parts[0], bytes_of(0), &[])?, 200);
+        assert_eq!(put_to(app, &parts[2], bytes_of(2), &[])?, 200);
+        // A part cannot be sent with other bytes' length.
+        assert_eq!(put_to(app, &parts[1], bytes_of(2), &[])?, 403);
+        let early = app.post(&complete, officer, &json!({}))?;
+        assert_eq!(early.status, 409, "{}", early.text);
+        assert!(early.text.contains("parts 2 of 3"), "{}", early.text);
+        // Resuming: fresh URLs, and which parts the storage holds.
+        let resume = app.get(&format!("/api/v1/evidence/{id}/upload"), officer)?;
+        assert_eq!(resume.status, 200, "{}", resume.text);
+        let held: Vec<bool> = resume.body["parts"]
+            .as_array()
+            .map(|a| a.iter().map(|p| p["uploaded"] == true).collect())
+            .unwrap_or_default();
+        assert_eq!(held, [true, false, true]);
+        assert_eq!(
+            app.get(
+                &format!("/api/v1/evidence/{id}/upload"),
+                inst.token("a.officer2")
+            )?
+            .status,
+            404
+        );
+        assert_eq!(
+            put_to(app, &resume.body["parts"][1], bytes_of(1), &[])?,
+            200
+        );
+        // A replayed declaration keeps the same upload.
+        let again = app.post(&declare, officer, &declared)?;
+        assert_eq!(again.status, 200, "{}", again.text);
+        assert_eq!(
+            again.body["upload"]["parts"]
+                .as_array()
+                .map(|a| a.iter().all(|p| p["uploaded"] == true)),
+            Some(true),
+            "{}",
+            again.text
+        );
+    }
+    let done = app.post(&complete, officer, &json!({}))?;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.body["status"], "stored");
+    assert_eq!(done.body["size_bytes"], video.len());
+    let dl = app.get(&format!("/api/v1/evidence/{id}/download"), officer)?;
+    let (status, bytes) = app.raw(
+        "GET",
+        dl.body["url"].as_str().unwrap_or_default(),
+        None,
+        &[],
+    )?;
+    assert_eq!((status, sha(&bytes)), (200, sha(&video)));
+    // No thumbnail for a video.
+    assert_eq!(
+        app.get(&format!("/api/v1/evidence/{id}/thumbnail"), officer)?
+            .status,
+        404
+    );
+    let settled = app.get(&format!("/api/v1/evidence/{id}/upload"), officer)?;
+    assert_eq!(settled.status, 409);
+    Ok(())
+}
+
+const FIVE_MIB_PARTS: &[(&str, &str)] = &[("EVIDENCE_PART_BYTES", "5242880")];
+
+mod video {
+    use loanwatch_e2e::{Backend, spawn_app_on_s3, spawn_app_with};
+
+    use super::{FIVE_MIB_PARTS, a_video_travels_in_parts_and_resumes as scenario};
+
+    #[test]
+    fn sqlite_local() -> anyhow::Result<()> {
+        spawn_app_with(Backend::Sqlite, FIVE_MIB_PARTS)?.map_or(Ok(()), |app| scenario(&app))
+    }
+
+    #[test]
+    fn postgres_local() -> anyhow::Result<()> {
+        spawn_app_with(Backend::Postgres, FIVE_MIB_PARTS)?.map_or(Ok(()), |app| scenario(&app))
+    }
+
+    #[test]
+    fn sqlite_s3() -> anyhow::Result<()> {
+        spawn_app_on_s3(Backend::Sqlite, FIVE_MIB_PARTS)?.map_or(Ok(()), |app| scenario(&app))
+    }
+
+    #[test]
+    fn postgres_s3() -> anyhow::Result<()> {
+        spawn_app_on_s3(Backend::Postgres, FIVE_MIB_PARTS)?.map_or(Ok(()), |app| scenario(&app))
+    }
+}

@@ -1,6 +1,10 @@
-//! Evidence upload through the embedded object storage: declare (size, SHA-256, type), send
-//! the bytes to a short-lived signed URL, complete (the server re-reads the object and checks it
-//! against the declaration), download through a short-lived signed URL.
+//! Evidence upload: declare (size, SHA-256, type), send the bytes to short-lived signed URLs,
+//! complete (the server checks the object against the declaration), download through a
+//! short-lived signed URL.
+//!
+//! On the embedded storage the server signs and serves the URLs itself (`/objects/{token}`). On
+//! S3 it presigns them and stays out of the data path: a single PUT bound to the length, type and
+//! SHA-256, or for a long video one PUT per part, which a phone may resend and resume.
 
 use std::collections::HashMap;
 
@@ -9,20 +13,22 @@ use futures_util::StreamExt;
 use loanwatch_api_types::{
     Problem,
     field::{
-        DeclareEvidence, DeclaredEvidence, DownloadTarget, Evidence, EvidenceReuse, UploadTarget,
+        DeclareEvidence, DeclaredEvidence, DownloadTarget, Evidence, EvidenceReuse, UploadMode,
+        UploadPart, UploadTarget,
     },
 };
 use loanwatch_domain::field::evidence::{
-    EvidenceLimits, EvidenceStatus, SIMILAR_MAX_DISTANCE, check_sha256, decodable_image,
-    hash_distance, sniff_matches,
+    EvidenceKind, EvidenceStatus, check_sha256, decodable_image, hash_distance, part_plan,
+    sniff_matches, uses_parts,
 };
 use loanwatch_store::{
     DbConn, ScopeFilter, WriteTx,
     models::EvidenceRow,
-    object::ObjectStore,
+    object::{ObjectStore, S3Objects},
     repo::{field, inspection, task},
 };
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use crate::{
     ApiError, AppState,
@@ -38,16 +44,17 @@ use crate::{
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
     cfg.service(declare_evidence)
         .service(list_task_evidence)
+        .service(upload_evidence)
         .service(complete_evidence)
         .service(download_evidence)
+        .service(download_thumbnail)
         .service(put_object)
         .service(get_object);
 }
 
-/// Lifetime of upload URLs, seconds.
-const UPLOAD_TTL: i64 = 3600;
-/// Lifetime of download URLs, seconds.
-const DOWNLOAD_TTL: i64 = 300;
+fn ttl(secs: i64) -> std::time::Duration {
+    std::time::Duration::from_secs(secs.max(1).unsigned_abs())
+}
 
 fn view(r: &EvidenceRow, reuse: Vec<EvidenceReuse>) -> Result<Evidence, ApiError> {
     Ok(Evidence {
@@ -100,45 +107,26 @@ fn views_with_reuse(
         .collect()
 }
 
-/// Decodes a stored photo, keeps its thumbnail and hash, and links it to other tasks' evidence
-/// with the same bytes or a near-identical picture. `Err` carries why the photo is refused.
-fn examine_image(
+/// Links evidence to other tasks' evidence with the same bytes or (photos) a near-identical
+/// picture, both ways, and records what was found.
+fn link_reuse(
     tx: &mut WriteTx<'_>,
-    objects: &ObjectStore,
     row: &EvidenceRow,
-) -> Result<Result<(), String>, ApiError> {
-    let Some((mut file, _)) = objects.open(&row.object_key)? else {
-        return Ok(Err("the object disappeared".into()));
-    };
-    let mut bytes = Vec::new();
-    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(ApiError::internal)?;
-    let analysed = match super::images::analyse(&bytes) {
-        Ok(a) => a,
-        Err(why) => return Ok(Err(why)),
-    };
-    let thumbnail_key = format!("thumbnails/{}/{}", row.task_id, row.id);
-    let mut thumb = objects.incoming(&thumbnail_key)?;
-    thumb.write(&analysed.thumbnail_jpeg)?;
-    thumb.finish(|_| true)?;
-    let phash = i64::from_ne_bytes(analysed.phash.to_ne_bytes());
-    field::set_image(
-        tx,
-        &row.id,
-        i32::try_from(analysed.width).unwrap_or(i32::MAX),
-        i32::try_from(analysed.height).unwrap_or(i32::MAX),
-        phash,
-        &thumbnail_key,
-    )?;
+    phash: Option<u64>,
+    max_distance: u32,
+) -> Result<(), ApiError> {
     let mut found = 0;
     for other in field::same_bytes_elsewhere(tx.conn(), &row.sha256, &row.task_id)? {
         field::link_reuse(tx, &row.id, &other.id, "same_bytes", 0)?;
         found += 1;
     }
-    for (other, h) in field::hashes_elsewhere(tx.conn(), &row.task_id)? {
-        let d = hash_distance(analysed.phash, u64::from_ne_bytes(h.to_ne_bytes()));
-        if d <= SIMILAR_MAX_DISTANCE {
-            field::link_reuse(tx, &row.id, &other, "similar_image", d as i32)?;
-            found += 1;
+    if let Some(phash) = phash {
+        for (other, h) in field::hashes_elsewhere(tx.conn(), &row.task_id)? {
+            let d = hash_distance(phash, u64::from_ne_bytes(h.to_ne_bytes()));
+            if d <= max_distance {
+                field::link_reuse(tx, &row.id, &other, "similar_image", d as i32)?;
+                found += 1;
+            }
         }
     }
     if found > 0 {
@@ -149,35 +137,156 @@ fn examine_image(
             &json!({ "evidence": row.id, "links": found }),
         )?;
     }
-    Ok(Ok(()))
+    Ok(())
 }
 
-fn upload_target(state: &AppState, r: &EvidenceRow) -> Result<Option<UploadTarget>, ApiError> {
+/// A URL on this server that carries its own permission (the embedded storage).
+fn local_url(
+    state: &AppState,
+    key: &str,
+    method: &str,
+    len: Option<u64>,
+    content_type: &str,
+    ttl_secs: i64,
+) -> Result<(String, chrono::DateTime<chrono::Utc>), ApiError> {
+    let (token, expires_at) =
+        state
+            .keys
+            .sign_grant(key, method, len, Some(content_type), ttl_secs)?;
+    Ok((format!("/api/v1/objects/{token}"), expires_at))
+}
+
+/// Where to send the bytes of declared evidence, with fresh URLs; `None` once it is settled.
+async fn upload_target(
+    state: &AppState,
+    r: &EvidenceRow,
+) -> Result<Option<UploadTarget>, ApiError> {
     if r.status != EvidenceStatus::Declared.as_str() {
         return Ok(None);
     }
-    let (token, expires_at) = state.keys.sign_grant(
-        &r.object_key,
-        "PUT",
-        Some(r.size_bytes.max(0) as u64),
-        Some(&r.content_type),
-        UPLOAD_TTL,
-    )?;
-    Ok(Some(UploadTarget {
-        method: "PUT".into(),
-        url: format!("/api/v1/objects/{token}"),
-        headers: [
-            ("Content-Type".to_owned(), r.content_type.clone()),
-            ("Content-Length".to_owned(), r.size_bytes.to_string()),
-        ]
-        .into(),
-        expires_at,
-    }))
+    let size = r.size_bytes.max(0) as u64;
+    let field = &state.config.field;
+    let single = |url: String, headers: std::collections::BTreeMap<String, String>, expires_at| {
+        UploadTarget {
+            mode: UploadMode::Single,
+            method: "PUT".into(),
+            url: Some(url),
+            headers,
+            parts: Vec::new(),
+            expires_at,
+        }
+    };
+    let target = match (&*state.objects, &r.upload_id) {
+        (ObjectStore::Local(_), _) => {
+            let (url, expires_at) = local_url(
+                state,
+                &r.object_key,
+                "PUT",
+                Some(size),
+                &r.content_type,
+                field.upload_ttl_secs,
+            )?;
+            let headers = [
+                ("Content-Type".to_owned(), r.content_type.clone()),
+                ("Content-Length".to_owned(), size.to_string()),
+            ];
+            single(url, headers.into(), expires_at)
+        }
+        (ObjectStore::S3(s3), None) => {
+            let p = s3
+                .presign_put(
+                    &r.object_key,
+                    size,
+                    &r.sha256,
+                    &r.content_type,
+                    ttl(field.upload_ttl_secs),
+                )
+                .await?;
+            single(p.url, p.headers, p.expires_at)
+        }
+        (ObjectStore::S3(s3), Some(upload_id)) => {
+            multipart_target(s3, r, upload_id, field.upload_ttl_secs).await?
+        }
+    };
+    Ok(Some(target))
 }
 
-/// Declare a photo, video or document for a task assigned to me. The answer carries a signed
-/// upload URL bound to the declared length and type. Declaring the same evidence again returns
-/// it with a fresh URL; other content under the same `id` is a conflict.
+async fn multipart_target(
+    s3: &S3Objects,
+    r: &EvidenceRow,
+    upload_id: &str,
+    ttl_secs: i64,
+) -> Result<UploadTarget, ApiError> {
+    let size = r.size_bytes.max(0) as u64;
+    let part_bytes = r.part_bytes.unwrap_or(0).max(0) as u64;
+    let held = s3
+        .list_parts(&r.object_key, upload_id)
+        .await?
+        .unwrap_or_default();
+    let mut parts = Vec::new();
+    let mut expires_at = chrono::Utc::now();
+    for p in part_plan(size, part_bytes) {
+        let signed = s3
+            .presign_part(&r.object_key, upload_id, p.number, p.size, ttl(ttl_secs))
+            .await?;
+        expires_at = signed.expires_at;
+        parts.push(UploadPart {
+            number: p.number,
+            offset: p.offset,
+            size_bytes: p.size,
+            url: signed.url,
+            headers: signed.headers,
+            uploaded: held
+                .iter()
+                .any(|h| h.number == p.number && h.size == p.size),
+        });
+    }
+    Ok(UploadTarget {
+        mode: UploadMode::Multipart,
+        method: "PUT".into(),
+        url: None,
+        headers: Default::default(),
+        parts,
+        expires_at,
+    })
+}
+
+/// Starts the multipart upload of a long video on S3 once, whoever declares it first.
+async fn ensure_multipart(
+    state: &AppState,
+    actor: &Actor,
+    row: EvidenceRow,
+) -> Result<EvidenceRow, ApiError> {
+    let ObjectStore::S3(s3) = &*state.objects else {
+        return Ok(row);
+    };
+    let part_bytes = state.config.field.part_bytes;
+    let kind: EvidenceKind = stored(&row.kind, "kind")?;
+    if row.status != EvidenceStatus::Declared.as_str()
+        || row.upload_id.is_some()
+        || !uses_parts(kind, row.size_bytes.max(0) as u64, part_bytes)
+    {
+        return Ok(row);
+    }
+    let upload_id = s3
+        .start_multipart(&row.object_key, &row.content_type)
+        .await?;
+    let (id, upload) = (row.id.clone(), upload_id.clone());
+    let (won, row) = write::change(state, actor, move |tx| {
+        let won = field::set_multipart(tx, &id, &upload, part_bytes as i64)?;
+        Ok((won, field::evidence_by_id(tx.conn(), &id)?))
+    })
+    .await?;
+    if !won {
+        s3.abort_multipart(&row.object_key, &upload_id).await?;
+    }
+    Ok(row)
+}
+
+/// Declare a photo, video or document for a task assigned to me. The answer carries signed
+/// upload URLs bound to the declared length and type (and on S3 the SHA-256): one URL, or one
+/// per part for a long video on S3. Declaring the same evidence again returns it with fresh URLs;
+/// other content under the same `id` is a conflict.
 #[utoipa::path(
     tag = "field",
     operation_id = "declare_evidence",
@@ -209,8 +318,10 @@ async fn declare_evidence(
     uuid::Uuid::parse_str(&input.id).map_err(|_| ApiError::invalid("id", "must be a UUID"))?;
     super::check_times(&[("captured_at", Some(input.captured_at))])?;
     let item_key = service::text("item_key", &input.item_key, 100)?;
-    let limits = EvidenceLimits::default();
-    limits
+    state
+        .config
+        .field
+        .limits
         .check(input.kind, input.size_bytes, &input.content_type)
         .map_err(|e| match e {
             loanwatch_domain::field::evidence::EvidenceError::Size { .. } => {
@@ -245,6 +356,8 @@ async fn declare_evidence(
             height: None,
             phash: None,
             thumbnail_key: None,
+            upload_id: None,
+            part_bytes: None,
         };
         if !field::insert_evidence(tx, &row)? {
             let first = field::evidence_by_id(tx.conn(), &input.id)?;
@@ -260,11 +373,55 @@ async fn declare_evidence(
         Ok((false, row))
     })
     .await?;
+    let row = ensure_multipart(&state, &actor, row).await?;
     let answer = DeclaredEvidence {
         evidence: view(&row, Vec::new())?,
-        upload: upload_target(&state, &row)?,
+        upload: upload_target(&state, &row).await?,
     };
     Ok(super::created_or_replayed(replayed).json(answer))
+}
+
+/// Fresh upload URLs for my declared evidence, saying which parts the storage holds already:
+/// how a phone resumes an upload after its URLs expired or the app was restarted.
+#[utoipa::path(
+    tag = "field",
+    operation_id = "evidence_upload_target",
+    params(("id" = String, Path, description = "Evidence id")),
+    responses(
+        (status = 200, description = "Where to send the bytes", body = UploadTarget),
+        (status = 404, description = "No such evidence of mine", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Settled already", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/evidence/{id}/upload")]
+async fn upload_evidence(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<web::Json<UploadTarget>, ApiError> {
+    actor.require_write()?;
+    let row = my_evidence(&state, &actor, id.into_inner()).await?;
+    let row = ensure_multipart(&state, &actor, row).await?;
+    upload_target(&state, &row)
+        .await?
+        .map(web::Json)
+        .ok_or_else(|| ApiError::conflict(format!("the evidence is {} already", row.status)))
+}
+
+/// My evidence by id (404 for anyone else's).
+async fn my_evidence(state: &AppState, actor: &Actor, id: String) -> Result<EvidenceRow, ApiError> {
+    let Some(me) = actor.user_id() else {
+        return Err(ApiError::forbidden("evidence is captured by people"));
+    };
+    state
+        .db(move |conn| {
+            field::evidence_by_id(conn, &id)
+                .ok()
+                .filter(|r| r.officer_id == me.to_string())
+                .ok_or_else(|| ApiError::not_found("evidence"))
+        })
+        .await
 }
 
 /// A task's evidence (whoever sees the task).
@@ -297,6 +454,14 @@ async fn list_task_evidence(
     Ok(web::Json(rows))
 }
 
+/// The embedded storage; on S3 this server serves no objects.
+fn local_objects(state: &AppState) -> Result<loanwatch_store::object::LocalObjects, ApiError> {
+    match &*state.objects {
+        ObjectStore::Local(l) => Ok(l.clone()),
+        ObjectStore::S3(_) => Err(ApiError::not_found("object")),
+    }
+}
+
 /// Upload the bytes of declared evidence to its signed URL (no bearer token: the URL is the
 /// permission). The body must have exactly the declared length and type; a longer body is
 /// refused before it is stored, and an expired or altered URL is refused before anything is
@@ -320,6 +485,7 @@ async fn put_object(
     token: web::Path<String>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let objects = local_objects(&state)?;
     let grant = state.keys.verify_grant(&token.into_inner(), "PUT")?;
     let declared = grant.len.unwrap_or(0);
     let content_type = req
@@ -346,7 +512,6 @@ async fn put_object(
             format!("must be the declared {declared} bytes"),
         ));
     }
-    let objects = state.objects.clone();
     let key = grant.sub.clone();
     let mut incoming = web::block(move || objects.incoming(&key))
         .await
@@ -402,8 +567,8 @@ async fn get_object(
     state: web::Data<AppState>,
     token: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    let objects = local_objects(&state)?;
     let grant = state.keys.verify_grant(&token.into_inner(), "GET")?;
-    let objects = state.objects.clone();
     let key = grant.sub.clone();
     let (file, len) = web::block(move || objects.open(&key))
         .await
@@ -437,15 +602,131 @@ async fn get_object(
         .streaming(chunks))
 }
 
-enum Completion {
-    Stored(Box<Evidence>),
-    /// Why, and the object to remove once the rejection is committed.
-    Rejected(String, String),
+/// What the server found the uploaded object to be.
+struct Examined {
+    /// A decoded photo's width, height and perceptual hash, and its thumbnail's key.
+    image: Option<(u32, u32, u64, String)>,
 }
 
-/// Complete declared evidence after its upload: the server re-reads the object and checks its
-/// size, SHA-256 and content type against the declaration. A mismatch rejects the evidence and
-/// removes the object (422, recorded); a match stores it and counts it for its checklist item.
+enum Completion {
+    Stored(Box<Evidence>),
+    /// Why, and the objects to remove once the rejection is committed.
+    Rejected(String, Vec<String>),
+}
+
+/// Joins the parts of a multipart upload into the object: `Err` (409) names the parts still
+/// missing. An upload the storage no longer knows was joined by an earlier completion.
+async fn join_parts(s3: &S3Objects, row: &EvidenceRow, upload_id: &str) -> Result<(), ApiError> {
+    let Some(held) = s3.list_parts(&row.object_key, upload_id).await? else {
+        return Ok(());
+    };
+    if held.is_empty() && s3.stat(&row.object_key).await?.is_some() {
+        return Ok(());
+    }
+    let plan = part_plan(
+        row.size_bytes.max(0) as u64,
+        row.part_bytes.unwrap_or(0).max(0) as u64,
+    );
+    let missing: Vec<String> = plan
+        .iter()
+        .filter(|p| {
+            !held
+                .iter()
+                .any(|h| h.number == p.number && h.size == p.size)
+        })
+        .map(|p| p.number.to_string())
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "parts {} of {} have not been uploaded",
+            missing.join(", "),
+            plan.len()
+        )));
+    }
+    let parts: Vec<_> = held
+        .into_iter()
+        .filter(|h| plan.iter().any(|p| p.number == h.number))
+        .collect();
+    s3.complete_multipart(&row.object_key, upload_id, &parts)
+        .await?;
+    Ok(())
+}
+
+/// Checks the stored object against the declaration; `Ok(Err(why))` rejects it. Photos are read
+/// whole (they are small), hashed, decoded under limits, thumbnailed and perceptually hashed;
+/// other files are hashed as a stream, or not at all when S3 verified their SHA-256 on upload.
+async fn examine(
+    state: &AppState,
+    row: &EvidenceRow,
+) -> Result<Result<Examined, String>, ApiError> {
+    let objects = &state.objects;
+    let declared = row.size_bytes.max(0) as u64;
+    let Some(stat) = objects.stat(&row.object_key).await? else {
+        return Err(ApiError::conflict("the bytes have not been uploaded yet"));
+    };
+    if stat.size != declared {
+        return Ok(Err(format!(
+            "{} bytes stored, {declared} declared",
+            stat.size
+        )));
+    }
+    let mismatch =
+        |found: &str| format!("SHA-256 {found} does not match the declared {}", row.sha256);
+    let not_type = || format!("the bytes are not {}", row.content_type);
+    if !decodable_image(&row.content_type) {
+        let sha256 = match stat.sha256 {
+            Some(verified) => verified,
+            None => match objects.digest(&row.object_key).await? {
+                Some(d) => d.sha256,
+                None => return Err(ApiError::conflict("the bytes have not been uploaded yet")),
+            },
+        };
+        if sha256 != row.sha256 {
+            return Ok(Err(mismatch(&sha256)));
+        }
+        if !sniff_matches(
+            &row.content_type,
+            &objects.head_bytes(&row.object_key, 16).await?,
+        ) {
+            return Ok(Err(not_type()));
+        }
+        return Ok(Ok(Examined { image: None }));
+    }
+    let Some(bytes) = objects.read(&row.object_key, declared).await? else {
+        return Ok(Err("the object changed while it was read".into()));
+    };
+    let sha256 = hex::encode(Sha256::digest(&bytes));
+    if sha256 != row.sha256 {
+        return Ok(Err(mismatch(&sha256)));
+    }
+    if !sniff_matches(&row.content_type, bytes.get(..16).unwrap_or(&bytes)) {
+        return Ok(Err(not_type()));
+    }
+    let analysed = match web::block(move || super::images::analyse(&bytes))
+        .await
+        .map_err(ApiError::internal)?
+    {
+        Ok(a) => a,
+        Err(why) => return Ok(Err(why)),
+    };
+    let thumbnail_key = format!("thumbnails/{}/{}", row.task_id, row.id);
+    objects
+        .put(&thumbnail_key, analysed.thumbnail_jpeg, "image/jpeg")
+        .await?;
+    Ok(Ok(Examined {
+        image: Some((
+            analysed.width,
+            analysed.height,
+            analysed.phash,
+            thumbnail_key,
+        )),
+    }))
+}
+
+/// Complete declared evidence after its upload (for a multipart upload, after all its parts):
+/// the server checks the object's size, SHA-256 and content type against the declaration, and
+/// decodes photos. A mismatch rejects the evidence and removes the object (422, recorded); a
+/// match stores it, counts it for its checklist item and links it to reused copies elsewhere.
 #[utoipa::path(
     tag = "field",
     operation_id = "complete_evidence",
@@ -453,7 +734,7 @@ enum Completion {
     responses(
         (status = 200, description = "Verified and stored", body = Evidence),
         (status = 404, description = "No such evidence of mine", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not uploaded yet, or settled already", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not (wholly) uploaded yet, or settled already", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Rejected: the object did not match", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -465,60 +746,50 @@ async fn complete_evidence(
     id: web::Path<String>,
 ) -> Result<web::Json<Evidence>, ApiError> {
     actor.require_write()?;
-    let Some(me) = actor.user_id() else {
-        return Err(ApiError::forbidden("evidence is captured by people"));
-    };
     let id = id.into_inner();
-    let objects = state.objects.clone();
+    let row = my_evidence(&state, &actor, id.clone()).await?;
+    if row.status != EvidenceStatus::Declared.as_str() {
+        return Err(ApiError::conflict(format!(
+            "the evidence is {} already",
+            row.status
+        )));
+    }
+    if let (ObjectStore::S3(s3), Some(upload_id)) = (&*state.objects, &row.upload_id) {
+        join_parts(s3, &row, upload_id).await?;
+    }
+    // The object is examined outside the transaction: reading a video back must not hold the
+    // write lock. The transaction then settles the evidence if nobody settled it meanwhile.
+    let examined = examine(&state, &row).await?;
     let scope = service::scope(&actor);
+    let max_distance = state.config.field.similar_max_distance;
     let outcome = write::change(&state, &actor, move |tx| {
-        let row = field::evidence_by_id(tx.conn(), &id)
-            .ok()
-            .filter(|r| r.officer_id == me.to_string())
-            .ok_or_else(|| ApiError::not_found("evidence"))?;
-        if row.status != EvidenceStatus::Declared.as_str() {
-            return Err(ApiError::conflict(format!(
-                "the evidence is {} already",
-                row.status
-            )));
-        }
-        let Some(digest) = objects.digest(&row.object_key)? else {
-            return Err(ApiError::conflict("the bytes have not been uploaded yet"));
+        let row = field::evidence_by_id(tx.conn(), &id)?;
+        let examined = match examined {
+            Ok(e) => e,
+            Err(why) => {
+                field::settle_evidence(tx, &id, EvidenceStatus::Rejected.as_str(), Some(&why))?;
+                tx.audit(
+                    "evidence.reject",
+                    "task",
+                    &row.task_id,
+                    &json!({ "evidence": id, "why": why }),
+                )?;
+                return Ok(Completion::Rejected(why, vec![row.object_key]));
+            }
         };
-        let mut why = if digest.size != row.size_bytes.max(0) as u64 {
-            Some(format!(
-                "{} bytes stored, {} declared",
-                digest.size, row.size_bytes
-            ))
-        } else if digest.sha256 != row.sha256 {
-            Some(format!(
-                "SHA-256 {} does not match the declared {}",
-                digest.sha256, row.sha256
-            ))
-        } else if !sniff_matches(&row.content_type, &objects.head_bytes(&row.object_key, 16)?) {
-            Some(format!("the bytes are not {}", row.content_type))
-        } else {
-            None
-        };
-        // Photos the server can decode are decoded under limits, thumbnailed, hashed and
-        // compared with other tasks' evidence; one that cannot be decoded is refused.
-        if why.is_none()
-            && decodable_image(&row.content_type)
-            && let Err(refused) = examine_image(tx, &objects, &row)?
-        {
-            why = Some(refused);
-        }
-        if let Some(why) = why {
-            field::settle_evidence(tx, &id, EvidenceStatus::Rejected.as_str(), Some(&why))?;
-            tx.audit(
-                "evidence.reject",
-                "task",
-                &row.task_id,
-                &json!({ "evidence": id, "why": why }),
-            )?;
-            return Ok(Completion::Rejected(why, row.object_key));
-        }
         field::settle_evidence(tx, &id, EvidenceStatus::Stored.as_str(), None)?;
+        let phash = examined.image.as_ref().map(|i| i.2);
+        if let Some((width, height, phash, thumbnail_key)) = &examined.image {
+            field::set_image(
+                tx,
+                &id,
+                i32::try_from(*width).unwrap_or(i32::MAX),
+                i32::try_from(*height).unwrap_or(i32::MAX),
+                i64::from_ne_bytes(phash.to_ne_bytes()),
+                thumbnail_key,
+            )?;
+        }
+        link_reuse(tx, &row, phash, max_distance)?;
         inspection::add_evidence(tx, &row.task_id, &row.item_key)?;
         tx.audit(
             "evidence.store",
@@ -536,13 +807,12 @@ async fn complete_evidence(
     .await?;
     match outcome {
         Completion::Stored(evidence) => Ok(web::Json(*evidence)),
-        Completion::Rejected(why, key) => {
+        Completion::Rejected(why, keys) => {
             // Removed only after the rejection is committed: a failed commit leaves the
             // evidence declared with its bytes, and the officer can complete it again.
-            let objects = state.objects.clone();
-            web::block(move || objects.delete(&key))
-                .await
-                .map_err(ApiError::internal)??;
+            for key in keys {
+                state.objects.delete(&key).await?;
+            }
             Err(ApiError::new(
                 ErrorCode::ValidationFailed,
                 format!("the evidence is rejected and its upload removed: {why}"),
@@ -551,27 +821,14 @@ async fn complete_evidence(
     }
 }
 
-/// A short-lived download URL for stored evidence, for whoever sees its task.
-#[utoipa::path(
-    tag = "field",
-    operation_id = "download_evidence",
-    params(("id" = String, Path, description = "Evidence id")),
-    responses(
-        (status = 200, description = "A URL valid for 5 minutes", body = DownloadTarget),
-        (status = 404, description = "No such evidence in scope", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not stored", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
-)]
-#[get("/evidence/{id}/download")]
-async fn download_evidence(
-    state: web::Data<AppState>,
-    actor: Actor,
-    id: web::Path<String>,
-) -> Result<web::Json<DownloadTarget>, ApiError> {
+/// Stored evidence the caller's scope covers.
+async fn evidence_in_scope(
+    state: &AppState,
+    actor: &Actor,
+    id: String,
+) -> Result<EvidenceRow, ApiError> {
     actor.require_read()?;
-    let id = id.into_inner();
-    let scope = service::scope(&actor);
+    let scope = service::scope(actor);
     let row = state
         .db(move |conn| {
             let row =
@@ -586,15 +843,74 @@ async fn download_evidence(
             row.status
         )));
     }
-    let (token, expires_at) = state.keys.sign_grant(
-        &row.object_key,
-        "GET",
-        None,
-        Some(&row.content_type),
-        DOWNLOAD_TTL,
-    )?;
-    Ok(web::Json(DownloadTarget {
-        url: format!("/api/v1/objects/{token}"),
-        expires_at,
-    }))
+    Ok(row)
+}
+
+/// A short-lived GET of an object: presigned on S3, served by this server otherwise.
+async fn download_target(
+    state: &AppState,
+    key: &str,
+    content_type: &str,
+) -> Result<DownloadTarget, ApiError> {
+    let ttl_secs = state.config.field.download_ttl_secs;
+    let (url, expires_at) = match &*state.objects {
+        ObjectStore::Local(_) => local_url(state, key, "GET", None, content_type, ttl_secs)?,
+        ObjectStore::S3(s3) => {
+            let p = s3.presign_get(key, content_type, ttl(ttl_secs)).await?;
+            (p.url, p.expires_at)
+        }
+    };
+    Ok(DownloadTarget { url, expires_at })
+}
+
+/// A short-lived download URL for stored evidence, for whoever sees its task.
+#[utoipa::path(
+    tag = "field",
+    operation_id = "download_evidence",
+    params(("id" = String, Path, description = "Evidence id")),
+    responses(
+        (status = 200, description = "A URL valid for `EVIDENCE_DOWNLOAD_TTL_SECS` (5 minutes)", body = DownloadTarget),
+        (status = 404, description = "No such evidence in scope", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not stored", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/evidence/{id}/download")]
+async fn download_evidence(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<web::Json<DownloadTarget>, ApiError> {
+    let row = evidence_in_scope(&state, &actor, id.into_inner()).await?;
+    Ok(web::Json(
+        download_target(&state, &row.object_key, &row.content_type).await?,
+    ))
+}
+
+/// A short-lived download URL for the thumbnail of a stored photo (320 px JPEG), for whoever
+/// sees its task.
+#[utoipa::path(
+    tag = "field",
+    operation_id = "download_thumbnail",
+    params(("id" = String, Path, description = "Evidence id")),
+    responses(
+        (status = 200, description = "A URL valid for `EVIDENCE_DOWNLOAD_TTL_SECS`", body = DownloadTarget),
+        (status = 404, description = "No such evidence in scope, or it has no thumbnail (not a photo)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not stored", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/evidence/{id}/thumbnail")]
+async fn download_thumbnail(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<web::Json<DownloadTarget>, ApiError> {
+    let row = evidence_in_scope(&state, &actor, id.into_inner()).await?;
+    let key = row
+        .thumbnail_key
+        .ok_or_else(|| ApiError::not_found("thumbnail"))?;
+    Ok(web::Json(
+        download_target(&state, &key, "image/jpeg").await?,
+    ))
 }

@@ -14,7 +14,7 @@ use loanwatch_api_types::{
     },
 };
 use loanwatch_domain::field::{
-    CheckinPolicy, Datum, Geofence, LatLng,
+    Datum, Geofence, LatLng,
     checkin::{CheckinInput, Fix, PreviousCheckin, corrected_time, judge, judge_dwell, plausible},
 };
 use loanwatch_store::{
@@ -319,6 +319,7 @@ async fn create_checkin(
     }
     let provider = service::text("provider", &input.provider, 40)?;
     let who = actor.clone();
+    let policy = state.config.field.checkin.clone();
     let (replayed, body) = write::change(&state, &actor, move |tx| {
         let t = assigned_task(tx.conn(), &who, &task_id)?;
         let received_at: DateTime<Utc> = utc(tx.now());
@@ -345,7 +346,7 @@ async fn create_checkin(
                 },
                 at: utc(p.checked_in_at),
             });
-        let verdict = judge(&judged, &fences, previous, &CheckinPolicy::default());
+        let verdict = judge(&judged, &fences, previous, &policy);
         let reasons: Vec<CheckinReason> = verdict
             .reasons
             .iter()
@@ -464,6 +465,7 @@ async fn check_out(
         ("device_time", input.device_time),
         ("sent_at", input.sent_at),
     ])?;
+    let policy = state.config.field.checkin.clone();
     let row = write::change(&state, &actor, move |tx| {
         let row = field::checkin(tx.conn(), &id)
             .ok()
@@ -480,7 +482,7 @@ async fn check_out(
             return Err(ApiError::invalid("device_time", "is before the check-in"));
         }
         let mut reasons: Vec<CheckinReason> = stored_json(&row.reasons, "reasons")?;
-        if let Some(r) = judge_dwell(dwell, &CheckinPolicy::default()) {
+        if let Some(r) = judge_dwell(dwell, &policy) {
             reasons.push(CheckinReason {
                 flag: r.flag,
                 detail: r.detail,

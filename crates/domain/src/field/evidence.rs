@@ -143,6 +143,37 @@ pub fn sniff_matches(content_type: &str, head: &[u8]) -> bool {
     }
 }
 
+/// A part of a multipart upload: 1-based number, offset and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Part {
+    /// 1-based.
+    pub number: u32,
+    /// Offset in the file.
+    pub offset: u64,
+    /// Bytes.
+    pub size: u64,
+}
+
+/// Whether evidence travels in parts: videos longer than one part (so a 1 GiB file survives a
+/// bad network). Photos and documents go in one request.
+pub fn uses_parts(kind: EvidenceKind, size: u64, part_bytes: u64) -> bool {
+    kind == EvidenceKind::Video && part_bytes > 0 && size > part_bytes
+}
+
+/// How a file of `size` bytes is cut into parts of `part_bytes` (the last one shorter).
+pub fn part_plan(size: u64, part_bytes: u64) -> Vec<Part> {
+    if part_bytes == 0 {
+        return Vec::new();
+    }
+    (0..size.div_ceil(part_bytes))
+        .map(|i| Part {
+            number: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            offset: i * part_bytes,
+            size: part_bytes.min(size - i * part_bytes),
+        })
+        .collect()
+}
+
 /// Hamming distance between two 64-bit perceptual hashes: the number of differing bits.
 pub fn hash_distance(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
@@ -170,6 +201,28 @@ pub fn difference_hash(gray_9x8: &[u8; 72]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn videos_are_cut_into_parts_the_last_one_shorter() {
+        let mib = 1 << 20;
+        assert!(!uses_parts(EvidenceKind::Video, 8 * mib, 8 * mib));
+        assert!(uses_parts(EvidenceKind::Video, 8 * mib + 1, 8 * mib));
+        assert!(!uses_parts(EvidenceKind::Photo, 20 * mib, 8 * mib));
+        let plan = part_plan(20 * mib + 5, 8 * mib);
+        assert_eq!(
+            plan.iter()
+                .map(|p| (p.number, p.offset, p.size))
+                .collect::<Vec<_>>(),
+            [
+                (1, 0, 8 * mib),
+                (2, 8 * mib, 8 * mib),
+                (3, 16 * mib, 4 * mib + 5)
+            ]
+        );
+        assert_eq!(part_plan(16 * mib, 8 * mib).len(), 2);
+        assert!(part_plan(0, 8 * mib).is_empty());
+        assert!(part_plan(10, 0).is_empty());
+    }
 
     #[test]
     fn declarations_are_checked_against_the_kind() {

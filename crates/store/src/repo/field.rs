@@ -169,6 +169,28 @@ pub fn settle_evidence(
     Ok(())
 }
 
+/// Records the storage's multipart upload of declared evidence, unless one is recorded already
+/// (a concurrent declaration won): `false` then, and the caller gives up its own.
+pub fn set_multipart(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    upload_id: &str,
+    part_bytes: i64,
+) -> StoreResult<bool> {
+    let n = diesel::update(
+        evidence::table
+            .find(id)
+            .filter(evidence::status.eq("declared"))
+            .filter(evidence::upload_id.is_null()),
+    )
+    .set((
+        evidence::upload_id.eq(Some(upload_id)),
+        evidence::part_bytes.eq(Some(part_bytes)),
+    ))
+    .execute(tx.conn())?;
+    Ok(n == 1)
+}
+
 /// Stored evidence of a task counted per checklist item (for an inspection started after the
 /// uploads).
 pub fn stored_evidence_counts(
