@@ -109,6 +109,20 @@ enum CalendarCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
+    /// Completing a 12-megapixel JPEG (ms and peak memory, beside the SHA-256 alone), and
+    /// uploads through presigned S3 URLs beside plain PutObject to the same server. Uses the
+    /// configured S3 (`OBJECT_STORE=s3`) or starts `.tools/bin/s3s-fs` (or `$S3S_FS`).
+    Evidence {
+        /// Completions timed.
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+        /// Size of each upload, MiB.
+        #[arg(long, default_value_t = 64)]
+        upload_mib: u64,
+        /// Uploads timed on each side.
+        #[arg(long, default_value_t = 5)]
+        uploads: usize,
+    },
     /// One month of supervision tasks for the whole portfolio: the plan job's set-based path
     /// beside a row-at-a-time insert loop (SQLite or PostgreSQL). Deletes the tasks nobody worked
     /// on, so give it a database of its own; an empty one is seeded with the demo portfolio.
@@ -328,6 +342,23 @@ pub fn run() -> anyhow::Result<i32> {
             };
             let report = crate::bench::run(config, &spec)?;
             crate::bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Evidence {
+                    rounds,
+                    upload_mib,
+                    uploads,
+                },
+        } => {
+            let spec = crate::evidence_bench::EvidenceBenchSpec {
+                rounds,
+                upload_mib,
+                uploads,
+            };
+            let report = crate::evidence_bench::run(&config, &spec)?;
+            crate::evidence_bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
             Ok(0)
         }
         Command::Bench {
