@@ -231,7 +231,8 @@ impl Config {
                     "EVIDENCE_MAX_PHOTO_BYTES",
                     limits.photo_bytes,
                     1024,
-                    1 << 30,
+                    // Photos are read whole to be decoded.
+                    256 << 20,
                 )?,
                 video_bytes: number(
                     &get,

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod ledger;
 pub mod masking;
 pub mod money;
+pub mod monitoring;
 pub mod notice;
 pub mod people;
 pub mod position;

@@ -1,0 +1,784 @@
+//! Fund-flow rules (资金流向监测) over the transfers of a loan's proceeds (RULEBOOK §5).
+//!
+//! A [`FlowEngine`] takes one loan's transfers in time order and answers each with the rules it
+//! breaks, keeping only the state the rules need (recent outflows for flow-back, recent
+//! near-threshold payments for structuring). The nightly batch and the real-time path both feed
+//! transfers through it, so they raise the same warnings by construction.
+//!
+//! The thresholds are a [`FlowRules`] definition: JSON that names only known fields, versioned
+//! and activated per institution by the caller.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use chrono::{Duration, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use super::Tier;
+
+text_enum!(
+    /// A fund-flow rule.
+    FlowRule {
+        /// One transfer of proceeds at or over the large-transfer threshold.
+        LargeTransfer = "large_transfer",
+        /// Proceeds paid to a restricted category (real estate, securities, underground banking…).
+        RestrictedCategory = "restricted_category",
+        /// Proceeds coming back to the borrower or a related party, directly or through one
+        /// intermediary (回流).
+        FlowBack = "flow_back",
+        /// Proceeds paid to an individual while the contract counterparty is a company.
+        IndividualPayee = "individual_payee",
+        /// Proceeds paid to someone other than the contract counterparty.
+        NotCounterparty = "not_counterparty",
+        /// Several payments just under the entrusted-payment threshold within a few days.
+        Structuring = "structuring",
+        /// Proceeds left unused long after disbursement.
+        IdleProceeds = "idle_proceeds",
+        /// The borrower's settlement volume at this bank falling.
+        SettlementFalling = "settlement_falling",
+    }
+);
+
+text_enum!(
+    /// Who is on the other side of a transfer.
+    PartyKind {
+        /// A company or other organisation.
+        Company = "company",
+        /// A natural person.
+        Individual = "individual",
+    }
+);
+
+/// What the engine knows of a party.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartyInfo {
+    /// Company or individual.
+    pub kind: PartyKind,
+    /// Its category (`real_estate`, `securities`, …) when known.
+    pub category: Option<String>,
+}
+
+/// The thresholds of the fund-flow rules: one version of an institution's definition.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FlowRules {
+    /// A single transfer at or over this is large, fen.
+    pub large_transfer_fen: i64,
+    /// Categories proceeds must not reach.
+    pub restricted_categories: BTreeSet<String>,
+    /// Days within which money coming back counts as flow-back.
+    pub flow_back_days: i64,
+    /// Least share of the outgoing amount, percent, that must come back to count.
+    pub flow_back_min_pct: i64,
+    /// Payments under the entrusted-payment threshold by at most this percentage are "just under".
+    pub structuring_band_pct: i64,
+    /// How many "just under" payments…
+    pub structuring_count: usize,
+    /// …within how many days are structuring.
+    pub structuring_days: i64,
+    /// Days after disbursement from which unused proceeds are idle.
+    pub idle_days: i64,
+    /// Share of the proceeds still unused, percent, that makes them idle.
+    pub idle_pct: i64,
+    /// Fall of settlement volume, percent, over the last three months against the three before.
+    pub settlement_fall_pct: i64,
+}
+
+impl Default for FlowRules {
+    fn default() -> Self {
+        Self {
+            // 5 million yuan.
+            large_transfer_fen: 500_000_000,
+            restricted_categories: ["real_estate", "securities", "underground_banking"]
+                .into_iter()
+                .map(str::to_owned)
+                .collect(),
+            flow_back_days: 30,
+            flow_back_min_pct: 50,
+            structuring_band_pct: 10,
+            structuring_count: 3,
+            structuring_days: 5,
+            idle_days: 30,
+            idle_pct: 80,
+            settlement_fall_pct: 30,
+        }
+    }
+}
+
+impl FlowRules {
+    /// Checks a definition's values; the error names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let checks = [
+            ("large_transfer_fen", self.large_transfer_fen > 0),
+            ("flow_back_days", (1..=366).contains(&self.flow_back_days)),
+            (
+                "flow_back_min_pct",
+                (1..=100).contains(&self.flow_back_min_pct),
+            ),
+            (
+                "structuring_band_pct",
+                (1..=50).contains(&self.structuring_band_pct),
+            ),
+            (
+                "structuring_count",
+                (2..=100).contains(&self.structuring_count),
+            ),
+            (
+                "structuring_days",
+                (1..=90).contains(&self.structuring_days),
+            ),
+            ("idle_days", (1..=366).contains(&self.idle_days)),
+            ("idle_pct", (1..=100).contains(&self.idle_pct)),
+            (
+                "settlement_fall_pct",
+                (1..=100).contains(&self.settlement_fall_pct),
+            ),
+        ];
+        match checks.iter().find(|(_, ok)| !ok) {
+            Some((field, _)) => Err(format!("{field} is out of range")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The loan whose proceeds are watched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchedLoan {
+    /// Loan id.
+    pub loan_id: String,
+    /// The borrower's party id.
+    pub borrower: String,
+    /// Related parties: shareholders, legal representative, group members, the borrower's own
+    /// other accounts' holders.
+    pub related: BTreeSet<String>,
+    /// The contract counterparty of the financed purchase (entrusted payment), when known.
+    pub counterparty: Option<String>,
+    /// Amount disbursed, fen.
+    pub disbursed_fen: i64,
+    /// Day of disbursement.
+    pub disbursed_on: NaiveDate,
+    /// Entrusted-payment threshold: payments at or over it must go through the bank, fen.
+    pub entrusted_threshold_fen: i64,
+}
+
+/// One transfer between parties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transfer {
+    /// The source system's id.
+    pub id: String,
+    /// When it was booked.
+    pub at: NaiveDateTime,
+    /// Paying party.
+    pub from: String,
+    /// Receiving party.
+    pub to: String,
+    /// Amount, fen (positive).
+    pub amount_fen: i64,
+    /// Paid out of the loan's proceeds.
+    pub proceeds: bool,
+}
+
+/// A rule broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hit {
+    /// Which rule.
+    pub rule: FlowRule,
+    /// How serious.
+    pub tier: Tier,
+    /// The transfers behind it, oldest first.
+    pub transfers: Vec<String>,
+    /// The day it refers to (deduplication is per borrower, rule and month of this day).
+    pub on: NaiveDate,
+    /// Why, for a person.
+    pub detail: String,
+}
+
+/// An outflow of proceeds that may come back.
+#[derive(Debug, Clone)]
+struct Outflow {
+    id: String,
+    at: NaiveDateTime,
+    to: String,
+    amount_fen: i64,
+}
+
+/// Money that reached a second party from someone who received proceeds.
+#[derive(Debug, Clone)]
+struct Onward {
+    first: Outflow,
+    id: String,
+    to: String,
+    amount_fen: i64,
+}
+
+fn yuan(fen: i64) -> String {
+    format!("{}.{:02}", fen / 100, (fen % 100).abs())
+}
+
+/// The fund-flow rules applied to one loan's transfers, in time order.
+#[derive(Debug)]
+pub struct FlowEngine<'a> {
+    rules: &'a FlowRules,
+    loan: &'a WatchedLoan,
+    parties: &'a HashMap<String, PartyInfo>,
+    outflows: VecDeque<Outflow>,
+    onward: VecDeque<Onward>,
+    near_threshold: VecDeque<(NaiveDateTime, String)>,
+    spent_fen: i64,
+}
+
+impl<'a> FlowEngine<'a> {
+    /// An engine with nothing seen yet.
+    pub fn new(
+        rules: &'a FlowRules,
+        loan: &'a WatchedLoan,
+        parties: &'a HashMap<String, PartyInfo>,
+    ) -> Self {
+        Self {
+            rules,
+            loan,
+            parties,
+            outflows: VecDeque::new(),
+            onward: VecDeque::new(),
+            near_threshold: VecDeque::new(),
+            spent_fen: 0,
+        }
+    }
+
+    fn is_home(&self, party: &str) -> bool {
+        party == self.loan.borrower || self.loan.related.contains(party)
+    }
+
+    /// Takes the next transfer (not earlier than the previous one) and returns the rules it
+    /// breaks.
+    pub fn push(&mut self, t: &Transfer) -> Vec<Hit> {
+        let mut hits = Vec::new();
+        let window = Duration::days(self.rules.flow_back_days);
+        while self.outflows.front().is_some_and(|o| t.at - o.at > window) {
+            self.outflows.pop_front();
+        }
+        while self
+            .onward
+            .front()
+            .is_some_and(|o| t.at - o.first.at > window)
+        {
+            self.onward.pop_front();
+        }
+        let hit = |rule, tier, transfers: Vec<String>, detail: String| Hit {
+            rule,
+            tier,
+            transfers,
+            on: t.at.date(),
+            detail,
+        };
+
+        // Money coming home: the borrower's or a related party's account receives from someone
+        // who got proceeds (one hop) or from someone paid by such a party (two hops).
+        if self.is_home(&t.to) && !self.is_home(&t.from) {
+            let min = |amount: i64| amount * self.rules.flow_back_min_pct / 100;
+            if let Some(o) = self
+                .outflows
+                .iter()
+                .find(|o| o.to == t.from && t.amount_fen >= min(o.amount_fen))
+            {
+                hits.push(hit(
+                    FlowRule::FlowBack,
+                    Tier::Red,
+                    vec![o.id.clone(), t.id.clone()],
+                    format!(
+                        "{} yuan of proceeds paid to {} on {} came back {} yuan to {} on {}",
+                        yuan(o.amount_fen),
+                        o.to,
+                        o.at.date(),
+                        yuan(t.amount_fen),
+                        t.to,
+                        t.at.date()
+                    ),
+                ));
+            } else if let Some(o) = self.onward.iter().find(|o| {
+                o.to == t.from && t.amount_fen >= min(o.first.amount_fen.min(o.amount_fen))
+            }) {
+                hits.push(hit(
+                    FlowRule::FlowBack,
+                    Tier::Red,
+                    vec![o.first.id.clone(), o.id.clone(), t.id.clone()],
+                    format!(
+                        "{} yuan of proceeds paid to {} on {} went on to {} and came back {} yuan to {} on {}",
+                        yuan(o.first.amount_fen),
+                        o.first.to,
+                        o.first.at.date(),
+                        o.to,
+                        yuan(t.amount_fen),
+                        t.to,
+                        t.at.date()
+                    ),
+                ));
+            }
+        }
+
+        // Money moving on from someone who received proceeds: remember it for two-hop flow-back.
+        if !self.is_home(&t.from) && !self.is_home(&t.to) {
+            let firsts: Vec<Outflow> = self
+                .outflows
+                .iter()
+                .filter(|o| o.to == t.from)
+                .cloned()
+                .collect();
+            for first in firsts {
+                self.onward.push_back(Onward {
+                    first,
+                    id: t.id.clone(),
+                    to: t.to.clone(),
+                    amount_fen: t.amount_fen,
+                });
+            }
+        }
+
+        if !(t.proceeds && t.from == self.loan.borrower) {
+            return hits;
+        }
+        self.spent_fen += t.amount_fen;
+        let payee = self.parties.get(&t.to);
+
+        if t.amount_fen >= self.rules.large_transfer_fen {
+            hits.push(hit(
+                FlowRule::LargeTransfer,
+                Tier::Yellow,
+                vec![t.id.clone()],
+                format!(
+                    "{} yuan paid to {} at once (threshold {} yuan)",
+                    yuan(t.amount_fen),
+                    t.to,
+                    yuan(self.rules.large_transfer_fen)
+                ),
+            ));
+        }
+        if let Some(category) = payee
+            .and_then(|p| p.category.as_deref())
+            .filter(|c| self.rules.restricted_categories.contains(*c))
+        {
+            hits.push(hit(
+                FlowRule::RestrictedCategory,
+                Tier::Red,
+                vec![t.id.clone()],
+                format!(
+                    "{} yuan of proceeds paid to {} ({category})",
+                    yuan(t.amount_fen),
+                    t.to
+                ),
+            ));
+        }
+        if let Some(counterparty) = &self.loan.counterparty
+            && *counterparty != t.to
+            && !self.is_home(&t.to)
+        {
+            let counterparty_is_company = self
+                .parties
+                .get(counterparty)
+                .is_some_and(|p| p.kind == PartyKind::Company);
+            if counterparty_is_company && payee.is_some_and(|p| p.kind == PartyKind::Individual) {
+                hits.push(hit(
+                    FlowRule::IndividualPayee,
+                    Tier::Orange,
+                    vec![t.id.clone()],
+                    format!(
+                        "{} yuan paid to the individual {} while the contract counterparty {} is a company",
+                        yuan(t.amount_fen),
+                        t.to,
+                        counterparty
+                    ),
+                ));
+            } else {
+                hits.push(hit(
+                    FlowRule::NotCounterparty,
+                    Tier::Yellow,
+                    vec![t.id.clone()],
+                    format!(
+                        "{} yuan paid to {}, not to the contract counterparty {}",
+                        yuan(t.amount_fen),
+                        t.to,
+                        counterparty
+                    ),
+                ));
+            }
+        }
+        let threshold = self.loan.entrusted_threshold_fen;
+        let floor = threshold - threshold * self.rules.structuring_band_pct / 100;
+        if threshold > 0 && (floor..threshold).contains(&t.amount_fen) {
+            let window = Duration::days(self.rules.structuring_days);
+            while self
+                .near_threshold
+                .front()
+                .is_some_and(|(at, _)| t.at - *at > window)
+            {
+                self.near_threshold.pop_front();
+            }
+            self.near_threshold.push_back((t.at, t.id.clone()));
+            if self.near_threshold.len() >= self.rules.structuring_count {
+                let ids: Vec<String> = self
+                    .near_threshold
+                    .iter()
+                    .map(|(_, id)| id.clone())
+                    .collect();
+                hits.push(hit(
+                    FlowRule::Structuring,
+                    Tier::Orange,
+                    ids.clone(),
+                    format!(
+                        "{} payments just under the entrusted-payment threshold of {} yuan within {} days",
+                        ids.len(),
+                        yuan(threshold),
+                        self.rules.structuring_days
+                    ),
+                ));
+                self.near_threshold.clear();
+            }
+        }
+        if !self.is_home(&t.to) {
+            self.outflows.push_back(Outflow {
+                id: t.id.clone(),
+                at: t.at,
+                to: t.to.clone(),
+                amount_fen: t.amount_fen,
+            });
+        }
+        hits
+    }
+
+    /// Whether the proceeds sit unused on `as_of`.
+    pub fn idle(&self, as_of: NaiveDate) -> Option<Hit> {
+        let loan = self.loan;
+        let days = (as_of - loan.disbursed_on).num_days();
+        let unused = loan.disbursed_fen - self.spent_fen;
+        (loan.disbursed_fen > 0
+            && days >= self.rules.idle_days
+            && unused * 100 >= loan.disbursed_fen * self.rules.idle_pct)
+            .then(|| Hit {
+                rule: FlowRule::IdleProceeds,
+                tier: Tier::Yellow,
+                transfers: Vec::new(),
+                on: as_of,
+                detail: format!(
+                    "{} of {} yuan unused {days} days after disbursement",
+                    yuan(unused),
+                    yuan(loan.disbursed_fen)
+                ),
+            })
+    }
+}
+
+/// All the fund-flow rules over one loan's transfers (sorted here by time, then id), and the idle
+/// check on `as_of`: the batch path.
+pub fn evaluate(
+    rules: &FlowRules,
+    loan: &WatchedLoan,
+    parties: &HashMap<String, PartyInfo>,
+    transfers: &[Transfer],
+    as_of: NaiveDate,
+) -> Vec<Hit> {
+    let mut ordered: Vec<&Transfer> = transfers.iter().filter(|t| t.at.date() <= as_of).collect();
+    ordered.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
+    let mut engine = FlowEngine::new(rules, loan, parties);
+    let mut hits: Vec<Hit> = ordered.into_iter().flat_map(|t| engine.push(t)).collect();
+    hits.extend(engine.idle(as_of));
+    hits
+}
+
+/// Whether the borrower's settlement volume at this bank fell: `monthly_fen` holds the settled
+/// volume of consecutive months, oldest first, ending with the last full month.
+pub fn settlement_falling(rules: &FlowRules, monthly_fen: &[i64], on: NaiveDate) -> Option<Hit> {
+    let [.., a, b, c, d, e, f] = monthly_fen else {
+        return None;
+    };
+    let before = a + b + c;
+    let after = d + e + f;
+    (before > 0 && (before - after) * 100 >= before * rules.settlement_fall_pct).then(|| Hit {
+        rule: FlowRule::SettlementFalling,
+        tier: Tier::Yellow,
+        transfers: Vec::new(),
+        on,
+        detail: format!(
+            "settlement at this bank fell from {} to {} yuan over the last three months",
+            yuan(before),
+            yuan(after)
+        ),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(day: u32, hour: u32) -> NaiveDateTime {
+        NaiveDate::from_ymd_opt(2026, 3, day)
+            .and_then(|d| d.and_hms_opt(hour, 0, 0))
+            .unwrap_or_default()
+    }
+
+    fn parties() -> HashMap<String, PartyInfo> {
+        let company = |c: Option<&str>| PartyInfo {
+            kind: PartyKind::Company,
+            category: c.map(str::to_owned),
+        };
+        HashMap::from([
+            ("supplier".to_owned(), company(Some("manufacturing"))),
+            ("developer".to_owned(), company(Some("real_estate"))),
+            ("other_co".to_owned(), company(None)),
+            ("shell".to_owned(), company(None)),
+            (
+                "zhang".to_owned(),
+                PartyInfo {
+                    kind: PartyKind::Individual,
+                    category: None,
+                },
+            ),
+        ])
+    }
+
+    fn loan() -> WatchedLoan {
+        WatchedLoan {
+            loan_id: "L1".into(),
+            borrower: "borrower".into(),
+            related: ["shareholder".to_owned()].into(),
+            counterparty: Some("supplier".into()),
+            disbursed_fen: 1_000_000_000,
+            disbursed_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default(),
+            entrusted_threshold_fen: 100_000_000,
+        }
+    }
+
+    fn pay(id: &str, when: NaiveDateTime, from: &str, to: &str, yuan: i64) -> Transfer {
+        Transfer {
+            id: id.into(),
+            at: when,
+            from: from.into(),
+            to: to.into(),
+            amount_fen: yuan * 100,
+            proceeds: from == "borrower",
+        }
+    }
+
+    fn rules_hit(transfers: &[Transfer], as_of_day: u32) -> Vec<FlowRule> {
+        let as_of = NaiveDate::from_ymd_opt(2026, 3, as_of_day).unwrap_or_default();
+        evaluate(&FlowRules::default(), &loan(), &parties(), transfers, as_of)
+            .into_iter()
+            .map(|h| h.rule)
+            .collect()
+    }
+
+    #[test]
+    fn a_clean_payment_to_the_counterparty_raises_nothing() {
+        assert!(
+            rules_hit(
+                &[pay("t1", at(2, 10), "borrower", "supplier", 2_000_000)],
+                5
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn large_transfers_warn_from_the_threshold() {
+        assert_eq!(
+            rules_hit(
+                &[pay("t1", at(2, 10), "borrower", "supplier", 5_000_000)],
+                5
+            ),
+            [FlowRule::LargeTransfer]
+        );
+        assert!(
+            rules_hit(
+                &[pay("t1", at(2, 10), "borrower", "supplier", 4_999_999)],
+                5
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn restricted_categories_individuals_and_strangers_are_told_apart() {
+        assert_eq!(
+            rules_hit(&[pay("t1", at(2, 10), "borrower", "developer", 100_000)], 5),
+            [FlowRule::RestrictedCategory, FlowRule::NotCounterparty]
+        );
+        assert_eq!(
+            rules_hit(&[pay("t1", at(2, 10), "borrower", "zhang", 100_000)], 5),
+            [FlowRule::IndividualPayee]
+        );
+        assert_eq!(
+            rules_hit(&[pay("t1", at(2, 10), "borrower", "other_co", 100_000)], 5),
+            [FlowRule::NotCounterparty]
+        );
+        // Moving proceeds between the borrower's own or related accounts is not a payee question.
+        assert!(
+            rules_hit(
+                &[pay("t1", at(2, 10), "borrower", "shareholder", 100_000)],
+                5
+            )
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn flow_back_is_found_directly_and_through_one_intermediary_within_the_window() {
+        let out = pay("t1", at(2, 10), "borrower", "supplier", 2_000_000);
+        let direct = [
+            out.clone(),
+            pay("t2", at(10, 9), "supplier", "shareholder", 1_500_000),
+        ];
+        assert_eq!(rules_hit(&direct, 20), [FlowRule::FlowBack]);
+        let two_hops = [
+            out.clone(),
+            pay("t2", at(3, 9), "supplier", "shell", 1_900_000),
+            pay("t3", at(4, 9), "shell", "borrower", 1_800_000),
+        ];
+        let hits = evaluate(
+            &FlowRules::default(),
+            &loan(),
+            &parties(),
+            &two_hops,
+            NaiveDate::from_ymd_opt(2026, 3, 20).unwrap_or_default(),
+        );
+        assert_eq!(hits.len(), 1);
+        assert_eq!(
+            (hits[0].rule, hits[0].tier),
+            (FlowRule::FlowBack, Tier::Red)
+        );
+        assert_eq!(hits[0].transfers, ["t1", "t2", "t3"]);
+        // Too little, or too late, is not flow-back.
+        let small = [
+            out.clone(),
+            pay("t2", at(10, 9), "supplier", "borrower", 900_000),
+        ];
+        assert!(rules_hit(&small, 20).is_empty());
+        let late = [
+            pay(
+                "t1",
+                NaiveDate::from_ymd_opt(2026, 1, 10)
+                    .and_then(|d| d.and_hms_opt(9, 0, 0))
+                    .unwrap_or_default(),
+                "borrower",
+                "supplier",
+                2_000_000,
+            ),
+            pay("t2", at(20, 9), "supplier", "borrower", 2_000_000),
+        ];
+        assert!(rules_hit(&late, 25).is_empty());
+        // Three hops are not followed.
+        let three = [
+            out,
+            pay("t2", at(3, 9), "supplier", "shell", 1_900_000),
+            pay("t3", at(4, 9), "shell", "other_co", 1_800_000),
+            pay("t4", at(5, 9), "other_co", "borrower", 1_700_000),
+        ];
+        assert!(rules_hit(&three, 20).is_empty());
+    }
+
+    #[test]
+    fn structuring_needs_enough_payments_just_under_the_threshold_close_together() {
+        let under = |id: &str, day| pay(id, at(day, 10), "borrower", "supplier", 950_000);
+        assert_eq!(
+            rules_hit(&[under("a", 2), under("b", 3), under("c", 5)], 10),
+            [FlowRule::Structuring]
+        );
+        assert!(rules_hit(&[under("a", 2), under("b", 3)], 10).is_empty());
+        assert!(rules_hit(&[under("a", 2), under("b", 3), under("c", 9)], 10).is_empty());
+        // Well under the band is ordinary.
+        let small = |id: &str, day| pay(id, at(day, 10), "borrower", "supplier", 500_000);
+        assert!(rules_hit(&[small("a", 2), small("b", 3), small("c", 4)], 10).is_empty());
+    }
+
+    #[test]
+    fn idle_proceeds_warn_after_the_idle_period_only_when_mostly_unused() {
+        let as_of = |d| NaiveDate::from_ymd_opt(2026, 4, d).unwrap_or_default();
+        let rules = FlowRules::default();
+        let (l, p) = (loan(), parties());
+        assert_eq!(
+            evaluate(&rules, &l, &p, &[], as_of(1))
+                .iter()
+                .map(|h| h.rule)
+                .collect::<Vec<_>>(),
+            [FlowRule::IdleProceeds]
+        );
+        assert!(
+            evaluate(
+                &rules,
+                &l,
+                &p,
+                &[],
+                NaiveDate::from_ymd_opt(2026, 3, 20).unwrap_or_default()
+            )
+            .is_empty()
+        );
+        let spent = [pay("t1", at(2, 10), "borrower", "supplier", 3_000_000)];
+        assert!(evaluate(&rules, &l, &p, &spent, as_of(1)).is_empty());
+    }
+
+    #[test]
+    fn the_engine_fed_one_transfer_at_a_time_raises_what_the_batch_raises() {
+        let history = [
+            pay("t1", at(2, 10), "borrower", "developer", 5_500_000),
+            pay("t2", at(3, 9), "developer", "shell", 5_000_000),
+            pay("t3", at(4, 9), "shell", "shareholder", 4_000_000),
+            pay("t4", at(5, 10), "borrower", "supplier", 950_000),
+            pay("t5", at(6, 10), "borrower", "supplier", 960_000),
+            pay("t6", at(7, 10), "borrower", "zhang", 970_000),
+        ];
+        let (rules, l, p) = (FlowRules::default(), loan(), parties());
+        let batch = evaluate(
+            &rules,
+            &l,
+            &p,
+            &history,
+            NaiveDate::from_ymd_opt(2026, 3, 10).unwrap_or_default(),
+        );
+        let mut engine = FlowEngine::new(&rules, &l, &p);
+        let live: Vec<Hit> = history.iter().flat_map(|t| engine.push(t)).collect();
+        assert_eq!(batch, live);
+        let kinds: BTreeSet<FlowRule> = batch.iter().map(|h| h.rule).collect();
+        assert_eq!(
+            kinds,
+            [
+                FlowRule::LargeTransfer,
+                FlowRule::RestrictedCategory,
+                FlowRule::NotCounterparty,
+                FlowRule::FlowBack,
+                FlowRule::Structuring,
+                FlowRule::IndividualPayee,
+            ]
+            .into()
+        );
+    }
+
+    #[test]
+    fn settlement_falling_compares_the_last_three_months_with_the_three_before() {
+        let on = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default();
+        let rules = FlowRules::default();
+        assert!(settlement_falling(&rules, &[100, 100, 100, 60, 70, 80], on).is_some());
+        assert!(settlement_falling(&rules, &[100, 100, 100, 80, 80, 80], on).is_none());
+        assert!(settlement_falling(&rules, &[100, 100, 100, 60], on).is_none());
+        assert!(settlement_falling(&rules, &[0, 0, 0, 0, 0, 0], on).is_none());
+    }
+
+    #[test]
+    fn a_definition_names_only_known_fields_within_range() {
+        let ok: Result<FlowRules, _> =
+            serde_json::from_str(r#"{"large_transfer_fen": 100000000, "flow_back_days": 60}"#);
+        let rules = ok.unwrap_or_default();
+        assert_eq!(
+            (
+                rules.large_transfer_fen,
+                rules.flow_back_days,
+                rules.idle_days
+            ),
+            (100_000_000, 60, 30)
+        );
+        assert!(rules.validate().is_ok());
+        let unknown: Result<FlowRules, _> = serde_json::from_str(r#"{"large_transfer": 1}"#);
+        assert!(unknown.is_err());
+        let bad = FlowRules {
+            idle_pct: 0,
+            ..FlowRules::default()
+        };
+        assert_eq!(bad.validate(), Err("idle_pct is out of range".to_owned()));
+    }
+}
