@@ -2,6 +2,8 @@
 //! the borrower, raising tiered warnings (RULEBOOK §5–§6).
 
 pub mod flow;
+pub mod ratios;
+pub mod signals;
 
 text_enum!(
     /// How serious a warning is; each tier creates the work configured for it.

@@ -1,0 +1,337 @@
+//! Financial ratios from a borrower's statements, and the rules over them (RULEBOOK §6): a ratio
+//! past its threshold, or worsening period after period, warns early.
+//!
+//! Amounts are integer fen; ratios are exact decimals rounded to four places. A ratio whose
+//! denominator is zero or missing is absent, never infinite.
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Serialize};
+
+use super::Tier;
+
+/// The figures of one period's balance sheet, income statement and cash-flow statement that the
+/// ratios use, fen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Statement {
+    /// Period, e.g. `2026Q2` or `2025`; periods sort in time order as text.
+    pub period: String,
+    /// Current assets.
+    pub current_assets: i64,
+    /// Inventory (part of current assets).
+    pub inventory: i64,
+    /// Total assets.
+    pub total_assets: i64,
+    /// Current liabilities.
+    pub current_liabilities: i64,
+    /// Total liabilities.
+    pub total_liabilities: i64,
+    /// Revenue of the period.
+    pub revenue: i64,
+    /// Net profit of the period.
+    pub net_profit: i64,
+    /// Profit before tax.
+    pub profit_before_tax: i64,
+    /// Interest expense.
+    pub interest_expense: i64,
+    /// Net cash flow from operating activities.
+    pub operating_cash_flow: i64,
+}
+
+crate::text_enum!(
+    /// A financial ratio.
+    Ratio {
+        /// Current assets / current liabilities.
+        Current = "current_ratio",
+        /// (Current assets − inventory) / current liabilities.
+        Quick = "quick_ratio",
+        /// Total liabilities / total assets.
+        DebtToAsset = "debt_to_asset",
+        /// Revenue change against the previous period.
+        RevenueGrowth = "revenue_growth",
+        /// Net profit / revenue.
+        NetMargin = "net_margin",
+        /// (Profit before tax + interest) / interest.
+        InterestCoverage = "interest_coverage",
+        /// Operating cash flow / total liabilities.
+        CashFlowToDebt = "cash_flow_to_debt",
+    }
+);
+
+impl Ratio {
+    /// Whether a higher value is better (all but debt-to-asset).
+    pub fn higher_is_better(self) -> bool {
+        self != Self::DebtToAsset
+    }
+}
+
+fn ratio(num: i64, den: i64) -> Option<Decimal> {
+    (den != 0).then(|| {
+        (Decimal::from(num) / Decimal::from(den))
+            .round_dp_with_strategy(4, RoundingStrategy::MidpointNearestEven)
+    })
+}
+
+/// One ratio of a period; `previous` is the period before (for growth).
+pub fn compute(r: Ratio, s: &Statement, previous: Option<&Statement>) -> Option<Decimal> {
+    match r {
+        Ratio::Current => ratio(s.current_assets, s.current_liabilities),
+        Ratio::Quick => ratio(s.current_assets - s.inventory, s.current_liabilities),
+        Ratio::DebtToAsset => ratio(s.total_liabilities, s.total_assets),
+        Ratio::RevenueGrowth => {
+            previous.and_then(|p| ratio(s.revenue - p.revenue, p.revenue.abs()))
+        }
+        Ratio::NetMargin => ratio(s.net_profit, s.revenue),
+        Ratio::InterestCoverage => {
+            ratio(s.profit_before_tax + s.interest_expense, s.interest_expense)
+        }
+        Ratio::CashFlowToDebt => ratio(s.operating_cash_flow, s.total_liabilities),
+    }
+}
+
+/// A threshold on one ratio, and how many consecutive worsening periods warn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatioRule {
+    /// The ratio.
+    pub ratio: Ratio,
+    /// Past this value (below it, or above it for debt-to-asset) the ratio warns.
+    pub threshold: Decimal,
+    /// Tier of a ratio past its threshold.
+    pub tier: Tier,
+    /// This many consecutive worsenings warn (one tier lower) even inside the threshold; 0: never.
+    pub worsening_periods: usize,
+}
+
+/// The rulebook's defaults.
+pub fn default_rules() -> Vec<RatioRule> {
+    let rule = |ratio, threshold: &str, tier| RatioRule {
+        ratio,
+        threshold: threshold.parse().unwrap_or_default(),
+        tier,
+        worsening_periods: 3,
+    };
+    vec![
+        rule(Ratio::Current, "1.0", Tier::Yellow),
+        rule(Ratio::Quick, "0.6", Tier::Yellow),
+        rule(Ratio::DebtToAsset, "0.75", Tier::Orange),
+        rule(Ratio::RevenueGrowth, "-0.2", Tier::Orange),
+        rule(Ratio::NetMargin, "0", Tier::Yellow),
+        rule(Ratio::InterestCoverage, "1.5", Tier::Orange),
+        rule(Ratio::CashFlowToDebt, "0", Tier::Yellow),
+    ]
+}
+
+/// A ratio rule broken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RatioHit {
+    /// The ratio.
+    pub ratio: Ratio,
+    /// How serious.
+    pub tier: Tier,
+    /// The period it refers to (the latest).
+    pub period: String,
+    /// The latest value.
+    pub value: Decimal,
+    /// Why, for a person.
+    pub detail: String,
+}
+
+fn lower_tier(t: Tier) -> Tier {
+    match t {
+        Tier::Red => Tier::Orange,
+        Tier::Orange => Tier::Yellow,
+        Tier::Yellow | Tier::Blue => Tier::Blue,
+    }
+}
+
+/// The ratio rules over a borrower's statements (any order; evaluated at the latest period).
+pub fn evaluate(rules: &[RatioRule], statements: &[Statement]) -> Vec<RatioHit> {
+    let mut sorted: Vec<&Statement> = statements.iter().collect();
+    sorted.sort_by(|a, b| a.period.cmp(&b.period));
+    let Some(latest) = sorted.last() else {
+        return Vec::new();
+    };
+    let mut hits = Vec::new();
+    for rule in rules {
+        let series: Vec<Option<Decimal>> = sorted
+            .iter()
+            .enumerate()
+            .map(|(i, s)| compute(rule.ratio, s, i.checked_sub(1).map(|p| sorted[p])))
+            .collect();
+        let Some(Some(value)) = series.last().copied() else {
+            continue;
+        };
+        let better = rule.ratio.higher_is_better();
+        let past = if better {
+            value < rule.threshold
+        } else {
+            value > rule.threshold
+        };
+        if past {
+            hits.push(RatioHit {
+                ratio: rule.ratio,
+                tier: rule.tier,
+                period: latest.period.clone(),
+                value,
+                detail: format!(
+                    "{} is {value} in {}, past the threshold {}",
+                    rule.ratio, latest.period, rule.threshold
+                ),
+            });
+            continue;
+        }
+        let n = rule.worsening_periods;
+        if n == 0 || series.len() < n + 1 {
+            continue;
+        }
+        let tail: Option<Vec<Decimal>> = series[series.len() - n - 1..].iter().copied().collect();
+        let worsening = tail.is_some_and(|t| {
+            t.windows(2)
+                .all(|w| if better { w[1] < w[0] } else { w[1] > w[0] })
+        });
+        if worsening {
+            hits.push(RatioHit {
+                ratio: rule.ratio,
+                tier: lower_tier(rule.tier),
+                period: latest.period.clone(),
+                value,
+                detail: format!(
+                    "{} worsened {n} periods running, to {value} in {}",
+                    rule.ratio, latest.period
+                ),
+            });
+        }
+    }
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn healthy(period: &str) -> Statement {
+        Statement {
+            period: period.into(),
+            current_assets: 2_000,
+            inventory: 500,
+            total_assets: 10_000,
+            current_liabilities: 1_000,
+            total_liabilities: 5_000,
+            revenue: 8_000,
+            net_profit: 800,
+            profit_before_tax: 1_000,
+            interest_expense: 200,
+            operating_cash_flow: 1_200,
+        }
+    }
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap_or_default()
+    }
+
+    #[test]
+    fn ratios_are_exact_and_absent_without_a_denominator() {
+        let s = healthy("2026Q1");
+        let prev = Statement {
+            revenue: 10_000,
+            ..healthy("2025Q4")
+        };
+        assert_eq!(compute(Ratio::Current, &s, None), Some(d("2")));
+        assert_eq!(compute(Ratio::Quick, &s, None), Some(d("1.5")));
+        assert_eq!(compute(Ratio::DebtToAsset, &s, None), Some(d("0.5")));
+        assert_eq!(
+            compute(Ratio::RevenueGrowth, &s, Some(&prev)),
+            Some(d("-0.2"))
+        );
+        assert_eq!(compute(Ratio::RevenueGrowth, &s, None), None);
+        assert_eq!(compute(Ratio::NetMargin, &s, None), Some(d("0.1")));
+        assert_eq!(compute(Ratio::InterestCoverage, &s, None), Some(d("6")));
+        assert_eq!(compute(Ratio::CashFlowToDebt, &s, None), Some(d("0.24")));
+        let none = Statement {
+            interest_expense: 0,
+            ..healthy("x")
+        };
+        assert_eq!(compute(Ratio::InterestCoverage, &none, None), None);
+        let thirds = Statement {
+            current_assets: 1_000,
+            current_liabilities: 3_000,
+            ..healthy("x")
+        };
+        assert_eq!(compute(Ratio::Current, &thirds, None), Some(d("0.3333")));
+    }
+
+    #[test]
+    fn a_healthy_borrower_raises_nothing() {
+        let s = [healthy("2025Q4"), healthy("2026Q1")];
+        assert!(evaluate(&default_rules(), &s).is_empty());
+    }
+
+    #[test]
+    fn a_ratio_past_its_threshold_warns_at_its_tier() {
+        let strained = Statement {
+            current_liabilities: 2_500,
+            total_liabilities: 8_000,
+            ..healthy("2026Q1")
+        };
+        let hits = evaluate(&default_rules(), &[healthy("2025Q4"), strained]);
+        let got: Vec<(Ratio, Tier)> = hits.iter().map(|h| (h.ratio, h.tier)).collect();
+        assert_eq!(
+            got,
+            [
+                (Ratio::Current, Tier::Yellow),
+                (Ratio::DebtToAsset, Tier::Orange),
+            ]
+        );
+        assert!(hits[0].detail.contains("2026Q1"), "{}", hits[0].detail);
+    }
+
+    #[test]
+    fn worsening_period_after_period_warns_one_tier_lower_inside_the_threshold() {
+        let with_debt = |period: &str, debt| Statement {
+            total_liabilities: debt,
+            ..healthy(period)
+        };
+        let rising = [
+            with_debt("2025Q2", 5_000),
+            with_debt("2025Q3", 5_500),
+            with_debt("2025Q4", 6_000),
+            with_debt("2026Q1", 7_000),
+        ];
+        let hits = evaluate(&default_rules(), &rising);
+        assert!(
+            hits.iter()
+                .any(|h| h.ratio == Ratio::DebtToAsset && h.tier == Tier::Yellow),
+            "{hits:?}"
+        );
+        // Two worsenings are not three; a pause breaks the run.
+        assert!(
+            evaluate(&default_rules(), &rising[1..])
+                .iter()
+                .all(|h| h.ratio != Ratio::DebtToAsset)
+        );
+        let paused = [
+            with_debt("2025Q2", 5_000),
+            with_debt("2025Q3", 5_500),
+            with_debt("2025Q4", 5_500),
+            with_debt("2026Q1", 7_000),
+        ];
+        assert!(
+            evaluate(&default_rules(), &paused)
+                .iter()
+                .all(|h| h.ratio != Ratio::DebtToAsset)
+        );
+    }
+
+    #[test]
+    fn rules_are_a_definition_with_known_fields_only() {
+        let rules: Result<Vec<RatioRule>, _> = serde_json::from_str(
+            r#"[{"ratio": "quick_ratio", "threshold": "0.8", "tier": "orange", "worsening_periods": 2}]"#,
+        );
+        assert!(rules.is_ok());
+        let unknown: Result<Vec<RatioRule>, _> = serde_json::from_str(
+            r#"[{"ratio": "acid_test", "threshold": "0.8", "tier": "orange", "worsening_periods": 2}]"#,
+        );
+        assert!(unknown.is_err());
+    }
+}
