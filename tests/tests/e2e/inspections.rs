@@ -66,6 +66,17 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
             .as_array()
             .is_some_and(|m| m.iter().any(|x| x["pointer"] == "/answers/check_in"))
     );
+    // Starting again (a phone replaying its queue) answers the same inspection.
+    let again = app.send(
+        "POST",
+        &format!("/api/v1/tasks/{id}/inspection"),
+        Some(officer),
+        None,
+        &[],
+    )?;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(again.body["template"], started.body["template"]);
+    assert_eq!(app.count("inspections")?, 1);
     let save = |body: Value| app.patch(&format!("/api/v1/tasks/{id}/inspection"), officer, &body);
 
     let wrong = save(json!({ "answers": { "operations_status": "booming" } }))?;

@@ -228,14 +228,15 @@ pub fn ready_to_submit(conn: &mut DbConn, t: &TaskRow) -> Result<(), ApiError> {
 }
 
 /// Start the checklist of an inspection task: the latest template serving the task's kind, the
-/// loan's product and class is chosen and kept for this inspection.
+/// loan's product and class is chosen and kept for this inspection. Starting it again (a phone
+/// replaying its offline queue) answers the inspection as it stands, with the same template.
 #[utoipa::path(
     tag = "tasks",
     operation_id = "start_inspection",
     params(("id" = String, Path, description = "Task id")),
     responses(
         (status = 200, description = "The checklist to fill in", body = Inspection),
-        (status = 409, description = "Task not in progress, or already started", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Task not in progress", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "No template serves this task", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -260,10 +261,8 @@ async fn start_inspection(
             ),
         );
         require_assignee_in_progress(&t, &who)?;
-        if inspection::get(tx.conn(), &t.id)?.is_some() {
-            return Err(ApiError::conflict(
-                "the checklist of this task is started already",
-            ));
+        if let Some(started) = inspection::get(tx.conn(), &t.id)? {
+            return view(tx.conn(), started, class);
         }
         let kind: TaskKind = stored(&t.kind, "kind")?;
         let mut latest: BTreeMap<String, Template> = BTreeMap::new();
