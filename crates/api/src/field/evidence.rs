@@ -18,8 +18,8 @@ use loanwatch_api_types::{
     },
 };
 use loanwatch_domain::field::evidence::{
-    EvidenceKind, EvidenceStatus, check_sha256, decodable_image, hash_distance, part_plan,
-    sniff_matches, uses_parts,
+    EvidenceKind, EvidenceStatus, check_sha256, content_mismatch, decodable_image, hash_distance,
+    part_held, part_plan, size_mismatch, uses_parts,
 };
 use loanwatch_store::{
     DbConn, ScopeFilter, WriteTx,
@@ -211,21 +211,33 @@ async fn upload_target(
     Ok(Some(target))
 }
 
+/// How declared evidence is cut into parts (none unless it travels in parts).
+fn parts_of(r: &EvidenceRow) -> Vec<loanwatch_domain::field::evidence::Part> {
+    part_plan(
+        r.size_bytes.max(0) as u64,
+        r.part_bytes.unwrap_or(0).max(0) as u64,
+    )
+}
+
+/// The parts the storage holds, as (number, size).
+fn held_parts(held: &[loanwatch_store::object::UploadedPart]) -> Vec<(u32, u64)> {
+    held.iter().map(|h| (h.number, h.size)).collect()
+}
+
 async fn multipart_target(
     s3: &S3Objects,
     r: &EvidenceRow,
     upload_id: &str,
     ttl_secs: i64,
 ) -> Result<UploadTarget, ApiError> {
-    let size = r.size_bytes.max(0) as u64;
-    let part_bytes = r.part_bytes.unwrap_or(0).max(0) as u64;
-    let held = s3
-        .list_parts(&r.object_key, upload_id)
-        .await?
-        .unwrap_or_default();
+    let held = held_parts(
+        &s3.list_parts(&r.object_key, upload_id)
+            .await?
+            .unwrap_or_default(),
+    );
     let mut parts = Vec::new();
     let mut expires_at = chrono::Utc::now();
-    for p in part_plan(size, part_bytes) {
+    for p in parts_of(r) {
         let signed = s3
             .presign_part(&r.object_key, upload_id, p.number, p.size, ttl(ttl_secs))
             .await?;
@@ -236,9 +248,7 @@ async fn multipart_target(
             size_bytes: p.size,
             url: signed.url,
             headers: signed.headers,
-            uploaded: held
-                .iter()
-                .any(|h| h.number == p.number && h.size == p.size),
+            uploaded: part_held(&p, &held),
         });
     }
     Ok(UploadTarget {
@@ -623,17 +633,11 @@ async fn join_parts(s3: &S3Objects, row: &EvidenceRow, upload_id: &str) -> Resul
     if held.is_empty() && s3.stat(&row.object_key).await?.is_some() {
         return Ok(());
     }
-    let plan = part_plan(
-        row.size_bytes.max(0) as u64,
-        row.part_bytes.unwrap_or(0).max(0) as u64,
-    );
+    let plan = parts_of(row);
+    let reported = held_parts(&held);
     let missing: Vec<String> = plan
         .iter()
-        .filter(|p| {
-            !held
-                .iter()
-                .any(|h| h.number == p.number && h.size == p.size)
-        })
+        .filter(|p| !part_held(p, &reported))
         .map(|p| p.number.to_string())
         .collect();
     if !missing.is_empty() {
@@ -661,46 +665,47 @@ async fn examine(
 ) -> Result<Result<Examined, String>, ApiError> {
     let objects = &state.objects;
     let declared = row.size_bytes.max(0) as u64;
-    let Some(stat) = objects.stat(&row.object_key).await? else {
-        return Err(ApiError::conflict("the bytes have not been uploaded yet"));
-    };
-    if stat.size != declared {
-        return Ok(Err(format!(
-            "{} bytes stored, {declared} declared",
-            stat.size
-        )));
-    }
-    let mismatch =
-        |found: &str| format!("SHA-256 {found} does not match the declared {}", row.sha256);
-    let not_type = || format!("the bytes are not {}", row.content_type);
+    let not_uploaded = || ApiError::conflict("the bytes have not been uploaded yet");
+    let content =
+        |sha256: &str, head: &[u8]| content_mismatch(&row.content_type, &row.sha256, sha256, head);
     if !decodable_image(&row.content_type) {
+        let stat = objects
+            .stat(&row.object_key)
+            .await?
+            .ok_or_else(not_uploaded)?;
+        if let Some(why) = size_mismatch(declared, stat.size) {
+            return Ok(Err(why));
+        }
+        // S3 verified the SHA-256 of a single upload; anything else is read back as a stream.
         let sha256 = match stat.sha256 {
             Some(verified) => verified,
-            None => match objects.digest(&row.object_key).await? {
-                Some(d) => d.sha256,
-                None => return Err(ApiError::conflict("the bytes have not been uploaded yet")),
-            },
+            None => {
+                objects
+                    .digest(&row.object_key)
+                    .await?
+                    .ok_or_else(not_uploaded)?
+                    .sha256
+            }
         };
-        if sha256 != row.sha256 {
-            return Ok(Err(mismatch(&sha256)));
-        }
-        if !sniff_matches(
-            &row.content_type,
-            &objects.head_bytes(&row.object_key, 16).await?,
-        ) {
-            return Ok(Err(not_type()));
-        }
-        return Ok(Ok(Examined { image: None }));
+        let head = objects.head_bytes(&row.object_key, 16).await?;
+        return Ok(match content(&sha256, &head) {
+            Some(why) => Err(why),
+            None => Ok(Examined { image: None }),
+        });
     }
+    // A photo is read whole (it is small): one read serves the size, hash, type and decoding.
     let Some(bytes) = objects.read(&row.object_key, declared).await? else {
-        return Ok(Err("the object changed while it was read".into()));
+        let stat = objects
+            .stat(&row.object_key)
+            .await?
+            .ok_or_else(not_uploaded)?;
+        return Ok(Err(size_mismatch(declared, stat.size)
+            .unwrap_or_else(|| "the object changed while it was read".into())));
     };
-    let sha256 = hex::encode(Sha256::digest(&bytes));
-    if sha256 != row.sha256 {
-        return Ok(Err(mismatch(&sha256)));
-    }
-    if !sniff_matches(&row.content_type, bytes.get(..16).unwrap_or(&bytes)) {
-        return Ok(Err(not_type()));
+    if let Some(why) = size_mismatch(declared, bytes.len() as u64)
+        .or_else(|| content(&hex::encode(Sha256::digest(&bytes)), &bytes))
+    {
+        return Ok(Err(why));
     }
     let analysed = match web::block(move || super::images::analyse(&bytes))
         .await

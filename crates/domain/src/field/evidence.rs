@@ -143,6 +143,27 @@ pub fn sniff_matches(content_type: &str, head: &[u8]) -> bool {
     }
 }
 
+/// Why a stored object's size is not the declared one (known without reading it).
+pub fn size_mismatch(declared: u64, found: u64) -> Option<String> {
+    (found != declared).then(|| format!("{found} bytes stored, {declared} declared"))
+}
+
+/// Why stored bytes of the declared size are not the declared ones: their SHA-256, then the
+/// magic number of `head` (their first bytes) against the declared content type.
+pub fn content_mismatch(
+    content_type: &str,
+    declared_sha256: &str,
+    sha256: &str,
+    head: &[u8],
+) -> Option<String> {
+    if sha256 != declared_sha256 {
+        return Some(format!(
+            "SHA-256 {sha256} does not match the declared {declared_sha256}"
+        ));
+    }
+    (!sniff_matches(content_type, head)).then(|| format!("the bytes are not {content_type}"))
+}
+
 /// A part of a multipart upload: 1-based number, offset and size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Part {
@@ -174,6 +195,11 @@ pub fn part_plan(size: u64, part_bytes: u64) -> Vec<Part> {
         .collect()
 }
 
+/// Whether the storage holds `part` whole, among the parts it reports as (number, size).
+pub fn part_held(part: &Part, held: &[(u32, u64)]) -> bool {
+    held.contains(&(part.number, part.size))
+}
+
 /// Hamming distance between two 64-bit perceptual hashes: the number of differing bits.
 pub fn hash_distance(a: u64, b: u64) -> u32 {
     (a ^ b).count_ones()
@@ -201,6 +227,38 @@ pub fn difference_hash(gray_9x8: &[u8; 72]) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stored_bytes_are_checked_against_the_declaration() {
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0];
+        let sha = "ab".repeat(32);
+        assert_eq!(
+            size_mismatch(10, 11).as_deref(),
+            Some("11 bytes stored, 10 declared")
+        );
+        assert_eq!(size_mismatch(10, 10), None);
+        assert_eq!(content_mismatch("image/jpeg", &sha, &sha, &jpeg), None);
+        assert!(
+            content_mismatch("image/jpeg", &sha, &"cd".repeat(32), &jpeg)
+                .is_some_and(|w| w.starts_with("SHA-256"))
+        );
+        assert_eq!(
+            content_mismatch("image/jpeg", &sha, &sha, b"%PDF-1.7").as_deref(),
+            Some("the bytes are not image/jpeg")
+        );
+    }
+
+    #[test]
+    fn a_part_is_held_only_whole() {
+        let p = Part {
+            number: 2,
+            offset: 8,
+            size: 8,
+        };
+        assert!(part_held(&p, &[(1, 8), (2, 8)]));
+        assert!(!part_held(&p, &[(1, 8), (2, 4)]));
+        assert!(!part_held(&p, &[]));
+    }
 
     #[test]
     fn videos_are_cut_into_parts_the_last_one_shorter() {
