@@ -104,7 +104,7 @@ fn presigned_uploads_are_bound_to_length_and_checksum() -> anyhow::Result<()> {
     assert_eq!(send(&put, &longer, &[])?, 403, "another length");
     let mut other = bytes.clone();
     other[10] ^= 1;
-    let other_sum = loanwatch_store::object::S3Objects::checksum_header(&sha(&other))?;
+    let other_sum = loanwatch_store::object::base64_of_hex(&sha(&other))?;
     assert_eq!(
         send(&put, &other, &[("x-amz-checksum-sha256", Some(&other_sum))])?,
         403,

@@ -196,6 +196,23 @@ impl LocalObjects {
         Ok(Some(bytes))
     }
 
+    /// An object's size; `None` if absent. The local storage keeps no checksum.
+    pub fn stat(&self, key: &str) -> StoreResult<Option<super::ObjectStat>> {
+        match fs::metadata(self.path(key)?) {
+            Ok(m) => Ok(Some(super::ObjectStat {
+                size: m.len(),
+                sha256: None,
+            })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io(e)),
+        }
+    }
+
+    /// Whether the root exists or can be made.
+    pub fn check(&self) -> StoreResult<()> {
+        fs::create_dir_all(&self.root).map_err(io)
+    }
+
     /// The root directory.
     pub fn root(&self) -> &Path {
         &self.root

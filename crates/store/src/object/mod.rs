@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 pub use local::{Incoming, LocalObjects};
-pub use s3::{S3Config, S3Objects};
+pub use s3::{S3Config, S3Objects, base64_of_hex};
 
 use crate::{StoreError, StoreResult};
 
@@ -82,11 +82,14 @@ pub(crate) fn valid_key(key: &str) -> bool {
         })
 }
 
-/// Runs blocking file work off the async executor.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> StoreResult<T> + Send + 'static,
+/// Runs blocking file work on an object of the local storage off the async executor.
+async fn on_disk<T: Send + 'static>(
+    local: &LocalObjects,
+    key: &str,
+    f: impl FnOnce(&LocalObjects, &str) -> StoreResult<T> + Send + 'static,
 ) -> StoreResult<T> {
-    tokio::task::spawn_blocking(f)
+    let (local, key) = (local.clone(), key.to_owned());
+    tokio::task::spawn_blocking(move || f(&local, &key))
         .await
         .map_err(|e| StoreError::ObjectStorage(format!("a storage task failed: {e}")))?
 }
@@ -108,14 +111,7 @@ impl ObjectStore {
     /// Size and (when the storage verified one) SHA-256 of an object; `None` if absent.
     pub async fn stat(&self, key: &str) -> StoreResult<Option<ObjectStat>> {
         match self {
-            Self::Local(l) => {
-                let (l, key) = (l.clone(), key.to_owned());
-                blocking(move || {
-                    Ok(l.open(&key)?
-                        .map(|(_, size)| ObjectStat { size, sha256: None }))
-                })
-                .await
-            }
+            Self::Local(l) => on_disk(l, key, move |l, key| l.stat(key)).await,
             Self::S3(s) => s.stat(key).await,
         }
     }
@@ -123,10 +119,7 @@ impl ObjectStore {
     /// Size and SHA-256 of an object, read back whole (streamed, never held in memory).
     pub async fn digest(&self, key: &str) -> StoreResult<Option<ObjectDigest>> {
         match self {
-            Self::Local(l) => {
-                let (l, key) = (l.clone(), key.to_owned());
-                blocking(move || l.digest(&key)).await
-            }
+            Self::Local(l) => on_disk(l, key, move |l, key| l.digest(key)).await,
             Self::S3(s) => s.digest(key).await,
         }
     }
@@ -134,10 +127,7 @@ impl ObjectStore {
     /// The whole object if it is at most `max` bytes; `None` if absent or longer.
     pub async fn read(&self, key: &str, max: u64) -> StoreResult<Option<Vec<u8>>> {
         match self {
-            Self::Local(l) => {
-                let (l, key) = (l.clone(), key.to_owned());
-                blocking(move || l.read(&key, max)).await
-            }
+            Self::Local(l) => on_disk(l, key, move |l, key| l.read(key, max)).await,
             Self::S3(s) => s.read(key, max).await,
         }
     }
@@ -145,10 +135,7 @@ impl ObjectStore {
     /// The first `n` bytes of an object (to check its content type).
     pub async fn head_bytes(&self, key: &str, n: usize) -> StoreResult<Vec<u8>> {
         match self {
-            Self::Local(l) => {
-                let (l, key) = (l.clone(), key.to_owned());
-                blocking(move || l.head_bytes(&key, n)).await
-            }
+            Self::Local(l) => on_disk(l, key, move |l, key| l.head_bytes(key, n)).await,
             Self::S3(s) => s.head_bytes(key, n).await,
         }
     }
@@ -156,10 +143,7 @@ impl ObjectStore {
     /// Writes a whole (small) object the server made, such as a thumbnail.
     pub async fn put(&self, key: &str, bytes: Vec<u8>, content_type: &str) -> StoreResult<()> {
         match self {
-            Self::Local(l) => {
-                let (l, key) = (l.clone(), key.to_owned());
-                blocking(move || l.put(&key, &bytes)).await
-            }
+            Self::Local(l) => on_disk(l, key, move |l, key| l.put(key, &bytes)).await,
             Self::S3(s) => s.put(key, bytes, content_type).await,
         }
     }
@@ -167,10 +151,7 @@ impl ObjectStore {
     /// Removes an object (absent is fine).
     pub async fn delete(&self, key: &str) -> StoreResult<()> {
         match self {
-            Self::Local(l) => {
-                let (l, key) = (l.clone(), key.to_owned());
-                blocking(move || l.delete(&key)).await
-            }
+            Self::Local(l) => on_disk(l, key, move |l, key| l.delete(key)).await,
             Self::S3(s) => s.delete(key).await,
         }
     }
@@ -178,14 +159,8 @@ impl ObjectStore {
     /// Whether the storage answers (the readiness probe).
     pub async fn check(&self) -> StoreResult<()> {
         match self {
-            Self::Local(l) => {
-                let root = l.root().to_owned();
-                blocking(move || {
-                    std::fs::create_dir_all(&root)
-                        .map_err(|e| StoreError::ObjectStorage(e.to_string()))
-                })
-                .await
-            }
+            // The check is of the root, not of an object.
+            Self::Local(l) => on_disk(l, "", |l, _| l.check()).await,
             Self::S3(s) => s.check().await,
         }
     }

@@ -83,8 +83,8 @@ fn hex_of_base64(b64: &str) -> Option<String> {
         .map(hex::encode)
 }
 
-/// The base64 form S3 wants of a hex SHA-256.
-pub(crate) fn base64_of_hex(hex_digest: &str) -> StoreResult<String> {
+/// The base64 form S3 wants of a hex SHA-256 (the `x-amz-checksum-sha256` header value).
+pub fn base64_of_hex(hex_digest: &str) -> StoreResult<String> {
     let raw = hex::decode(hex_digest)
         .ok()
         .filter(|r| r.len() == 32)
@@ -198,7 +198,12 @@ impl S3Objects {
         }
     }
 
-    async fn get(&self, key: &str, range: Option<String>) -> StoreResult<Option<ByteStream>> {
+    /// An object's length and body stream; `None` if absent.
+    async fn get(
+        &self,
+        key: &str,
+        range: Option<String>,
+    ) -> StoreResult<Option<(u64, ByteStream)>> {
         key_ok(key)?;
         match self
             .client
@@ -209,54 +214,65 @@ impl S3Objects {
             .send()
             .await
         {
-            Ok(out) => Ok(Some(out.body)),
+            Ok(out) => Ok(Some((
+                out.content_length().unwrap_or(0).max(0) as u64,
+                out.body,
+            ))),
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(failed("reading an object", e)),
         }
     }
 
-    pub(super) async fn digest(&self, key: &str) -> StoreResult<Option<ObjectDigest>> {
-        let Some(mut body) = self.get(key, None).await? else {
-            return Ok(None);
-        };
-        let mut hasher = Sha256::new();
-        let mut size = 0u64;
+    /// Feeds every chunk of a body to `f`, which stops the read by answering `false`.
+    async fn drain(mut body: ByteStream, mut f: impl FnMut(&[u8]) -> bool) -> StoreResult<bool> {
         while let Some(chunk) = body
             .try_next()
             .await
             .map_err(|e| StoreError::ObjectStorage(format!("reading an object: {e}")))?
         {
-            hasher.update(&chunk);
-            size += chunk.len() as u64;
+            if !f(&chunk) {
+                return Ok(false);
+            }
         }
+        Ok(true)
+    }
+
+    pub(super) async fn digest(&self, key: &str) -> StoreResult<Option<ObjectDigest>> {
+        let Some((_, body)) = self.get(key, None).await? else {
+            return Ok(None);
+        };
+        let mut hasher = Sha256::new();
+        let mut size = 0u64;
+        Self::drain(body, |chunk| {
+            hasher.update(chunk);
+            size += chunk.len() as u64;
+            true
+        })
+        .await?;
         Ok(Some(ObjectDigest {
             size,
             sha256: hex::encode(hasher.finalize()),
         }))
     }
 
+    /// One GET: its length says whether the object is too long before the body is read.
     pub(super) async fn read(&self, key: &str, max: u64) -> StoreResult<Option<Vec<u8>>> {
-        let Some(stat) = self.stat(key).await? else {
+        let Some((len, body)) = self.get(key, None).await? else {
             return Ok(None);
         };
-        if stat.size > max {
+        if len > max {
             return Ok(None);
         }
-        let Some(mut body) = self.get(key, None).await? else {
-            return Ok(None);
-        };
-        let mut bytes = Vec::with_capacity(usize::try_from(stat.size).unwrap_or(0));
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| StoreError::ObjectStorage(format!("reading an object: {e}")))?
-        {
-            if (bytes.len() + chunk.len()) as u64 > max {
-                return Ok(None);
+        let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+        let whole = Self::drain(body, |chunk| {
+            let fits = (bytes.len() + chunk.len()) as u64 <= max;
+            if fits {
+                bytes.extend_from_slice(chunk);
             }
-            bytes.extend_from_slice(&chunk);
-        }
-        Ok(Some(bytes))
+            fits
+        })
+        .await?;
+        Ok(whole.then_some(bytes))
     }
 
     pub(super) async fn head_bytes(&self, key: &str, n: usize) -> StoreResult<Vec<u8>> {
@@ -264,7 +280,7 @@ impl S3Objects {
             return Ok(Vec::new());
         }
         let range = format!("bytes=0-{}", n - 1);
-        let Some(body) = self.get(key, Some(range)).await? else {
+        let Some((_, body)) = self.get(key, Some(range)).await? else {
             return Err(StoreError::ObjectStorage(format!("{key} is missing")));
         };
         let mut bytes = body
@@ -309,11 +325,6 @@ impl S3Objects {
             Err(e) if not_found(&e) => Ok(()),
             Err(e) => Err(failed("removing an object", e)),
         }
-    }
-
-    /// The `x-amz-checksum-sha256` header value of a hex SHA-256.
-    pub fn checksum_header(sha256_hex: &str) -> StoreResult<String> {
-        base64_of_hex(sha256_hex)
     }
 
     /// A presigned PUT of exactly `size` bytes of `content_type` whose SHA-256 is `sha256_hex`.
