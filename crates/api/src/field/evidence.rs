@@ -318,10 +318,7 @@ async fn declare_evidence(
     id: web::Path<String>,
     body: JsonBody<DeclareEvidence>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.require_write()?;
-    let Some(me) = actor.user_id() else {
-        return Err(ApiError::forbidden("evidence is captured by people"));
-    };
+    let me = super::field_person(&actor)?;
     let input = body.value;
     let hash = body.request_hash;
     let task_id = id.into_inner();
@@ -410,7 +407,6 @@ async fn upload_evidence(
     actor: Actor,
     id: web::Path<String>,
 ) -> Result<web::Json<UploadTarget>, ApiError> {
-    actor.require_write()?;
     let row = my_evidence(&state, &actor, id.into_inner()).await?;
     let row = ensure_multipart(&state, &actor, row).await?;
     upload_target(&state, &row)
@@ -421,9 +417,7 @@ async fn upload_evidence(
 
 /// My evidence by id (404 for anyone else's).
 async fn my_evidence(state: &AppState, actor: &Actor, id: String) -> Result<EvidenceRow, ApiError> {
-    let Some(me) = actor.user_id() else {
-        return Err(ApiError::forbidden("evidence is captured by people"));
-    };
+    let me = super::field_person(actor)?;
     state
         .db(move |conn| {
             field::evidence_by_id(conn, &id)
@@ -750,7 +744,6 @@ async fn complete_evidence(
     actor: Actor,
     id: web::Path<String>,
 ) -> Result<web::Json<Evidence>, ApiError> {
-    actor.require_write()?;
     let id = id.into_inner();
     let row = my_evidence(&state, &actor, id.clone()).await?;
     if row.status != EvidenceStatus::Declared.as_str() {

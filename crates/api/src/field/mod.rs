@@ -47,6 +47,14 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 }
 
 /// A task in the caller's scope that is assigned to the caller (field work is the assignee's).
+/// The person writing field data: check-ins and evidence are made by people, not API clients.
+pub(crate) fn field_person(actor: &Actor) -> Result<loanwatch_domain::UserId, ApiError> {
+    actor.require_write()?;
+    actor
+        .user_id()
+        .ok_or_else(|| ApiError::forbidden("check-ins and evidence are made by people"))
+}
+
 pub(crate) fn assigned_task(
     conn: &mut DbConn,
     who: &Actor,
@@ -300,10 +308,7 @@ async fn create_checkin(
     id: web::Path<String>,
     body: JsonBody<CreateCheckin>,
 ) -> Result<HttpResponse, ApiError> {
-    actor.require_write()?;
-    let Some(me) = actor.user_id() else {
-        return Err(ApiError::forbidden("check-ins are made by people"));
-    };
+    let me = field_person(&actor)?;
     let input = body.value;
     let hash = body.request_hash;
     let task_id = id.into_inner();
@@ -455,10 +460,7 @@ async fn check_out(
     id: web::Path<String>,
     body: JsonBody<CheckOut>,
 ) -> Result<web::Json<Checkin>, ApiError> {
-    actor.require_write()?;
-    let Some(me) = actor.user_id() else {
-        return Err(ApiError::forbidden("check-ins are made by people"));
-    };
+    let me = field_person(&actor)?;
     let id = id.into_inner();
     let input = body.value;
     check_times(&[
