@@ -514,6 +514,39 @@ macro_rules! on_both_backends {
     };
 }
 
+/// The open task of a new loan (contract `V-{n}`) of a new enterprise borrower `name` of
+/// `token`'s branch, planned for November 2026.
+pub fn open_task(app: &TestApp, token: &str, name: &str, n: u32) -> anyhow::Result<String> {
+    let b = app.post("/api/v1/borrowers", token, &enterprise(name, n))?;
+    anyhow::ensure!(b.status == 201, "{}", b.text);
+    let l = app.post(
+        "/api/v1/loans",
+        token,
+        &json!({
+            "contract_no": format!("V-{n}"), "borrower_id": b.body["id"], "product": "流动资金贷款",
+            "principal_fen": 10_000_000, "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet",
+            "guarantee_method": "credit", "purpose": "采购原材料", "disbursement_date": "2026-10-20",
+            "maturity_date": "2027-10-20",
+        }),
+    )?;
+    anyhow::ensure!(l.status == 201, "{}", l.text);
+    loanwatch_api::tasks::run(
+        &mut app.conn()?,
+        chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
+        1,
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let loan = l.body["id"].as_str().unwrap_or_default();
+    let tasks = app.get(&format!("/api/v1/tasks?loan_id={loan}&status=open"), token)?;
+    let task = tasks.body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    anyhow::ensure!(!task.is_empty(), "no task planned: {}", tasks.text);
+    Ok(task)
+}
+
 /// PUTs `bytes` to an upload target (`{url, headers}` of a declaration or a part) with the
 /// headers it lists, some replaced (`Some`) or left out (`None`); `Content-Length` is always the
 /// body's own.

@@ -2,9 +2,8 @@
 //! signatures): declare, upload to signed URLs, complete with verification, download through a
 //! short-lived URL in scope; a video in parts with a resumed part on S3.
 
-use chrono::NaiveDate;
 use loanwatch_e2e::{
-    TestApp, attach_photo, enterprise, jpeg_bytes, jpeg_of, put_to, scene, seed_institution,
+    TestApp, attach_photo, jpeg_bytes, jpeg_of, open_task, put_to, scene, seed_institution,
     sha256_hex,
 };
 use loanwatch_store::object::{ObjectStore, S3Objects};
@@ -69,33 +68,7 @@ fn tampered(url: &str) -> String {
 fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::Result<()> {
     let inst = seed_institution(app)?;
     let officer = inst.token("a.officer");
-    let b = app.post(
-        "/api/v1/borrowers",
-        officer,
-        &enterprise("北京恒远纺织有限公司", 401),
-    )?;
-    anyhow::ensure!(b.status == 201, "{}", b.text);
-    let l = app.post(
-        "/api/v1/loans",
-        officer,
-        &json!({
-            "contract_no": "P-1", "borrower_id": b.body["id"], "product": "流动资金贷款", "principal_fen": 100_000_00,
-            "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet", "guarantee_method": "credit",
-            "purpose": "采购原材料", "disbursement_date": "2026-10-20", "maturity_date": "2027-10-20",
-        }),
-    )?;
-    anyhow::ensure!(l.status == 201, "{}", l.text);
-    loanwatch_api::tasks::run(
-        &mut app.conn()?,
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
-        1,
-        false,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let task = app.get("/api/v1/tasks?status=open", officer)?.body["items"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let task = open_task(app, officer, "北京恒远纺织有限公司", 401)?;
     let declare = format!("/api/v1/tasks/{task}/evidence");
 
     // Bad declarations: refused, nothing kept.
@@ -322,39 +295,7 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     );
     // The photo reappears on another borrower's inspection: the same bytes, then a resized
     // re-encoded copy. Both are linked to the first, on both sides.
-    let b2 = app.post(
-        "/api/v1/borrowers",
-        officer,
-        &enterprise("北京宏达物流有限公司", 402),
-    )?;
-    anyhow::ensure!(b2.status == 201, "{}", b2.text);
-    let l2 = app.post(
-        "/api/v1/loans",
-        officer,
-        &json!({
-            "contract_no": "P-2", "borrower_id": b2.body["id"], "product": "流动资金贷款", "principal_fen": 100_000_00,
-            "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet", "guarantee_method": "credit",
-            "purpose": "采购原材料", "disbursement_date": "2026-10-20", "maturity_date": "2027-10-20",
-        }),
-    )?;
-    anyhow::ensure!(l2.status == 201, "{}", l2.text);
-    loanwatch_api::tasks::run(
-        &mut app.conn()?,
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
-        1,
-        true,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let l2_id = l2.body["id"].as_str().unwrap_or_default();
-    let task2 = app
-        .get(
-            &format!("/api/v1/tasks?loan_id={l2_id}&status=open"),
-            officer,
-        )?
-        .body["items"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let task2 = open_task(app, officer, "北京宏达物流有限公司", 402)?;
     anyhow::ensure!(!task2.is_empty() && task2 != task, "no second task");
     let same = attach_photo(app, officer, &task2, "site_photos", &photo)?;
     let reuse = |e: &Value| -> Vec<(String, String)> {
@@ -408,33 +349,7 @@ fn evidence_is_uploaded_verified_and_served_in_scope(app: &TestApp) -> anyhow::R
     };
     assert_eq!(on_task(&same, id), Some(json!(task)), "{same}");
     let foreign_officer = inst.token("b.officer");
-    let b3 = app.post(
-        "/api/v1/borrowers",
-        foreign_officer,
-        &enterprise("杭州远景纺织有限公司", 403),
-    )?;
-    anyhow::ensure!(b3.status == 201, "{}", b3.text);
-    let l3 = app.post(
-        "/api/v1/loans",
-        foreign_officer,
-        &json!({
-            "contract_no": "P-3", "borrower_id": b3.body["id"], "product": "流动资金贷款", "principal_fen": 100_000_00,
-            "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet", "guarantee_method": "credit",
-            "purpose": "采购原材料", "disbursement_date": "2026-10-20", "maturity_date": "2027-10-20",
-        }),
-    )?;
-    anyhow::ensure!(l3.status == 201, "{}", l3.text);
-    loanwatch_api::tasks::run(
-        &mut app.conn()?,
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
-        1,
-        true,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let task3 = app.get("/api/v1/tasks?status=open", foreign_officer)?.body["items"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let task3 = open_task(app, foreign_officer, "杭州远景纺织有限公司", 403)?;
     let elsewhere = attach_photo(app, foreign_officer, &task3, "site_photos", &photo)?;
     assert_eq!(on_task(&elsewhere, id), Some(Value::Null), "{elsewhere}");
 
@@ -474,39 +389,6 @@ fn bucket_base(app: &TestApp) -> String {
 
 loanwatch_e2e::on_both_backends!(evidence_is_uploaded_verified_and_served_in_scope);
 loanwatch_e2e::on_s3!(evidence_is_uploaded_verified_and_served_in_scope);
-
-/// An open task of a new loan of a new borrower of `token`'s branch.
-fn open_task(app: &TestApp, token: &str, name: &str, n: u32) -> anyhow::Result<String> {
-    let b = app.post("/api/v1/borrowers", token, &enterprise(name, n))?;
-    anyhow::ensure!(b.status == 201, "{}", b.text);
-    let l = app.post(
-        "/api/v1/loans",
-        token,
-        &json!({
-            "contract_no": format!("V-{n}"), "borrower_id": b.body["id"], "product": "流动资金贷款",
-            "principal_fen": 100_000_00, "currency": "CNY", "annual_rate": "4", "repayment_method": "bullet",
-            "guarantee_method": "credit", "purpose": "采购原材料", "disbursement_date": "2026-10-20",
-            "maturity_date": "2027-10-20",
-        }),
-    )?;
-    anyhow::ensure!(l.status == 201, "{}", l.text);
-    loanwatch_api::tasks::run(
-        &mut app.conn()?,
-        NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
-        1,
-        true,
-    )
-    .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let loan = l.body["id"].as_str().unwrap_or_default();
-    let task = app
-        .get(&format!("/api/v1/tasks?loan_id={loan}&status=open"), token)?
-        .body["items"][0]["id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    anyhow::ensure!(!task.is_empty(), "no task");
-    Ok(task)
-}
 
 /// A video of 2½ parts of 5 MiB: on S3 it travels in parts, one of which is sent late (as after
 /// a lost network) and found missing by completion, then resumed; on the embedded storage it
