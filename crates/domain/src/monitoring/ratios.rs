@@ -105,20 +105,21 @@ pub struct RatioRule {
 
 /// The rulebook's defaults.
 pub fn default_rules() -> Vec<RatioRule> {
-    let rule = |ratio, threshold: &str, tier| RatioRule {
+    // Thresholds as (mantissa, scale): 75 and 2 is 0.75.
+    let rule = |ratio, (num, scale), tier| RatioRule {
         ratio,
-        threshold: threshold.parse().unwrap_or_default(),
+        threshold: Decimal::new(num, scale),
         tier,
         worsening_periods: 3,
     };
     vec![
-        rule(Ratio::Current, "1.0", Tier::Yellow),
-        rule(Ratio::Quick, "0.6", Tier::Yellow),
-        rule(Ratio::DebtToAsset, "0.75", Tier::Orange),
-        rule(Ratio::RevenueGrowth, "-0.2", Tier::Orange),
-        rule(Ratio::NetMargin, "0", Tier::Yellow),
-        rule(Ratio::InterestCoverage, "1.5", Tier::Orange),
-        rule(Ratio::CashFlowToDebt, "0", Tier::Yellow),
+        rule(Ratio::Current, (10, 1), Tier::Yellow),
+        rule(Ratio::Quick, (6, 1), Tier::Yellow),
+        rule(Ratio::DebtToAsset, (75, 2), Tier::Orange),
+        rule(Ratio::RevenueGrowth, (-2, 1), Tier::Orange),
+        rule(Ratio::NetMargin, (0, 0), Tier::Yellow),
+        rule(Ratio::InterestCoverage, (15, 1), Tier::Orange),
+        rule(Ratio::CashFlowToDebt, (0, 0), Tier::Yellow),
     ]
 }
 
