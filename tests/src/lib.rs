@@ -278,6 +278,11 @@ impl TestApp {
         self.send("POST", path, Some(token), Some(&body.to_string()), &[])
     }
 
+    /// PUT JSON with a token.
+    pub fn put(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Resp> {
+        self.send("PUT", path, Some(token), Some(&body.to_string()), &[])
+    }
+
     /// PATCH JSON with a token.
     pub fn patch(&self, path: &str, token: &str, body: &Value) -> anyhow::Result<Resp> {
         self.send("PATCH", path, Some(token), Some(&body.to_string()), &[])

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod common;
 pub mod field;
 pub mod ledger;
+pub mod monitoring;
 pub mod notice;
 pub mod notification;
 pub mod people;

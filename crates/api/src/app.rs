@@ -19,7 +19,7 @@ use crate::{
     auth::{self, jwt::JwtKeys},
     calendar,
     error::{ErrorCode, REQUEST_ID},
-    field, health, ledger, notices, openapi, people, position, schedule, tasks,
+    field, health, ledger, monitoring, notices, openapi, people, position, schedule, tasks,
 };
 
 /// Mounts every documented route on an app. Used to serve and to generate the document, so the
@@ -50,7 +50,10 @@ where
                 .configure(tasks::notifications::configure)
                 .configure(field::configure)
                 .configure(calendar::routes::configure)
-                .configure(schedule::routes::configure),
+                .configure(schedule::routes::configure)
+                .configure(monitoring::routes::configure)
+                .configure(monitoring::rules::configure)
+                .configure(monitoring::warnings::configure),
         )
 }
 
@@ -239,6 +242,9 @@ pub fn prepare_database(conn: &mut loanwatch_store::DbConn) -> anyhow::Result<Pr
     }
     let seeded = calendar::seed_shipped(conn).map_err(|e| anyhow::anyhow!("{e}"))?;
     let templates = tasks::inspection::seed_shipped(conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    if monitoring::rules::seed_default(conn).map_err(|e| anyhow::anyhow!("{e}"))? {
+        tracing::info!("shipped warning rules stored as version 1");
+    }
     if !templates.is_empty() {
         tracing::info!(?templates, "shipped checklist templates loaded");
     }

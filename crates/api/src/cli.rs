@@ -86,6 +86,16 @@ enum JobsCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Evaluate the warning rules over the whole portfolio up to the end of a date (idempotent:
+    /// a warning is kept once per borrower, rule and month).
+    Monitor {
+        /// The business date; today in the institution's time zone if absent.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Run even if a run for the date is already recorded (nothing is raised twice).
+        #[arg(long)]
+        force: bool,
+    },
     /// Create the statutory notices due on a date (idempotent).
     Notices {
         /// The business date; today in the institution's time zone if absent.
@@ -273,6 +283,30 @@ pub fn run() -> anyhow::Result<i32> {
                 writeln!(
                     out,
                     "escalation for {today} already ran (use --force to run again; nothing is escalated twice)"
+                )?;
+            }
+            Ok(0)
+        }
+        Command::Jobs {
+            command: JobsCommand::Monitor { date, force },
+        } => {
+            let today = business_date(&config, date);
+            let pool = migrated_pool(&config)?;
+            let mut conn = pool.get()?;
+            let r =
+                crate::monitoring::rules::run_nightly(&mut conn, today, config.time_zone, force)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut out = std::io::stdout().lock();
+            if r.ran {
+                writeln!(
+                    out,
+                    "monitoring up to {today}: {} transfers evaluated, {} rules broken, {} new warnings",
+                    r.transfers, r.hits, r.raised
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "monitoring for {today} already ran (use --force to run again; nothing is raised twice)"
                 )?;
             }
             Ok(0)

@@ -12,6 +12,7 @@
 //! | `ACCESS_TOKEN_TTL_SECS` | 900 | access token lifetime |
 //! | `REFRESH_TOKEN_TTL_DAYS` | 30 | refresh token lifetime |
 //! | `MAX_BODY_BYTES` | 1048576 | request body limit |
+//! | `MAX_BATCH_BODY_BYTES` | 16777216 | body limit of bulk ingestion (10,000 transfers a batch) |
 //! | `LOGIN_MAX_FAILURES_PER_ACCOUNT` | 5 | failures in the window before an account is locked |
 //! | `LOGIN_MAX_FAILURES_PER_ADDRESS` | 20 | failures in the window before a client address is locked |
 //! | `LOGIN_WINDOW_SECS` | 900 | failure window, and lock duration |
@@ -58,6 +59,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Request body limit.
     pub max_body_bytes: usize,
+    /// Body limit of bulk ingestion.
+    pub max_batch_body_bytes: usize,
     /// The institution's time zone, for business dates.
     pub time_zone: Tz,
     /// Emit JSON logs.
@@ -330,6 +333,7 @@ impl Config {
                 window_secs: number(&get, "LOGIN_WINDOW_SECS", 900, 1, 86_400)?,
             },
             max_body_bytes: number(&get, "MAX_BODY_BYTES", 1_048_576, 1024, 1 << 30)?,
+            max_batch_body_bytes: number(&get, "MAX_BATCH_BODY_BYTES", 16 << 20, 1024, 1 << 30)?,
             time_zone,
             json_logs,
             data_dir,

@@ -174,6 +174,14 @@ impl ApiError {
         }
     }
 
+    /// Several inputs at fault (a batch's rows), answered together.
+    pub fn fields(code: ErrorCode, detail: impl Into<String>, errors: Vec<FieldError>) -> Self {
+        Self {
+            errors,
+            ..Self::new(code, detail)
+        }
+    }
+
     /// 422 for a body field breaking a rule.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
         Self::field(ErrorCode::ValidationFailed, format!("/{field}"), message)

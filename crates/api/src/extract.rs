@@ -15,23 +15,30 @@ mod futures_util_local {
     pub type LocalBoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 'a>>;
 }
 
-/// A JSON request body, parsed strictly, with the hash of the request for idempotency.
+/// A JSON request body, parsed strictly, with the hash of the request for idempotency. Bodies are
+/// limited to `MAX_BODY_BYTES`, or `MAX_BATCH_BODY_BYTES` when `BATCH` (bulk ingestion).
 #[derive(Debug)]
-pub struct JsonBody<T> {
+pub struct JsonBody<T, const BATCH: bool = false> {
     /// The parsed body.
     pub value: T,
     /// SHA-256 over method, path and body bytes.
     pub request_hash: String,
 }
 
-impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+impl<T: DeserializeOwned + 'static, const BATCH: bool> FromRequest for JsonBody<T, BATCH> {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let limit = req
             .app_data::<web::Data<AppState>>()
-            .map(|s| s.config.max_body_bytes)
+            .map(|s| {
+                if BATCH {
+                    s.config.max_batch_body_bytes
+                } else {
+                    s.config.max_body_bytes
+                }
+            })
             .unwrap_or(1 << 20);
         let content_type = req
             .headers()

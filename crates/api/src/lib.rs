@@ -19,6 +19,7 @@ pub mod extract;
 pub mod field;
 pub mod health;
 pub mod ledger;
+pub mod monitoring;
 pub mod notices;
 pub mod openapi;
 pub mod people;

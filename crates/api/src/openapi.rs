@@ -27,6 +27,7 @@ use utoipa_actix_web::AppExt;
         (name = "tasks", description = "Supervision tasks from each loan's plan, their review and the officer's agenda"),
         (name = "field", description = "Borrowers' sites, officers' check-ins judged against them, and the daily trail"),
         (name = "notices", description = "Statutory notices: maturity, interest reminders, collection, guarantee performance, default reports"),
+        (name = "monitoring", description = "Early warning: parties, accounts and fund transfers in; versioned rule sets; tiered warnings and their life"),
         (name = "calendar", description = "Chinese working days: holidays and make-up working days, as data"),
         (name = "health", description = "Liveness and readiness"),
     )

@@ -73,9 +73,9 @@ fn cli_scenario(dir: &Path, url: &str) -> Result<(), Box<dyn std::error::Error>>
 
     let out = loanwatch(dir, url, &["audit", "verify"], None)?;
     assert!(out.status.success(), "{}", text(&out));
-    // Three calendar years and three checklist templates loaded by migrate, then the head
-    // office and the administrator.
-    assert!(text(&out).contains("intact: 8 entries"), "{}", text(&out));
+    // Three calendar years, three checklist templates and the shipped warning rules stored by
+    // migrate, then the head office and the administrator.
+    assert!(text(&out).contains("intact: 9 entries"), "{}", text(&out));
 
     let mut conn = DatabaseUrl::parse(url)?.connect()?;
     diesel::sql_query("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2")

@@ -85,6 +85,11 @@ impl Role {
         self.reviews_work() || self == Self::Auditor
     }
 
+    /// Whether the role writes and activates the institution's warning rules.
+    pub fn manages_rules(self) -> bool {
+        matches!(self, Self::RiskManager | Self::HeadOffice)
+    }
+
     /// Whether the role manages users, organisations and API clients.
     pub fn manages_people(self) -> bool {
         matches!(self, Self::Admin)

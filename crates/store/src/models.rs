@@ -569,3 +569,108 @@ pub struct EvidenceReuseRow {
     pub distance: i32,
     pub found_at: NaiveDateTime,
 }
+
+/// A party money moves between.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = parties, treat_none_as_default_value = false)]
+pub struct PartyRow {
+    pub id: String,
+    pub name: String,
+    /// `company` or `individual`.
+    pub kind: String,
+    pub category: Option<String>,
+    /// Set when the party is one of our borrowers.
+    pub borrower_id: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A borrower's related party.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = party_relations, treat_none_as_default_value = false)]
+pub struct PartyRelationRow {
+    pub borrower_id: String,
+    pub party_id: String,
+    pub relation: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// An account whose holder is known.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = accounts, treat_none_as_default_value = false)]
+pub struct AccountRow {
+    pub account_no: String,
+    pub party_id: String,
+    pub bank: Option<String>,
+    pub created_at: NaiveDateTime,
+}
+
+/// One movement of money.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = fund_transfers, treat_none_as_default_value = false)]
+pub struct TransferRow {
+    pub id: String,
+    pub booked_at: NaiveDateTime,
+    pub from_account: String,
+    pub to_account: String,
+    pub from_party: String,
+    pub to_party: String,
+    pub amount_fen: i64,
+    pub loan_id: Option<String>,
+    pub memo: Option<String>,
+    pub content_hash: String,
+    pub received_at: NaiveDateTime,
+}
+
+/// A version of the warning rules.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = rule_sets, treat_none_as_default_value = false)]
+pub struct RuleSetRow {
+    pub version: i32,
+    /// JSON of the definition.
+    pub definition: String,
+    pub note: Option<String>,
+    pub active_from: Option<NaiveDate>,
+    pub created_by: String,
+    pub created_at: NaiveDateTime,
+    pub activated_by: Option<String>,
+    pub activated_at: Option<NaiveDateTime>,
+}
+
+/// A warning.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = warnings, treat_none_as_default_value = false)]
+pub struct WarningRow {
+    pub id: String,
+    pub borrower_id: String,
+    pub loan_id: Option<String>,
+    pub organisation_id: String,
+    pub rule: String,
+    pub tier: String,
+    pub period: String,
+    pub rule_version: i32,
+    pub raised_on: NaiveDate,
+    pub detail: String,
+    /// JSON array of the facts behind it.
+    pub facts: String,
+    pub status: String,
+    pub task_id: Option<String>,
+    pub resolution: Option<String>,
+    pub version: i32,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// One step of a warning's life.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = warning_events, treat_none_as_default_value = false)]
+pub struct WarningEventRow {
+    pub id: String,
+    pub warning_id: String,
+    pub action: String,
+    pub actor: String,
+    pub from_status: String,
+    pub to_status: String,
+    pub comment: Option<String>,
+    pub at: NaiveDateTime,
+}

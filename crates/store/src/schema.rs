@@ -469,6 +469,100 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    parties (id) {
+        id -> Text,
+        name -> Text,
+        kind -> Text,
+        category -> Nullable<Text>,
+        borrower_id -> Nullable<Text>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    party_relations (borrower_id, party_id, relation) {
+        borrower_id -> Text,
+        party_id -> Text,
+        relation -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    accounts (account_no) {
+        account_no -> Text,
+        party_id -> Text,
+        bank -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    fund_transfers (id) {
+        id -> Text,
+        booked_at -> Timestamp,
+        from_account -> Text,
+        to_account -> Text,
+        from_party -> Text,
+        to_party -> Text,
+        amount_fen -> BigInt,
+        loan_id -> Nullable<Text>,
+        memo -> Nullable<Text>,
+        content_hash -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rule_sets (version) {
+        version -> Integer,
+        definition -> Text,
+        note -> Nullable<Text>,
+        active_from -> Nullable<Date>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        activated_by -> Nullable<Text>,
+        activated_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    warnings (id) {
+        id -> Text,
+        borrower_id -> Text,
+        loan_id -> Nullable<Text>,
+        organisation_id -> Text,
+        rule -> Text,
+        tier -> Text,
+        period -> Text,
+        rule_version -> Integer,
+        raised_on -> Date,
+        detail -> Text,
+        facts -> Text,
+        status -> Text,
+        task_id -> Nullable<Text>,
+        resolution -> Nullable<Text>,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    warning_events (id) {
+        id -> Text,
+        warning_id -> Text,
+        action -> Text,
+        actor -> Text,
+        from_status -> Text,
+        to_status -> Text,
+        comment -> Nullable<Text>,
+        at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(incident_signatures -> incident_reports (report_id));
@@ -489,6 +583,9 @@ diesel::joinable!(tasks -> loans (loan_id));
 diesel::joinable!(task_events -> tasks (task_id));
 diesel::joinable!(inspections -> tasks (task_id));
 diesel::joinable!(work_logs -> borrowers (borrower_id));
+diesel::joinable!(accounts -> parties (party_id));
+diesel::joinable!(party_relations -> parties (party_id));
+diesel::joinable!(warning_events -> warnings (warning_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     organisations,
@@ -523,4 +620,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     checkins,
     evidence,
     evidence_reuse,
+    parties,
+    party_relations,
+    accounts,
+    fund_transfers,
+    rule_sets,
+    warnings,
+    warning_events,
 );

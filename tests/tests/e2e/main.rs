@@ -18,6 +18,7 @@ mod idempotency;
 mod incidents;
 mod inspections;
 mod ledger;
+mod monitoring;
 mod notices;
 mod platform;
 mod positions;

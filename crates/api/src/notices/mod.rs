@@ -124,9 +124,9 @@ pub fn run(conn: &mut DbConn, today: NaiveDate, force: bool) -> Result<JobReport
 }
 
 /// Runs the daily jobs in a background thread: every five minutes, once the institution's local
-/// time has passed `at_hour`, it runs the day's task planning (one month ahead), escalation of overdue tasks and
-/// notice job
-/// unless a run is already claimed (by this or another instance).
+/// time has passed `at_hour`, it runs the day's task planning (one month ahead), escalation of
+/// overdue tasks, the monitoring batch and the notice job, each unless a run is already claimed
+/// (by this or another instance).
 pub fn spawn_scheduler(
     pool: loanwatch_store::Pool,
     tz: chrono_tz::Tz,
@@ -148,6 +148,10 @@ pub fn spawn_scheduler(
                         let escalated = crate::tasks::escalation::run(&mut conn, today, false)?;
                         if escalated.ran {
                             tracing::info!(date = %today, tasks = escalated.tasks, notified = escalated.notified, "overdue tasks escalated");
+                        }
+                        let monitored = crate::monitoring::rules::run_nightly(&mut conn, today, tz, false)?;
+                        if monitored.ran {
+                            tracing::info!(date = %today, transfers = monitored.transfers, raised = monitored.raised, "monitoring batch done");
                         }
                         run(&mut conn, today, false)
                     });

@@ -69,6 +69,9 @@ pub struct FlowRules {
     pub flow_back_days: i64,
     /// Least share of the outgoing amount, percent, that must come back to count.
     pub flow_back_min_pct: i64,
+    /// Payments at or over this must go through the bank to the counterparty (受托支付), fen;
+    /// the threshold structuring dodges.
+    pub entrusted_payment_fen: i64,
     /// Payments under the entrusted-payment threshold by at most this percentage are "just under".
     pub structuring_band_pct: i64,
     /// How many "just under" payments…
@@ -94,6 +97,8 @@ impl Default for FlowRules {
                 .collect(),
             flow_back_days: 30,
             flow_back_min_pct: 50,
+            // 1 million yuan.
+            entrusted_payment_fen: 100_000_000,
             structuring_band_pct: 10,
             structuring_count: 3,
             structuring_days: 5,
@@ -109,6 +114,7 @@ impl FlowRules {
     pub fn validate(&self) -> Result<(), String> {
         let checks = [
             ("large_transfer_fen", self.large_transfer_fen > 0),
+            ("entrusted_payment_fen", self.entrusted_payment_fen > 0),
             ("flow_back_days", (1..=366).contains(&self.flow_back_days)),
             (
                 "flow_back_min_pct",
@@ -173,8 +179,8 @@ pub struct Transfer {
     pub to: String,
     /// Amount, fen (positive).
     pub amount_fen: i64,
-    /// Paid out of the loan's proceeds.
-    pub proceeds: bool,
+    /// The loan whose proceeds paid it, if any.
+    pub loan: Option<String>,
 }
 
 /// A rule broken.
@@ -224,6 +230,9 @@ pub struct FlowEngine<'a> {
     onward: VecDeque<Onward>,
     near_threshold: VecDeque<(NaiveDateTime, String)>,
     spent_fen: i64,
+    /// Parties this engine started to follow in the last push (payees of proceeds, and those
+    /// they paid on): transfers from them may matter later.
+    followed: Vec<String>,
 }
 
 impl<'a> FlowEngine<'a> {
@@ -241,6 +250,7 @@ impl<'a> FlowEngine<'a> {
             onward: VecDeque::new(),
             near_threshold: VecDeque::new(),
             spent_fen: 0,
+            followed: Vec::new(),
         }
     }
 
@@ -252,6 +262,7 @@ impl<'a> FlowEngine<'a> {
     /// breaks.
     pub fn push(&mut self, t: &Transfer) -> Vec<Hit> {
         let mut hits = Vec::new();
+        self.followed.clear();
         let window = Duration::days(self.rules.flow_back_days);
         while self.outflows.front().is_some_and(|o| t.at - o.at > window) {
             self.outflows.pop_front();
@@ -323,6 +334,9 @@ impl<'a> FlowEngine<'a> {
                 .filter(|o| o.to == t.from)
                 .cloned()
                 .collect();
+            if !firsts.is_empty() {
+                self.followed.push(t.to.clone());
+            }
             for first in firsts {
                 self.onward.push_back(Onward {
                     first,
@@ -333,7 +347,8 @@ impl<'a> FlowEngine<'a> {
             }
         }
 
-        if !(t.proceeds && t.from == self.loan.borrower) {
+        if !(t.loan.as_deref() == Some(self.loan.loan_id.as_str()) && t.from == self.loan.borrower)
+        {
             return hits;
         }
         self.spent_fen += t.amount_fen;
@@ -434,6 +449,7 @@ impl<'a> FlowEngine<'a> {
             }
         }
         if !self.is_home(&t.to) {
+            self.followed.push(t.to.clone());
             self.outflows.push_back(Outflow {
                 id: t.id.clone(),
                 at: t.at,
@@ -481,6 +497,87 @@ pub fn evaluate(
     let mut hits: Vec<Hit> = ordered.into_iter().flat_map(|t| engine.push(t)).collect();
     hits.extend(engine.idle(as_of));
     hits
+}
+
+/// The fund-flow rules over many loans, fed one stream of transfers in time order. Each transfer
+/// goes to the loans it can concern: the loan whose proceeds paid it, the loans whose borrower or
+/// related party is on either side, and the loans whose proceeds reached the payer (directly or
+/// through one more party). The nightly batch feeds the portfolio's whole stream, the real-time
+/// path the stretch around new transfers; loan by loan the hits are those of [`evaluate`].
+#[derive(Debug)]
+pub struct FlowMonitor<'a> {
+    loans: &'a [WatchedLoan],
+    engines: Vec<FlowEngine<'a>>,
+    by_loan: HashMap<&'a str, usize>,
+    by_party: HashMap<String, Vec<usize>>,
+}
+
+impl<'a> FlowMonitor<'a> {
+    /// A monitor over `loans` with nothing seen yet.
+    pub fn new(
+        rules: &'a FlowRules,
+        loans: &'a [WatchedLoan],
+        parties: &'a HashMap<String, PartyInfo>,
+    ) -> Self {
+        let mut by_party: HashMap<String, Vec<usize>> = HashMap::new();
+        for (i, l) in loans.iter().enumerate() {
+            for p in std::iter::once(&l.borrower).chain(&l.related) {
+                by_party.entry(p.clone()).or_default().push(i);
+            }
+        }
+        Self {
+            loans,
+            engines: loans
+                .iter()
+                .map(|l| FlowEngine::new(rules, l, parties))
+                .collect(),
+            by_loan: loans
+                .iter()
+                .enumerate()
+                .map(|(i, l)| (l.loan_id.as_str(), i))
+                .collect(),
+            by_party,
+        }
+    }
+
+    /// Takes the next transfer (not earlier than the previous one) and returns the rules it
+    /// breaks, with the loan each concerns.
+    pub fn push(&mut self, t: &Transfer) -> Vec<(&'a WatchedLoan, Hit)> {
+        let mut targets: Vec<usize> = Vec::new();
+        if let Some(i) = t.loan.as_deref().and_then(|l| self.by_loan.get(l)) {
+            targets.push(*i);
+        }
+        for p in [&t.from, &t.to] {
+            if let Some(loans) = self.by_party.get(p) {
+                targets.extend(loans);
+            }
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        let mut hits = Vec::new();
+        for i in targets {
+            let (Some(engine), Some(loan)) = (self.engines.get_mut(i), self.loans.get(i)) else {
+                continue;
+            };
+            hits.extend(engine.push(t).into_iter().map(|h| (loan, h)));
+            for party in engine.followed.drain(..) {
+                let loans = self.by_party.entry(party).or_default();
+                if !loans.contains(&i) {
+                    loans.push(i);
+                }
+            }
+        }
+        hits
+    }
+
+    /// The idle check of every loan on `as_of`.
+    pub fn idle(&self, as_of: NaiveDate) -> Vec<(&'a WatchedLoan, Hit)> {
+        self.loans
+            .iter()
+            .zip(&self.engines)
+            .filter_map(|(l, e)| e.idle(as_of).map(|h| (l, h)))
+            .collect()
+    }
 }
 
 /// Whether the borrower's settlement volume at this bank fell: `monthly_fen` holds the settled
@@ -553,7 +650,7 @@ mod tests {
             from: from.into(),
             to: to.into(),
             amount_fen: yuan * 100,
-            proceeds: from == "borrower",
+            loan: (from == "borrower").then(|| "L1".to_owned()),
         }
     }
 
@@ -747,6 +844,69 @@ mod tests {
             ]
             .into()
         );
+    }
+
+    #[test]
+    fn the_monitor_over_a_mixed_stream_raises_per_loan_what_each_loan_alone_raises() {
+        let other = WatchedLoan {
+            loan_id: "L2".into(),
+            borrower: "other_co".into(),
+            related: BTreeSet::new(),
+            counterparty: None,
+            disbursed_fen: 10_000_000_000,
+            disbursed_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default(),
+            entrusted_threshold_fen: 100_000_000,
+        };
+        let second = |id: &str, when, to: &str, yuan: i64| Transfer {
+            loan: Some("L2".into()),
+            ..pay(id, when, "other_co", to, yuan)
+        };
+        let stream = [
+            pay("a1", at(2, 10), "borrower", "supplier", 2_000_000),
+            second("b1", at(2, 11), "shell", 6_000_000),
+            pay("a2", at(3, 9), "supplier", "shell", 1_900_000),
+            second("b2", at(3, 10), "zhang", 100_000),
+            pay("a3", at(4, 9), "shell", "borrower", 1_800_000),
+            pay("b3", at(5, 9), "shell", "other_co", 5_000_000),
+            pay("x1", at(6, 9), "zhang", "developer", 10),
+        ];
+        let (rules, p) = (FlowRules::default(), parties());
+        let loans = [loan(), other];
+        let as_of = NaiveDate::from_ymd_opt(2026, 4, 10).unwrap_or_default();
+        let mut monitor = FlowMonitor::new(&rules, &loans, &p);
+        let mut live: Vec<(String, Hit)> = Vec::new();
+        for t in &stream {
+            live.extend(
+                monitor
+                    .push(t)
+                    .into_iter()
+                    .map(|(l, h)| (l.loan_id.clone(), h)),
+            );
+        }
+        live.extend(
+            monitor
+                .idle(as_of)
+                .into_iter()
+                .map(|(l, h)| (l.loan_id.clone(), h)),
+        );
+        let mut alone: Vec<(String, Hit)> = loans
+            .iter()
+            .flat_map(|l| {
+                evaluate(&rules, l, &p, &stream, as_of)
+                    .into_iter()
+                    .map(|h| (l.loan_id.clone(), h))
+            })
+            .collect();
+        let key = |(l, h): &(String, Hit)| (l.clone(), h.rule, h.transfers.clone());
+        live.sort_by_key(key);
+        alone.sort_by_key(key);
+        assert_eq!(live, alone);
+        let found: BTreeSet<(String, FlowRule)> =
+            live.iter().map(|(l, h)| (l.clone(), h.rule)).collect();
+        assert!(found.contains(&("L1".to_owned(), FlowRule::FlowBack)));
+        assert!(found.contains(&("L2".to_owned(), FlowRule::FlowBack)));
+        assert!(found.contains(&("L2".to_owned(), FlowRule::LargeTransfer)));
+        assert!(found.contains(&("L2".to_owned(), FlowRule::IdleProceeds)));
     }
 
     #[test]

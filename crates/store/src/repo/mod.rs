@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod incident;
 pub mod inspection;
 pub mod loan;
+pub mod monitoring;
 pub mod notice;
 pub mod notification;
 pub mod party;

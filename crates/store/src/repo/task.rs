@@ -298,3 +298,19 @@ pub fn delete_unworked(conn: &mut DbConn) -> StoreResult<usize> {
     )
     .execute(conn)?)
 }
+
+/// The task of a (loan, kind, checkpoint), if any.
+pub fn find_key(
+    conn: &mut DbConn,
+    loan_id: &str,
+    kind: &str,
+    checkpoint: NaiveDate,
+) -> StoreResult<Option<TaskRow>> {
+    Ok(tasks::table
+        .filter(tasks::loan_id.eq(loan_id))
+        .filter(tasks::kind.eq(kind))
+        .filter(tasks::checkpoint.eq(checkpoint))
+        .select(TaskRow::as_select())
+        .first(conn)
+        .optional()?)
+}

@@ -1,0 +1,471 @@
+//! Monitoring and early warning (贷后预警): parties, accounts and fund transfers in; versioned
+//! rule sets; warnings out, each creating the work its tier is configured for.
+//!
+//! Two paths raise warnings with the same rules ([`FlowMonitor`]): the real-time path evaluates
+//! the loans a new transfer can concern over the stretch of history the rules look back on,
+//! inside the transaction that stores the transfer; the nightly batch feeds the portfolio's whole
+//! stream. Warnings are kept once per borrower, rule and month, so either may raise first.
+
+pub mod routes;
+pub mod rules;
+pub mod warnings;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
+use chrono_tz::Tz;
+use loanwatch_domain::{
+    calendar::WorkingCalendar,
+    ledger::ManagementMode,
+    monitoring::{
+        flow::{FlowMonitor, FlowRules, Hit, PartyInfo, PartyKind, Transfer, WatchedLoan},
+        ruleset::RuleSet,
+        warning::{WarningStatus, period},
+    },
+    supervision::TaskStatus,
+};
+use loanwatch_store::{
+    DbConn, WriteTx,
+    models::{NotificationRow, TaskRow, TransferRow, WarningEventRow, WarningRow},
+    repo::{
+        monitoring::{self as repo, WatchedLoanRow},
+        notification, task,
+    },
+};
+
+use crate::{ApiError, calendar, tasks::escalation::escalation_targets, views::stored};
+
+/// The loans watched and what monitoring knows of each.
+#[derive(Debug, Default)]
+pub struct Watch {
+    /// The loans, as the rules see them.
+    pub loans: Vec<WatchedLoan>,
+    /// Ledger facts of each loan, by id.
+    pub meta: HashMap<String, WatchedLoanRow>,
+    /// Who each party is.
+    pub parties: HashMap<String, PartyInfo>,
+}
+
+impl Watch {
+    /// The active loans of `borrower_ids` (every borrower when `None`) whose borrower is a
+    /// registered party, with their related parties and contract counterparties; `parties`
+    /// loads the kind and category of every party (the batch) or only of those named
+    /// (the real-time path adds the rest with [`Watch::learn_parties`]).
+    pub fn load(
+        conn: &mut DbConn,
+        borrower_ids: Option<&[String]>,
+        rules: &FlowRules,
+    ) -> Result<Self, ApiError> {
+        let rows = repo::watched_loans(conn, borrower_ids)?;
+        let own: HashMap<String, String> = repo::borrower_parties(conn, borrower_ids)?
+            .into_iter()
+            .filter_map(|p| p.borrower_id.clone().map(|b| (b, p.id)))
+            .collect();
+        let relations = match borrower_ids {
+            Some(ids) => repo::relations_of(conn, ids)?,
+            None => repo::all_relations(conn)?,
+        };
+        let mut related: HashMap<&str, BTreeSet<String>> = HashMap::new();
+        for r in &relations {
+            related
+                .entry(r.borrower_id.as_str())
+                .or_default()
+                .insert(r.party_id.clone());
+        }
+        // A loan's counterparty names a party by its id or, failing that, its exact name.
+        let named: Vec<String> = rows
+            .iter()
+            .filter_map(|l| l.counterparty.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let mut counterparty: HashMap<String, String> = HashMap::new();
+        for p in repo::parties_by_name(conn, &named)? {
+            counterparty.insert(p.name.clone(), p.id);
+        }
+        for p in repo::parties_by_id(conn, &named)? {
+            counterparty.insert(p.id.clone(), p.id);
+        }
+        let mut watch = Self::default();
+        for row in rows {
+            let Some(borrower) = own.get(&row.borrower_id) else {
+                continue;
+            };
+            watch.loans.push(WatchedLoan {
+                loan_id: row.id.clone(),
+                borrower: borrower.clone(),
+                related: related
+                    .get(row.borrower_id.as_str())
+                    .cloned()
+                    .unwrap_or_default(),
+                counterparty: row
+                    .counterparty
+                    .as_ref()
+                    .and_then(|c| counterparty.get(c).cloned()),
+                disbursed_fen: row.principal_fen,
+                disbursed_on: row.disbursement_date,
+                entrusted_threshold_fen: rules.entrusted_payment_fen,
+            });
+            watch.meta.insert(row.id.clone(), row);
+        }
+        if borrower_ids.is_none() {
+            watch.add_parties(repo::all_parties(conn)?)?;
+        } else {
+            let names: Vec<String> = watch
+                .loans
+                .iter()
+                .filter_map(|l| l.counterparty.clone())
+                .collect();
+            watch.learn_parties(conn, names)?;
+        }
+        Ok(watch)
+    }
+
+    fn add_parties(
+        &mut self,
+        rows: Vec<loanwatch_store::models::PartyRow>,
+    ) -> Result<(), ApiError> {
+        for p in rows {
+            let kind: PartyKind = stored(&p.kind, "party kind")?;
+            self.parties.insert(
+                p.id,
+                PartyInfo {
+                    kind,
+                    category: p.category,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Loads the parties among `ids` not known yet.
+    pub fn learn_parties(&mut self, conn: &mut DbConn, ids: Vec<String>) -> Result<(), ApiError> {
+        let missing: Vec<String> = ids
+            .into_iter()
+            .filter(|p| !self.parties.contains_key(p))
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let rows = repo::parties_by_id(conn, &missing)?;
+        self.add_parties(rows)
+    }
+}
+
+/// A stored transfer as the rules see it: booked in the institution's local time.
+pub fn transfer(row: &TransferRow, tz: Tz) -> Transfer {
+    Transfer {
+        id: row.id.clone(),
+        at: tz.from_utc_datetime(&row.booked_at).naive_local(),
+        from: row.from_party.clone(),
+        to: row.to_party.clone(),
+        amount_fen: row.amount_fen,
+        loan: row.loan_id.clone(),
+    }
+}
+
+/// How far back the flow rules look from a transfer: flow-back and structuring windows.
+pub fn lookback(rules: &FlowRules) -> Duration {
+    Duration::days(rules.flow_back_days.max(rules.structuring_days) + 1)
+}
+
+/// A rule broken on a loan.
+#[derive(Debug, Clone)]
+pub struct LoanHit {
+    /// The loan.
+    pub loan_id: String,
+    /// What was found.
+    pub hit: Hit,
+}
+
+/// The flow rules over the transfers that can concern `new` (already stored): the loans whose
+/// proceeds paid them or whose borrower or related party is on either side, over the stretch of
+/// history the rules look back on. Returns the hits that involve a new transfer.
+pub fn evaluate_new(
+    conn: &mut DbConn,
+    rules: &FlowRules,
+    new: &[TransferRow],
+    tz: Tz,
+) -> Result<Vec<LoanHit>, ApiError> {
+    let Some(earliest) = new.iter().map(|t| t.booked_at).min() else {
+        return Ok(Vec::new());
+    };
+    let touched: Vec<String> = new
+        .iter()
+        .flat_map(|t| [t.from_party.clone(), t.to_party.clone()])
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut borrowers: BTreeSet<String> = repo::borrowers_at_home(conn, &touched)?
+        .into_iter()
+        .collect();
+    let proceeds: Vec<String> = new.iter().filter_map(|t| t.loan_id.clone()).collect();
+    borrowers.extend(repo::borrowers_of_loans(conn, &proceeds)?);
+    let borrowers: Vec<String> = borrowers.into_iter().collect();
+    let mut watch = Watch::load(conn, Some(&borrowers), rules)?;
+    if watch.loans.is_empty() {
+        return Ok(Vec::new());
+    }
+    let since = earliest - lookback(rules);
+    let loan_ids: Vec<String> = watch.loans.iter().map(|l| l.loan_id.clone()).collect();
+    let home: Vec<String> = watch
+        .loans
+        .iter()
+        .flat_map(|l| std::iter::once(l.borrower.clone()).chain(l.related.iter().cloned()))
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut rows = repo::transfers_touching(conn, since, &loan_ids, &home, &[])?;
+    // Those the proceeds reached, and those they paid on: two hops of flow-back.
+    let mut reached: BTreeSet<String> = rows
+        .iter()
+        .filter(|t| t.loan_id.is_some())
+        .map(|t| t.to_party.clone())
+        .collect();
+    for _ in 0..2 {
+        let next: Vec<String> = reached
+            .iter()
+            .filter(|p| !home.contains(p))
+            .cloned()
+            .collect();
+        let more = repo::transfers_touching(conn, since, &[], &[], &next)?;
+        reached = more.iter().map(|t| t.to_party.clone()).collect();
+        rows.extend(more);
+    }
+    rows.sort_by(|a, b| a.booked_at.cmp(&b.booked_at).then_with(|| a.id.cmp(&b.id)));
+    rows.dedup_by(|a, b| a.id == b.id);
+    watch.learn_parties(
+        conn,
+        rows.iter()
+            .flat_map(|t| [t.from_party.clone(), t.to_party.clone()])
+            .collect(),
+    )?;
+    let fresh: BTreeSet<&str> = new.iter().map(|t| t.id.as_str()).collect();
+    let mut monitor = FlowMonitor::new(rules, &watch.loans, &watch.parties);
+    let mut hits = Vec::new();
+    for row in &rows {
+        for (loan, hit) in monitor.push(&transfer(row, tz)) {
+            if hit.transfers.iter().any(|id| fresh.contains(id.as_str())) {
+                hits.push(LoanHit {
+                    loan_id: loan.loan_id.clone(),
+                    hit,
+                });
+            }
+        }
+    }
+    Ok(hits)
+}
+
+/// Transfers read per page by the batch.
+const PAGE: i64 = 50_000;
+
+/// The flow rules over the portfolio's whole stream up to the end of `as_of`, and the idle check
+/// on `as_of`: the nightly batch (and, with a draft's rules, the backtest).
+pub fn evaluate_all(
+    conn: &mut DbConn,
+    rules: &FlowRules,
+    as_of: NaiveDate,
+    tz: Tz,
+) -> Result<(Vec<LoanHit>, u64), ApiError> {
+    let watch = Watch::load(conn, None, rules)?;
+    let until = local_midnight_utc(as_of + Duration::days(1), tz);
+    let mut monitor = FlowMonitor::new(rules, &watch.loans, &watch.parties);
+    let mut hits = Vec::new();
+    let mut after: Option<(NaiveDateTime, String)> = None;
+    let mut seen = 0u64;
+    loop {
+        let page = repo::transfers_page(conn, until, after.take(), PAGE)?;
+        let Some(last) = page.last() else { break };
+        after = Some((last.booked_at, last.id.clone()));
+        seen += page.len() as u64;
+        for row in &page {
+            hits.extend(
+                monitor
+                    .push(&transfer(row, tz))
+                    .into_iter()
+                    .map(|(l, hit)| LoanHit {
+                        loan_id: l.loan_id.clone(),
+                        hit,
+                    }),
+            );
+        }
+    }
+    hits.extend(monitor.idle(as_of).into_iter().map(|(l, hit)| LoanHit {
+        loan_id: l.loan_id.clone(),
+        hit,
+    }));
+    Ok((hits, seen))
+}
+
+/// The UTC instant of local midnight starting `day`.
+pub fn local_midnight_utc(day: NaiveDate, tz: Tz) -> NaiveDateTime {
+    let midnight = day.and_time(chrono::NaiveTime::MIN);
+    tz.from_local_datetime(&midnight)
+        .earliest()
+        .map(|t| t.naive_utc())
+        .unwrap_or(midnight)
+}
+
+/// Stores the warnings of `hits` that are new for their (borrower, rule, month), each with its
+/// `raise` step, the task its tier creates (assigned to the loan's officer, due in working days
+/// from `today`) and the notifications; returns the warnings stored.
+pub fn raise(
+    tx: &mut WriteTx<'_>,
+    mut hits: Vec<LoanHit>,
+    version: i32,
+    rules: &RuleSet,
+    today: NaiveDate,
+) -> Result<Vec<WarningRow>, ApiError> {
+    if hits.is_empty() {
+        return Ok(Vec::new());
+    }
+    hits.sort_by(|a, b| {
+        (a.hit.on, &a.loan_id, a.hit.rule, &a.hit.transfers).cmp(&(
+            b.hit.on,
+            &b.loan_id,
+            b.hit.rule,
+            &b.hit.transfers,
+        ))
+    });
+    let loan_ids: Vec<String> = hits.iter().map(|h| h.loan_id.clone()).collect();
+    let meta: HashMap<String, WatchedLoanRow> = repo::loans_by_id(tx.conn(), &loan_ids)?
+        .into_iter()
+        .map(|l| (l.id.clone(), l))
+        .collect();
+    let now = tx.now();
+    let mut rows = Vec::new();
+    for h in hits {
+        let Some(loan) = meta.get(&h.loan_id) else {
+            continue;
+        };
+        rows.push(WarningRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            borrower_id: loan.borrower_id.clone(),
+            loan_id: Some(loan.id.clone()),
+            organisation_id: loan.organisation_id.clone(),
+            rule: h.hit.rule.as_str().to_owned(),
+            tier: h.hit.tier.as_str().to_owned(),
+            period: period(h.hit.on),
+            rule_version: version,
+            raised_on: h.hit.on,
+            detail: h.hit.detail,
+            facts: serde_json::to_string(&h.hit.transfers).map_err(ApiError::internal)?,
+            status: WarningStatus::Open.as_str().to_owned(),
+            task_id: None,
+            resolution: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        });
+    }
+    let mut inserted = repo::insert_new_warnings(tx, rows)?;
+    if inserted.is_empty() {
+        return Ok(inserted);
+    }
+    let cal = calendar::load(tx.conn())?;
+    let actor = tx.actor().to_owned();
+    let mut events = Vec::new();
+    for w in &mut inserted {
+        events.push(WarningEventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            warning_id: w.id.clone(),
+            action: "raise".into(),
+            actor: actor.clone(),
+            from_status: WarningStatus::Open.as_str().to_owned(),
+            to_status: WarningStatus::Open.as_str().to_owned(),
+            comment: Some(w.detail.clone()),
+            at: now,
+        });
+        let Some(loan) = w.loan_id.as_ref().and_then(|l| meta.get(l)) else {
+            continue;
+        };
+        let tier = stored(&w.tier, "tier")?;
+        let action = rules.actions.of(tier);
+        if let Some(kind) = action.task
+            && let Some(task_id) =
+                create_task(tx, &cal, loan, kind, action.within_working_days, today)?
+        {
+            repo::set_warning_task(tx, &w.id, &task_id)?;
+            w.task_id = Some(task_id);
+        }
+        let mut people = vec![loan.officer_id.clone()];
+        if action.notify_supervisor {
+            people.extend(escalation_targets(tx.conn(), &loan.organisation_id)?);
+        }
+        people.sort();
+        people.dedup();
+        let message = format!(
+            "{} warning ({}): {}",
+            w.tier,
+            w.rule.replace('_', " "),
+            w.detail
+        );
+        let notes: Vec<NotificationRow> = people
+            .into_iter()
+            .map(|user_id| NotificationRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                user_id,
+                kind: "warning.raised".into(),
+                subject_type: "warning".into(),
+                subject_id: w.id.clone(),
+                message: message.clone(),
+                created_at: now,
+                read_at: None,
+            })
+            .collect();
+        notification::insert_new(tx, &notes)?;
+    }
+    repo::insert_warning_events(tx, &events)?;
+    let counts: BTreeMap<&str, usize> = inserted.iter().fold(BTreeMap::new(), |mut m, w| {
+        *m.entry(w.tier.as_str()).or_default() += 1;
+        m
+    });
+    tx.audit(
+        "warning.raise",
+        "warning",
+        inserted.first().map(|w| w.id.as_str()).unwrap_or_default(),
+        &serde_json::json!({ "raised": inserted.len(), "by_tier": counts, "rule_version": version }),
+    )?;
+    Ok(inserted)
+}
+
+/// The task a warning's tier creates on the loan, or the one already there for the same loan,
+/// kind and day; `None` when the due date needs a calendar year not loaded (the warning stands,
+/// the officer is told).
+fn create_task(
+    tx: &mut WriteTx<'_>,
+    cal: &WorkingCalendar,
+    loan: &WatchedLoanRow,
+    kind: loanwatch_domain::supervision::TaskKind,
+    within: u32,
+    today: NaiveDate,
+) -> Result<Option<String>, ApiError> {
+    let due = match cal.add_working_days(today, within) {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(loan = %loan.id, error = %e, "warning task not created: no calendar");
+            return Ok(None);
+        }
+    };
+    let mode: ManagementMode = stored(&loan.management_mode, "management mode")?;
+    let now = tx.now();
+    let row = TaskRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        loan_id: loan.id.clone(),
+        borrower_id: loan.borrower_id.clone(),
+        kind: kind.as_str().to_owned(),
+        checkpoint: today,
+        due_date: due,
+        status: TaskStatus::Assigned.as_str().to_owned(),
+        assignee_id: Some(loan.officer_id.clone()),
+        review_levels: crate::tasks::review_levels(mode),
+        approvals: 0,
+        returns: 0,
+        organisation_id: loan.organisation_id.clone(),
+        version: 1,
+        created_at: now,
+        updated_at: now,
+        escalated_at: None,
+    };
+    task::insert_new(tx, std::slice::from_ref(&row))?;
+    Ok(task::find_key(tx.conn(), &loan.id, kind.as_str(), today)?.map(|t| t.id))
+}

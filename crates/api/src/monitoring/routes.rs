@@ -1,0 +1,654 @@
+//! Routes of the money's map and the money: parties, related parties, accounts, and fund
+//! transfers in batches (evaluated as they arrive).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use actix_web::{get, post, put, web};
+use chrono::{Duration, Utc};
+use loanwatch_api_types::{
+    FieldError, Problem,
+    monitoring::{
+        Account, BorrowerParties, NewTransfer, Party, PutAccount, PutParty, PutRelatedParties,
+        RelatedParty, TransferBatch, TransferBatchResult,
+    },
+};
+use loanwatch_store::{
+    WriteTx,
+    models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
+    repo::{borrower, loan, monitoring as repo},
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use crate::{
+    ApiError, AppState,
+    auth::Actor,
+    error::ErrorCode,
+    extract::JsonBody,
+    ledger::service,
+    monitoring::{self as engine, rules, warnings::warning_view},
+    views::{stored, utc},
+    write,
+};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(put_party)
+        .service(put_related_parties)
+        .service(get_borrower_parties)
+        .service(put_account)
+        .service(post_transfers);
+}
+
+/// Transfers a batch may hold.
+pub const MAX_BATCH: usize = 10_000;
+
+fn party_view(p: PartyRow) -> Result<Party, ApiError> {
+    Ok(Party {
+        kind: stored(&p.kind, "party kind")?,
+        id: p.id,
+        name: p.name,
+        category: p.category,
+        borrower_id: p.borrower_id,
+        created_at: utc(p.created_at),
+        updated_at: utc(p.updated_at),
+    })
+}
+
+fn account_view(a: AccountRow) -> Account {
+    Account {
+        account_no: a.account_no,
+        party_id: a.party_id,
+        bank: a.bank,
+        created_at: utc(a.created_at),
+    }
+}
+
+/// A key from the path: 1–128 printable characters.
+fn key(value: &str, what: &str) -> Result<String, ApiError> {
+    let ok =
+        !value.is_empty() && value.chars().count() <= 128 && !value.chars().any(char::is_control);
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err(ApiError::field(
+            ErrorCode::InvalidParameter,
+            "#/path/id",
+            format!("a {what} id is 1–128 printable characters"),
+        ))
+    }
+}
+
+/// Register a party, or change its details: a borrower of ours (with `borrower_id`), a related
+/// party, a supplier, a developer… Categories feed the restricted-category rule.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "put_party",
+    request_body = PutParty,
+    params(("id" = String, Path, description = "The data provider's key of the party")),
+    responses(
+        (status = 200, description = "Stored", body = Party),
+        (status = 409, description = "Another party already is this borrower", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/parties/{id}")]
+async fn put_party(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    body: JsonBody<PutParty>,
+) -> Result<web::Json<Party>, ApiError> {
+    actor.require_write()?;
+    let id = key(&id, "party")?;
+    let input = body.value;
+    let who = actor.clone();
+    let row =
+        write::change(&state, &actor, move |tx| {
+            let name = service::text("name", &input.name, 200)?;
+            let category = input
+                .category
+                .map(|c| {
+                    let c = c.trim().to_owned();
+                    if c.is_empty()
+                        || c.len() > 64
+                        || !c
+                            .chars()
+                            .all(|ch| ch.is_ascii_lowercase() || ch == '_' || ch.is_ascii_digit())
+                    {
+                        Err(ApiError::invalid("category", "is 1–64 of a–z, 0–9 and _"))
+                    } else {
+                        Ok(c)
+                    }
+                })
+                .transpose()?;
+            if let Some(b) = &input.borrower_id {
+                borrower::get(tx.conn(), &service::scope(&who), b)
+                    .map_err(|_| ApiError::invalid("borrower_id", "no such borrower"))?;
+                if let Some(other) = repo::party_of_borrower(tx.conn(), b)?
+                    && other.id != id
+                {
+                    return Err(ApiError::conflict(format!(
+                        "borrower {b} already is party {}",
+                        other.id
+                    )));
+                }
+            }
+            let now = tx.now();
+            let existing = repo::party(tx.conn(), &id)?;
+            let row = PartyRow {
+                id: id.clone(),
+                name,
+                kind: input.kind.as_str().to_owned(),
+                category,
+                borrower_id: input.borrower_id,
+                created_at: existing.as_ref().map_or(now, |p| p.created_at),
+                updated_at: now,
+            };
+            repo::put_party(tx, &row)?;
+            tx.audit(
+            if existing.is_some() { "party.update" } else { "party.create" },
+            "party",
+            &row.id,
+            &json!({ "kind": row.kind, "category": row.category, "borrower_id": row.borrower_id }),
+        )?;
+            Ok(row)
+        })
+        .await?;
+    Ok(web::Json(party_view(row)?))
+}
+
+/// Replace a borrower's related parties: shareholders, legal representative, directors, finance
+/// head, group members. Money reaching them counts as coming home.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "put_related_parties",
+    request_body = PutRelatedParties,
+    params(("id" = String, Path, description = "Borrower id")),
+    responses(
+        (status = 200, description = "Stored", body = BorrowerParties),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/borrowers/{id}/related-parties")]
+async fn put_related_parties(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    body: JsonBody<PutRelatedParties>,
+) -> Result<web::Json<BorrowerParties>, ApiError> {
+    actor.require_write()?;
+    let id = id.into_inner();
+    let input = body.value;
+    let who = actor.clone();
+    write::change(&state, &actor, move |tx| {
+        let b = borrower::get(tx.conn(), &service::scope(&who), &id)
+            .map_err(|_| ApiError::not_found("borrower"))?;
+        if input.parties.len() > 1000 {
+            return Err(ApiError::invalid(
+                "parties",
+                "at most 1,000 related parties",
+            ));
+        }
+        let ids: Vec<String> = input.parties.iter().map(|p| p.party_id.clone()).collect();
+        let known: BTreeSet<String> = repo::parties_by_id(tx.conn(), &ids)?
+            .into_iter()
+            .map(|p| p.id)
+            .collect();
+        let own = repo::party_of_borrower(tx.conn(), &b.id)?.map(|p| p.id);
+        let mut errors = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (i, p) in input.parties.iter().enumerate() {
+            let message = if !known.contains(&p.party_id) {
+                Some("no such party")
+            } else if own.as_deref() == Some(p.party_id.as_str()) {
+                Some("is the borrower itself")
+            } else if !seen.insert((p.party_id.clone(), p.relation)) {
+                Some("is listed twice with this relation")
+            } else {
+                None
+            };
+            if let Some(m) = message {
+                errors.push(FieldError {
+                    pointer: format!("/parties/{i}/party_id"),
+                    message: m.to_owned(),
+                });
+            }
+        }
+        if !errors.is_empty() {
+            return Err(ApiError::fields(
+                ErrorCode::ValidationFailed,
+                format!("{} related parties are not acceptable", errors.len()),
+                errors,
+            ));
+        }
+        let now = tx.now();
+        let rows: Vec<PartyRelationRow> = input
+            .parties
+            .iter()
+            .map(|p| PartyRelationRow {
+                borrower_id: b.id.clone(),
+                party_id: p.party_id.clone(),
+                relation: p.relation.as_str().to_owned(),
+                created_at: now,
+            })
+            .collect();
+        repo::replace_relations(tx, &b.id, &rows)?;
+        tx.audit(
+            "borrower.related_parties",
+            "borrower",
+            &b.id,
+            &json!({ "parties": input.parties.len() }),
+        )?;
+        borrower_parties(tx.conn(), &b.id)
+    })
+    .await
+    .map(web::Json)
+}
+
+fn borrower_parties(
+    conn: &mut loanwatch_store::DbConn,
+    borrower_id: &str,
+) -> Result<BorrowerParties, ApiError> {
+    let party = repo::party_of_borrower(conn, borrower_id)?;
+    let related = repo::relations_of(conn, &[borrower_id.to_owned()])?;
+    let mut holders: Vec<String> = related.iter().map(|r| r.party_id.clone()).collect();
+    holders.extend(party.as_ref().map(|p| p.id.clone()));
+    Ok(BorrowerParties {
+        borrower_id: borrower_id.to_owned(),
+        accounts: repo::accounts_of(conn, &holders)?
+            .into_iter()
+            .map(account_view)
+            .collect(),
+        related: related
+            .into_iter()
+            .map(|r| {
+                Ok(RelatedParty {
+                    relation: stored(&r.relation, "relation")?,
+                    party_id: r.party_id,
+                })
+            })
+            .collect::<Result<_, ApiError>>()?,
+        party: party.map(party_view).transpose()?,
+    })
+}
+
+/// A borrower's place in the money's map: the party it is, its related parties, and their
+/// accounts.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "get_borrower_parties",
+    params(("id" = String, Path, description = "Borrower id")),
+    responses(
+        (status = 200, description = "The borrower's parties and accounts", body = BorrowerParties),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/borrowers/{id}/parties")]
+async fn get_borrower_parties(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<web::Json<BorrowerParties>, ApiError> {
+    actor.require_read()?;
+    let id = id.into_inner();
+    let scope = service::scope(&actor);
+    state
+        .db(move |conn| {
+            borrower::get(conn, &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
+            borrower_parties(conn, &id)
+        })
+        .await
+        .map(web::Json)
+}
+
+/// Register an account and its holder. An account's holder does not change: registering it
+/// again with the same holder is a no-op, with another holder 409.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "put_account",
+    request_body = PutAccount,
+    params(("account_no" = String, Path, description = "Account number")),
+    responses(
+        (status = 200, description = "Registered", body = Account),
+        (status = 409, description = "Registered with another holder", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/accounts/{account_no}")]
+async fn put_account(
+    state: web::Data<AppState>,
+    actor: Actor,
+    account_no: web::Path<String>,
+    body: JsonBody<PutAccount>,
+) -> Result<web::Json<Account>, ApiError> {
+    actor.require_write()?;
+    let no = key(&account_no, "account")?;
+    let input = body.value;
+    let row = write::change(&state, &actor, move |tx| {
+        if repo::party(tx.conn(), &input.party_id)?.is_none() {
+            return Err(ApiError::invalid("party_id", "no such party"));
+        }
+        let bank = input
+            .bank
+            .map(|b| service::text("bank", &b, 200))
+            .transpose()?;
+        if let Some(existing) = repo::accounts_by_no(tx.conn(), std::slice::from_ref(&no))?.pop() {
+            return if existing.party_id == input.party_id && existing.bank == bank {
+                Ok(existing)
+            } else {
+                Err(ApiError::conflict(format!(
+                    "account {no} is registered to party {}",
+                    existing.party_id
+                )))
+            };
+        }
+        let row = AccountRow {
+            account_no: no,
+            party_id: input.party_id,
+            bank,
+            created_at: tx.now(),
+        };
+        repo::insert_account(tx, &row)?;
+        tx.audit(
+            "account.create",
+            "account",
+            &row.account_no,
+            &json!({ "party_id": row.party_id, "bank": row.bank }),
+        )?;
+        Ok(row)
+    })
+    .await?;
+    Ok(web::Json(account_view(row)))
+}
+
+/// The hash that tells a resend from another transfer under the same id.
+fn content_hash(t: &NewTransfer) -> Result<String, ApiError> {
+    let canonical = serde_json::to_vec(t).map_err(ApiError::internal)?;
+    Ok(hex::encode(Sha256::digest(&canonical)))
+}
+
+/// What is wrong with one transfer on its own, if anything: (field, message).
+fn check_transfer(t: &NewTransfer, now: chrono::DateTime<Utc>) -> Option<(&'static str, String)> {
+    let printable = |s: &str, max: usize| {
+        !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
+    };
+    if !printable(&t.id, 128) {
+        return Some(("id", "is 1–128 printable characters".into()));
+    }
+    if !printable(&t.from_account, 64) {
+        return Some(("from_account", "is 1–64 printable characters".into()));
+    }
+    if !printable(&t.to_account, 64) {
+        return Some(("to_account", "is 1–64 printable characters".into()));
+    }
+    if t.from_account == t.to_account {
+        return Some(("to_account", "is the paying account".into()));
+    }
+    if !(1..=1_000_000_000_000_000).contains(&t.amount_fen) {
+        return Some((
+            "amount_fen",
+            "is a positive amount of fen, at most 10 trillion yuan".into(),
+        ));
+    }
+    let earliest = chrono::NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc());
+    if earliest.is_some_and(|e| t.booked_at < e) || t.booked_at > now + Duration::days(1) {
+        return Some(("booked_at", "is before 2000 or in the future".into()));
+    }
+    if t.memo.as_ref().is_some_and(|m| m.chars().count() > 500) {
+        return Some(("memo", "is at most 500 characters".into()));
+    }
+    None
+}
+
+/// Store a batch of fund transfers (up to 10,000), idempotent by the source system's id, and
+/// evaluate them at once: the warnings they raise come back in the answer. A resend of a stored
+/// transfer counts as replayed; the same id with other content is 409. Any row at fault refuses
+/// the whole batch, every fault listed by pointer; nothing is half stored.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "post_transfers",
+    request_body = TransferBatch,
+    responses(
+        (status = 200, description = "Stored and evaluated", body = TransferBatchResult),
+        (status = 409, description = "An id was stored with other content", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over MAX_BATCH_BODY_BYTES", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Rows at fault, listed by pointer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/transfers")]
+async fn post_transfers(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: JsonBody<TransferBatch, true>,
+) -> Result<web::Json<TransferBatchResult>, ApiError> {
+    actor.require_write()?;
+    let batch = body.value.transfers;
+    if batch.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "transfers",
+            format!("at most {MAX_BATCH} transfers a batch"),
+        ));
+    }
+    let now = Utc::now();
+    let mut errors = Vec::new();
+    let mut fault = |i: usize, field: &str, message: String| {
+        errors.push(FieldError {
+            pointer: format!("/transfers/{i}/{field}"),
+            message,
+        });
+    };
+    let mut hashes = Vec::with_capacity(batch.len());
+    let mut first_of: HashMap<&str, (usize, &str)> = HashMap::new();
+    for (i, t) in batch.iter().enumerate() {
+        hashes.push(content_hash(t)?);
+        if let Some((field, message)) = check_transfer(t, now) {
+            fault(i, field, message);
+        }
+    }
+    let mut conflicts = Vec::new();
+    for (i, t) in batch.iter().enumerate() {
+        let hash = hashes.get(i).map(String::as_str).unwrap_or_default();
+        match first_of.get(t.id.as_str()) {
+            Some((j, h)) if *h != hash => conflicts.push(FieldError {
+                pointer: format!("/transfers/{i}/id"),
+                message: format!("also at /transfers/{j} with other content"),
+            }),
+            Some(_) => {}
+            None => {
+                first_of.insert(t.id.as_str(), (i, hash));
+            }
+        }
+    }
+    if !errors.is_empty() {
+        return Err(batch_refused(errors));
+    }
+    if !conflicts.is_empty() {
+        return Err(ApiError::fields(
+            ErrorCode::Conflict,
+            "transfer ids repeat with other content",
+            conflicts,
+        ));
+    }
+    let who = actor.clone();
+    let tz = state.config.time_zone;
+    let today = state.today();
+    write::change(&state, &actor, move |tx| {
+        ingest(tx, &who, batch, hashes, tz, today)
+    })
+    .await
+    .map(web::Json)
+}
+
+fn batch_refused(errors: Vec<FieldError>) -> ApiError {
+    ApiError::fields(
+        ErrorCode::ValidationFailed,
+        format!(
+            "{} transfers are not acceptable; nothing was stored",
+            errors.len()
+        ),
+        errors,
+    )
+}
+
+/// Stores the new transfers of a checked batch and raises what they break.
+fn ingest(
+    tx: &mut WriteTx<'_>,
+    who: &Actor,
+    batch: Vec<NewTransfer>,
+    hashes: Vec<String>,
+    tz: chrono_tz::Tz,
+    today: chrono::NaiveDate,
+) -> Result<TransferBatchResult, ApiError> {
+    let ids: Vec<String> = batch.iter().map(|t| t.id.clone()).collect();
+    let stored: HashMap<String, String> = repo::transfer_hashes(tx.conn(), &ids)?
+        .into_iter()
+        .collect();
+    let mut conflicts = Vec::new();
+    let mut fresh: Vec<(usize, &NewTransfer, &String)> = Vec::new();
+    let mut replayed = 0u64;
+    let mut taken = BTreeSet::new();
+    for (i, (t, h)) in batch.iter().zip(&hashes).enumerate() {
+        match stored.get(&t.id) {
+            Some(old) if old == h => replayed += 1,
+            Some(_) => conflicts.push(FieldError {
+                pointer: format!("/transfers/{i}/id"),
+                message: "was stored before with other content".into(),
+            }),
+            None if taken.insert(t.id.as_str()) => fresh.push((i, t, h)),
+            None => replayed += 1,
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(ApiError::fields(
+            ErrorCode::Conflict,
+            format!(
+                "{} transfer ids were stored before with other content",
+                conflicts.len()
+            ),
+            conflicts,
+        ));
+    }
+    // Who is on either side: the registered holder, else the account standing for itself.
+    let numbers: Vec<String> = fresh
+        .iter()
+        .flat_map(|(_, t, _)| [t.from_account.clone(), t.to_account.clone()])
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let holder: HashMap<String, String> = repo::accounts_by_no(tx.conn(), &numbers)?
+        .into_iter()
+        .map(|a| (a.account_no, a.party_id))
+        .collect();
+    let loan_ids: Vec<String> = fresh
+        .iter()
+        .filter_map(|(_, t, _)| t.loan_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let scope = service::scope(who);
+    // Per loan in scope: the party its borrower is, if registered.
+    let mut loan_party: HashMap<String, Option<String>> = HashMap::new();
+    for id in &loan_ids {
+        if let Ok(l) = loan::get(tx.conn(), &scope, id) {
+            let party = repo::party_of_borrower(tx.conn(), &l.loan.borrower_id)?.map(|p| p.id);
+            loan_party.insert(id.clone(), party);
+        }
+    }
+    let mut errors = Vec::new();
+    let now = tx.now();
+    let mut rows = Vec::with_capacity(fresh.len());
+    for (i, t, h) in fresh {
+        let (from, to) = (holder.get(&t.from_account), holder.get(&t.to_account));
+        if from.is_none() && to.is_none() {
+            errors.push(FieldError {
+                pointer: format!("/transfers/{i}/from_account"),
+                message: "neither account is registered (PUT /accounts/{account_no})".into(),
+            });
+            continue;
+        }
+        if let Some(l) = &t.loan_id {
+            let problem = match loan_party.get(l) {
+                Some(Some(p)) if Some(p) == from => None,
+                Some(Some(_)) => Some(("from_account", format!("is not an account of loan {l}'s borrower"))),
+                Some(None) => Some((
+                    "loan_id",
+                    "the loan's borrower is not registered as a party (PUT /parties/{id} with borrower_id)".to_owned(),
+                )),
+                None => Some(("loan_id", "no such loan".to_owned())),
+            };
+            if let Some((field, message)) = problem {
+                errors.push(FieldError {
+                    pointer: format!("/transfers/{i}/{field}"),
+                    message,
+                });
+                continue;
+            }
+        }
+        rows.push(TransferRow {
+            id: t.id.clone(),
+            booked_at: t.booked_at.naive_utc(),
+            from_party: from
+                .cloned()
+                .unwrap_or_else(|| format!("account:{}", t.from_account)),
+            to_party: to
+                .cloned()
+                .unwrap_or_else(|| format!("account:{}", t.to_account)),
+            from_account: t.from_account.clone(),
+            to_account: t.to_account.clone(),
+            amount_fen: t.amount_fen,
+            loan_id: t.loan_id.clone(),
+            memo: t.memo.clone(),
+            content_hash: h.clone(),
+            received_at: now,
+        });
+    }
+    if !errors.is_empty() {
+        return Err(batch_refused(errors));
+    }
+    repo::insert_transfers(tx, &rows)?;
+    let warnings = if rows.is_empty() {
+        Vec::new()
+    } else {
+        tx.audit(
+            "transfer.ingest",
+            "transfer",
+            rows.first().map(|r| r.id.as_str()).unwrap_or_default(),
+            &json!({ "accepted": rows.len(), "replayed": replayed }),
+        )?;
+        let versions = rules::load(tx.conn())?;
+        let mut raised = Vec::new();
+        // Each transfer is judged by the rules in force on its business day.
+        let mut by_version: BTreeMap<i32, Vec<TransferRow>> = BTreeMap::new();
+        for row in &rows {
+            let day = engine::transfer(row, tz).at.date();
+            if let Some(v) = loanwatch_domain::monitoring::ruleset::in_force(&versions, day) {
+                by_version.entry(v.version).or_default().push(row.clone());
+            }
+        }
+        for (version, group) in by_version {
+            let Some(v) = versions.iter().find(|v| v.version == version) else {
+                continue;
+            };
+            let hits = engine::evaluate_new(tx.conn(), &v.rules.flow, &group, tz)?;
+            raised.extend(engine::raise(tx, hits, version, &v.rules, today)?);
+        }
+        raised
+    };
+    Ok(TransferBatchResult {
+        accepted: rows.len() as u64,
+        replayed,
+        warnings: warnings
+            .into_iter()
+            .map(warning_view)
+            .collect::<Result<_, _>>()?,
+    })
+}

@@ -1,0 +1,482 @@
+//! Rule-set versions (预警规则): drafts, activation from a day, backtests over stored history,
+//! and the nightly batch that evaluates the whole portfolio with the version in force.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{Duration, NaiveDate};
+use loanwatch_api_types::{
+    Problem,
+    monitoring::{
+        ActivateRuleSet, Backtest, BacktestCount, BacktestHit, BacktestRequest, NewRuleSet,
+        RuleSetVersion,
+    },
+};
+use loanwatch_domain::monitoring::{
+    ruleset::{RuleSet, Version, in_force},
+    warning::period,
+};
+use loanwatch_store::{
+    AuditContext, DbConn,
+    models::RuleSetRow,
+    repo::{monitoring as repo, notice},
+};
+use serde_json::json;
+
+use crate::{
+    ApiError, AppState,
+    auth::Actor,
+    error::ErrorCode,
+    extract::{IdempotencyKey, JsonBody},
+    monitoring::{LoanHit, evaluate_all, raise},
+    views::utc,
+    write,
+};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(list_rule_sets)
+        .service(create_rule_set)
+        .service(activate_rule_set)
+        .service(backtest_rule_set);
+}
+
+/// A definition as sent: unknown fields and out-of-range values are pointed at under
+/// `/definition`.
+pub fn parse(definition: &serde_json::Value) -> Result<RuleSet, ApiError> {
+    let rules: RuleSet = serde_path_to_error::deserialize(definition).map_err(|e| {
+        let path = e.path().to_string();
+        let pointer = if path == "." {
+            "/definition".to_owned()
+        } else {
+            format!(
+                "/definition/{}",
+                path.replace('.', "/")
+                    .replace(['[', ']'], "/")
+                    .replace("//", "/")
+                    .trim_end_matches('/')
+            )
+        };
+        ApiError::field(ErrorCode::ValidationFailed, pointer, e.inner().to_string())
+    })?;
+    rules.validate().map_err(|e| {
+        ApiError::field(
+            ErrorCode::ValidationFailed,
+            format!("/definition{}", e.pointer),
+            e.message,
+        )
+    })?;
+    Ok(rules)
+}
+
+/// Every stored version, parsed.
+pub fn load(conn: &mut DbConn) -> Result<Vec<Version<RuleSet>>, ApiError> {
+    repo::rule_sets(conn)?
+        .into_iter()
+        .map(|row| {
+            let rules: RuleSet = serde_json::from_str(&row.definition).map_err(|e| {
+                ApiError::internal(anyhow::anyhow!("stored rule set {}: {e}", row.version))
+            })?;
+            Ok(Version {
+                version: row.version,
+                active_from: row.active_from,
+                rules,
+            })
+        })
+        .collect()
+}
+
+/// Stores the shipped defaults as version 1, in force from 2000-01-01, when no version exists.
+pub fn seed_default(conn: &mut DbConn) -> Result<bool, ApiError> {
+    if !repo::rule_sets(conn)?.is_empty() {
+        return Ok(false);
+    }
+    let ctx = AuditContext {
+        actor: "system:rules-seed".to_owned(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    loanwatch_store::write(conn, ctx, |tx| {
+        let from = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+        let row = repo::insert_rule_set(
+            tx,
+            RuleSetRow {
+                version: 0,
+                definition: serde_json::to_string(&RuleSet::default())
+                    .map_err(ApiError::internal)?,
+                note: Some("shipped defaults (RULEBOOK §5–§6)".into()),
+                active_from: Some(from),
+                created_by: tx.actor().to_owned(),
+                created_at: tx.now(),
+                activated_by: Some(tx.actor().to_owned()),
+                activated_at: Some(tx.now()),
+            },
+        )?;
+        tx.audit(
+            "rule_set.seed",
+            "rule_set",
+            &row.version.to_string(),
+            &json!({}),
+        )?;
+        Ok(true)
+    })
+}
+
+fn view(
+    row: RuleSetRow,
+    in_force_today: Option<i32>,
+    today: NaiveDate,
+) -> Result<RuleSetVersion, ApiError> {
+    let status = match row.active_from {
+        None => "draft",
+        Some(d) if d > today => "scheduled",
+        Some(_) if in_force_today == Some(row.version) => "active",
+        Some(_) => "superseded",
+    };
+    let rules: RuleSet = serde_json::from_str(&row.definition)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored rule set {}: {e}", row.version)))?;
+    Ok(RuleSetVersion {
+        version: row.version,
+        definition: serde_json::to_value(rules).map_err(ApiError::internal)?,
+        note: row.note,
+        status: status.into(),
+        active_from: row.active_from,
+        created_by: row.created_by,
+        created_at: utc(row.created_at),
+        activated_by: row.activated_by,
+    })
+}
+
+fn require_rules_role(actor: &Actor) -> Result<(), ApiError> {
+    actor.require_write()?;
+    if actor.role.manages_rules() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "warning rules are written and activated by risk managers and head office",
+        ))
+    }
+}
+
+fn current(conn: &mut DbConn, today: NaiveDate) -> Result<Option<i32>, ApiError> {
+    Ok(in_force(&load(conn)?, today).map(|v| v.version))
+}
+
+/// Every version of the warning rules, oldest first, with its status today.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "list_rule_sets",
+    responses((status = 200, description = "The versions", body = Vec<RuleSetVersion>)),
+    security(("bearer" = []))
+)]
+#[get("/rule-sets")]
+async fn list_rule_sets(
+    state: web::Data<AppState>,
+    actor: Actor,
+) -> Result<web::Json<Vec<RuleSetVersion>>, ApiError> {
+    actor.require_read()?;
+    let today = state.today();
+    state
+        .db(move |conn| {
+            let now = current(conn, today)?;
+            repo::rule_sets(conn)?
+                .into_iter()
+                .map(|r| view(r, now, today))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .map(web::Json)
+}
+
+/// Store a draft version. What the definition leaves out takes the default; unknown fields and
+/// out-of-range values are refused with a pointer. A draft changes nothing until activated.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "create_rule_set",
+    request_body = NewRuleSet,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried create safe")),
+    responses(
+        (status = 201, description = "Stored as a draft", body = RuleSetVersion),
+        (status = 403, description = "Not a risk manager or head office", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid definition", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/rule-sets")]
+async fn create_rule_set(
+    state: web::Data<AppState>,
+    actor: Actor,
+    key: IdempotencyKey,
+    body: JsonBody<NewRuleSet>,
+) -> Result<HttpResponse, ApiError> {
+    require_rules_role(&actor)?;
+    let input = body.value;
+    let rules = parse(&input.definition)?;
+    let today = state.today();
+    write::create(&state, &actor, key, body.request_hash, move |tx| {
+        let note = input
+            .note
+            .map(|n| crate::ledger::service::text("note", &n, 2000))
+            .transpose()?;
+        let row = repo::insert_rule_set(
+            tx,
+            RuleSetRow {
+                version: 0,
+                definition: serde_json::to_string(&rules).map_err(ApiError::internal)?,
+                note,
+                active_from: None,
+                created_by: tx.actor().to_owned(),
+                created_at: tx.now(),
+                activated_by: None,
+                activated_at: None,
+            },
+        )?;
+        tx.audit(
+            "rule_set.create",
+            "rule_set",
+            &row.version.to_string(),
+            &json!({}),
+        )?;
+        let now = current(tx.conn(), today)?;
+        view(row, now, today)
+    })
+    .await
+}
+
+/// Activate a draft from a business day (today or later). From that day new facts are judged by
+/// it; warnings already raised keep the version that raised them.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "activate_rule_set",
+    request_body = ActivateRuleSet,
+    params(("version" = i32, Path, description = "Version")),
+    responses(
+        (status = 200, description = "Activated", body = RuleSetVersion),
+        (status = 404, description = "No such version", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not a draft", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A day in the past", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/rule-sets/{version}/activate")]
+async fn activate_rule_set(
+    state: web::Data<AppState>,
+    actor: Actor,
+    version: web::Path<i32>,
+    body: JsonBody<ActivateRuleSet>,
+) -> Result<web::Json<RuleSetVersion>, ApiError> {
+    require_rules_role(&actor)?;
+    let version = version.into_inner();
+    let from = body.value.active_from;
+    let today = state.today();
+    if from < today {
+        return Err(ApiError::invalid(
+            "active_from",
+            "is in the past: rules apply from today on",
+        ));
+    }
+    let by = actor.subject();
+    write::change(&state, &actor, move |tx| {
+        repo::rule_set(tx.conn(), version).map_err(|_| ApiError::not_found("rule set version"))?;
+        if !repo::activate_rule_set(tx, version, from, &by)? {
+            return Err(ApiError::conflict(format!(
+                "version {version} is not a draft"
+            )));
+        }
+        tx.audit(
+            "rule_set.activate",
+            "rule_set",
+            &version.to_string(),
+            &json!({ "active_from": from }),
+        )?;
+        let row = repo::rule_set(tx.conn(), version)?;
+        let now = current(tx.conn(), today)?;
+        view(row, now, today)
+    })
+    .await
+    .map(web::Json)
+}
+
+fn counts(hits: &[(String, LoanHit)]) -> Vec<BacktestCount> {
+    let mut by: BTreeMap<(String, loanwatch_domain::monitoring::Tier), u64> = BTreeMap::new();
+    for (_, h) in hits {
+        *by.entry((h.hit.rule.as_str().to_owned(), h.hit.tier))
+            .or_default() += 1;
+    }
+    by.into_iter()
+        .map(|((rule, tier), count)| BacktestCount { rule, tier, count })
+        .collect()
+}
+
+/// The hits of a whole-history run that fall in [from, to], one per borrower, rule and month
+/// (the first), with the loan's borrower.
+fn distinct_in(
+    conn: &mut DbConn,
+    hits: Vec<LoanHit>,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<(String, LoanHit)>, ApiError> {
+    let loan_ids: Vec<String> = hits.iter().map(|h| h.loan_id.clone()).collect();
+    let borrower: BTreeMap<String, String> = repo::loans_by_id(conn, &loan_ids)?
+        .into_iter()
+        .map(|l| (l.id, l.borrower_id))
+        .collect();
+    let mut hits: Vec<LoanHit> = hits
+        .into_iter()
+        .filter(|h| (from..=to).contains(&h.hit.on))
+        .collect();
+    hits.sort_by(|a, b| (a.hit.on, &a.loan_id).cmp(&(b.hit.on, &b.loan_id)));
+    let mut seen = BTreeSet::new();
+    Ok(hits
+        .into_iter()
+        .filter_map(|h| {
+            let b = borrower.get(&h.loan_id)?.clone();
+            seen.insert((b.clone(), h.hit.rule, period(h.hit.on)))
+                .then_some((b, h))
+        })
+        .collect())
+}
+
+/// Run a version (a draft, typically) over the stored transfers and report what it would have
+/// raised in a period, next to what the version in force would: before anyone activates it.
+/// Nothing is written.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "backtest_rule_set",
+    request_body = BacktestRequest,
+    params(("version" = i32, Path, description = "Version")),
+    responses(
+        (status = 200, description = "What it would raise", body = Backtest),
+        (status = 404, description = "No such version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Bad period", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/rule-sets/{version}/backtest")]
+async fn backtest_rule_set(
+    state: web::Data<AppState>,
+    actor: Actor,
+    version: web::Path<i32>,
+    body: JsonBody<BacktestRequest>,
+) -> Result<web::Json<Backtest>, ApiError> {
+    require_rules_role(&actor)?;
+    let version = version.into_inner();
+    let today = state.today();
+    let to = body.value.to.unwrap_or(today);
+    let from = body.value.from.unwrap_or(to - Duration::days(90));
+    if from > to || to > today {
+        return Err(ApiError::invalid(
+            "from",
+            "the period runs from `from` to `to`, not after today",
+        ));
+    }
+    if (to - from).num_days() > 366 {
+        return Err(ApiError::invalid(
+            "from",
+            "a backtest covers at most 366 days",
+        ));
+    }
+    let tz = state.config.time_zone;
+    state
+        .db(move |conn| {
+            let versions = load(conn)?;
+            let tested = versions
+                .iter()
+                .find(|v| v.version == version)
+                .ok_or_else(|| ApiError::not_found("rule set version"))?;
+            let (hits, transfers) = evaluate_all(conn, &tested.rules.flow, to, tz)?;
+            let would = distinct_in(conn, hits, from, to)?;
+            let in_force_hits = match in_force(&versions, to) {
+                Some(v) => {
+                    let (hits, _) = evaluate_all(conn, &v.rules.flow, to, tz)?;
+                    distinct_in(conn, hits, from, to)?
+                }
+                None => Vec::new(),
+            };
+            Ok(Backtest {
+                version,
+                from,
+                to,
+                transfers,
+                would_raise: counts(&would),
+                in_force: counts(&in_force_hits),
+                examples: would
+                    .iter()
+                    .take(100)
+                    .map(|(b, h)| BacktestHit {
+                        borrower_id: b.clone(),
+                        loan_id: h.loan_id.clone(),
+                        rule: h.hit.rule.as_str().to_owned(),
+                        tier: h.hit.tier,
+                        on: h.hit.on,
+                        detail: h.hit.detail.clone(),
+                    })
+                    .collect(),
+            })
+        })
+        .await
+        .map(web::Json)
+}
+
+/// The job's name in `job_runs`.
+pub const JOB: &str = "monitor";
+
+/// What a nightly run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MonitorReport {
+    /// Whether this call ran the job.
+    pub ran: bool,
+    /// Transfers evaluated.
+    pub transfers: u64,
+    /// Rules broken (before deduplication).
+    pub hits: u64,
+    /// Warnings new this run.
+    pub raised: u64,
+}
+
+/// The nightly batch: every active loan's transfers up to the end of `as_of` under the version in
+/// force on `as_of`, plus the idle check; once a day unless `force`.
+pub fn run_nightly(
+    conn: &mut DbConn,
+    as_of: NaiveDate,
+    tz: chrono_tz::Tz,
+    force: bool,
+) -> Result<MonitorReport, ApiError> {
+    let now = loanwatch_store::audit::now();
+    if !notice::claim_run(conn, JOB, as_of, now, Duration::hours(1))? && !force {
+        return Ok(MonitorReport::default());
+    }
+    let report = monitor(conn, as_of, tz)?;
+    let detail =
+        json!({ "transfers": report.transfers, "hits": report.hits, "raised": report.raised })
+            .to_string();
+    notice::finish_run(conn, JOB, as_of, loanwatch_store::audit::now(), &detail)?;
+    Ok(report)
+}
+
+fn monitor(
+    conn: &mut DbConn,
+    as_of: NaiveDate,
+    tz: chrono_tz::Tz,
+) -> Result<MonitorReport, ApiError> {
+    let versions = load(conn)?;
+    let Some(v) = in_force(&versions, as_of) else {
+        return Ok(MonitorReport {
+            ran: true,
+            ..MonitorReport::default()
+        });
+    };
+    let (hits, transfers) = evaluate_all(conn, &v.rules.flow, as_of, tz)?;
+    let n = hits.len() as u64;
+    let ctx = AuditContext {
+        actor: "system:monitor".to_owned(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    };
+    let raised =
+        loanwatch_store::write(conn, ctx, |tx| raise(tx, hits, v.version, &v.rules, as_of))?;
+    Ok(MonitorReport {
+        ran: true,
+        transfers,
+        hits: n,
+        raised: raised.len() as u64,
+    })
+}

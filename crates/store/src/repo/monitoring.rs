@@ -1,0 +1,583 @@
+//! Monitoring: parties, related parties, accounts, fund transfers, rule-set versions and
+//! warnings.
+//!
+//! Scope: warnings follow their borrower — officers see the warnings of the borrowers assigned to
+//! them, other roles those booked in their subtree. Parties, accounts and transfers are reached
+//! through a borrower the caller may see; rule sets are the institution's, not customer data.
+
+use std::collections::BTreeSet;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::{
+    DbConn, PageOf, ScopeFilter, StoreError, StoreResult, WriteTx,
+    models::{
+        AccountRow, PartyRelationRow, PartyRow, RuleSetRow, TransferRow, WarningEventRow,
+        WarningRow,
+    },
+    schema::{
+        accounts, borrowers, fund_transfers, loans, parties, party_relations, rule_sets,
+        warning_events, warnings,
+    },
+    scope::subtree_org_ids,
+};
+
+type Backend = crate::conn::MultiBackend;
+
+/// Rows per multi-row statement: at most 12 columns a row keeps both backends under their limits
+/// on bound parameters.
+const CHUNK: usize = 1000;
+
+/// Runs `load` over `keys` in chunks (both backends limit bound parameters) and joins the rows.
+fn chunked<T>(
+    keys: &[String],
+    mut load: impl FnMut(&[String]) -> StoreResult<Vec<T>>,
+) -> StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        out.extend(load(chunk)?);
+    }
+    Ok(out)
+}
+
+/// One party.
+pub fn party(conn: &mut DbConn, id: &str) -> StoreResult<Option<PartyRow>> {
+    Ok(parties::table
+        .find(id)
+        .select(PartyRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Parties by id.
+pub fn parties_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<PartyRow>> {
+    chunked(ids, |chunk| {
+        Ok(parties::table
+            .filter(parties::id.eq_any(chunk))
+            .select(PartyRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// Parties by exact name (to match a loan's contract counterparty given by name).
+pub fn parties_by_name(conn: &mut DbConn, names: &[String]) -> StoreResult<Vec<PartyRow>> {
+    chunked(names, |chunk| {
+        Ok(parties::table
+            .filter(parties::name.eq_any(chunk))
+            .select(PartyRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// Inserts a party or replaces its details (keeping when it was first seen).
+pub fn put_party(tx: &mut WriteTx<'_>, row: &PartyRow) -> StoreResult<()> {
+    crate::on_backend!(tx.conn(), |c| diesel::insert_into(parties::table)
+        .values(row)
+        .on_conflict(parties::id)
+        .do_update()
+        .set((
+            parties::name.eq(&row.name),
+            parties::kind.eq(&row.kind),
+            parties::category.eq(&row.category),
+            parties::borrower_id.eq(&row.borrower_id),
+            parties::updated_at.eq(row.updated_at),
+        ))
+        .execute(c))?;
+    Ok(())
+}
+
+/// The party that is this borrower, if registered.
+pub fn party_of_borrower(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Option<PartyRow>> {
+    Ok(parties::table
+        .filter(parties::borrower_id.eq(borrower_id))
+        .select(PartyRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Replaces a borrower's related parties.
+pub fn replace_relations(
+    tx: &mut WriteTx<'_>,
+    borrower_id: &str,
+    rows: &[PartyRelationRow],
+) -> StoreResult<()> {
+    diesel::delete(party_relations::table.filter(party_relations::borrower_id.eq(borrower_id)))
+        .execute(tx.conn())?;
+    for chunk in rows.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(party_relations::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The related parties of these borrowers.
+pub fn relations_of(
+    conn: &mut DbConn,
+    borrower_ids: &[String],
+) -> StoreResult<Vec<PartyRelationRow>> {
+    chunked(borrower_ids, |chunk| {
+        Ok(party_relations::table
+            .filter(party_relations::borrower_id.eq_any(chunk))
+            .order((party_relations::borrower_id, party_relations::party_id))
+            .select(PartyRelationRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// The borrowers these parties are, or are related to.
+pub fn borrowers_at_home(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for chunk in party_ids.chunks(CHUNK) {
+        out.extend(
+            parties::table
+                .filter(parties::id.eq_any(chunk))
+                .filter(parties::borrower_id.is_not_null())
+                .select(parties::borrower_id.assume_not_null())
+                .load::<String>(conn)?,
+        );
+        out.extend(
+            party_relations::table
+                .filter(party_relations::party_id.eq_any(chunk))
+                .select(party_relations::borrower_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Accounts by number.
+pub fn accounts_by_no(conn: &mut DbConn, nos: &[String]) -> StoreResult<Vec<AccountRow>> {
+    chunked(nos, |chunk| {
+        Ok(accounts::table
+            .filter(accounts::account_no.eq_any(chunk))
+            .select(AccountRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// Registers an account.
+pub fn insert_account(tx: &mut WriteTx<'_>, row: &AccountRow) -> StoreResult<()> {
+    diesel::insert_into(accounts::table)
+        .values(row)
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// The accounts of these parties.
+pub fn accounts_of(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<AccountRow>> {
+    chunked(party_ids, |chunk| {
+        Ok(accounts::table
+            .filter(accounts::party_id.eq_any(chunk))
+            .order(accounts::account_no)
+            .select(AccountRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// The content hashes of the transfers already stored under these ids.
+pub fn transfer_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+    chunked(ids, |chunk| {
+        Ok(fund_transfers::table
+            .filter(fund_transfers::id.eq_any(chunk))
+            .select((fund_transfers::id, fund_transfers::content_hash))
+            .load::<(String, String)>(conn)?)
+    })
+}
+
+/// Inserts transfers in multi-row statements.
+pub fn insert_transfers(tx: &mut WriteTx<'_>, rows: &[TransferRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(fund_transfers::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// Transfers booked from `since` that are proceeds of these loans, or that touch these parties
+/// (`from` side, `to` side or either), oldest first.
+pub fn transfers_touching(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    loan_ids: &[String],
+    either: &[String],
+    from: &[String],
+) -> StoreResult<Vec<TransferRow>> {
+    let mut out: Vec<TransferRow> = Vec::new();
+    let base = || {
+        fund_transfers::table
+            .filter(fund_transfers::booked_at.ge(since))
+            .select(TransferRow::as_select())
+    };
+    for chunk in loan_ids.chunks(CHUNK) {
+        out.extend(
+            base()
+                .filter(fund_transfers::loan_id.eq_any(chunk))
+                .load(conn)?,
+        );
+    }
+    for chunk in either.chunks(CHUNK) {
+        out.extend(
+            base()
+                .filter(
+                    fund_transfers::from_party
+                        .eq_any(chunk)
+                        .or(fund_transfers::to_party.eq_any(chunk)),
+                )
+                .load(conn)?,
+        );
+    }
+    for chunk in from.chunks(CHUNK) {
+        out.extend(
+            base()
+                .filter(fund_transfers::from_party.eq_any(chunk))
+                .load(conn)?,
+        );
+    }
+    out.sort_by(|a, b| a.booked_at.cmp(&b.booked_at).then_with(|| a.id.cmp(&b.id)));
+    out.dedup_by(|a, b| a.id == b.id);
+    Ok(out)
+}
+
+/// Every transfer booked up to `until`, oldest first, a page after (booked_at, id).
+pub fn transfers_page(
+    conn: &mut DbConn,
+    until: NaiveDateTime,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> StoreResult<Vec<TransferRow>> {
+    let mut q = fund_transfers::table
+        .filter(fund_transfers::booked_at.lt(until))
+        .into_boxed();
+    if let Some((at, id)) = after {
+        q = q.filter(
+            fund_transfers::booked_at
+                .gt(at)
+                .or(fund_transfers::booked_at
+                    .eq(at)
+                    .and(fund_transfers::id.gt(id))),
+        );
+    }
+    Ok(q.order((fund_transfers::booked_at, fund_transfers::id))
+        .limit(limit)
+        .select(TransferRow::as_select())
+        .load(conn)?)
+}
+
+/// What monitoring needs of a loan.
+#[derive(Debug, Clone, PartialEq, Queryable)]
+pub struct WatchedLoanRow {
+    pub id: String,
+    pub borrower_id: String,
+    pub counterparty: Option<String>,
+    pub principal_fen: i64,
+    pub disbursement_date: NaiveDate,
+    pub organisation_id: String,
+    pub officer_id: String,
+    pub management_mode: String,
+}
+
+type WatchedColumns = (
+    loans::id,
+    loans::borrower_id,
+    loans::counterparty,
+    loans::principal_fen,
+    loans::disbursement_date,
+    loans::organisation_id,
+    loans::officer_id,
+    loans::management_mode,
+);
+
+const WATCHED: WatchedColumns = (
+    loans::id,
+    loans::borrower_id,
+    loans::counterparty,
+    loans::principal_fen,
+    loans::disbursement_date,
+    loans::organisation_id,
+    loans::officer_id,
+    loans::management_mode,
+);
+
+/// The active loans of these borrowers, or of everyone when `borrower_ids` is `None`.
+pub fn watched_loans(
+    conn: &mut DbConn,
+    borrower_ids: Option<&[String]>,
+) -> StoreResult<Vec<WatchedLoanRow>> {
+    let active = || {
+        loans::table
+            .filter(loans::status.eq("active"))
+            .order(loans::id)
+            .select(WATCHED)
+    };
+    let Some(ids) = borrower_ids else {
+        return Ok(active().load(conn)?);
+    };
+    chunked(ids, |chunk| {
+        Ok(active()
+            .filter(loans::borrower_id.eq_any(chunk))
+            .load::<WatchedLoanRow>(conn)?)
+    })
+}
+
+/// The parties that are borrowers of these loans, or of everyone when `None`.
+pub fn borrower_parties(
+    conn: &mut DbConn,
+    borrower_ids: Option<&[String]>,
+) -> StoreResult<Vec<PartyRow>> {
+    let q = || {
+        parties::table
+            .filter(parties::borrower_id.is_not_null())
+            .select(PartyRow::as_select())
+    };
+    let Some(ids) = borrower_ids else {
+        return Ok(q().load(conn)?);
+    };
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        out.extend(q().filter(parties::borrower_id.eq_any(chunk)).load(conn)?);
+    }
+    Ok(out)
+}
+
+/// Every party (the nightly batch's view of who is who).
+pub fn all_parties(conn: &mut DbConn) -> StoreResult<Vec<PartyRow>> {
+    Ok(parties::table.select(PartyRow::as_select()).load(conn)?)
+}
+
+/// Every relation.
+pub fn all_relations(conn: &mut DbConn) -> StoreResult<Vec<PartyRelationRow>> {
+    Ok(party_relations::table
+        .select(PartyRelationRow::as_select())
+        .load(conn)?)
+}
+
+/// Every rule-set version, oldest first.
+pub fn rule_sets(conn: &mut DbConn) -> StoreResult<Vec<RuleSetRow>> {
+    Ok(rule_sets::table
+        .order(rule_sets::version)
+        .select(RuleSetRow::as_select())
+        .load(conn)?)
+}
+
+/// One rule-set version.
+pub fn rule_set(conn: &mut DbConn, version: i32) -> StoreResult<RuleSetRow> {
+    rule_sets::table
+        .find(version)
+        .select(RuleSetRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Stores a new version, numbered one after the highest.
+pub fn insert_rule_set(tx: &mut WriteTx<'_>, mut row: RuleSetRow) -> StoreResult<RuleSetRow> {
+    let last: Option<i32> = rule_sets::table
+        .select(diesel::dsl::max(rule_sets::version))
+        .first(tx.conn())?;
+    row.version = last.unwrap_or(0) + 1;
+    diesel::insert_into(rule_sets::table)
+        .values(&row)
+        .execute(tx.conn())?;
+    Ok(row)
+}
+
+/// Activates a draft from `from`; false if it was no longer a draft.
+pub fn activate_rule_set(
+    tx: &mut WriteTx<'_>,
+    version: i32,
+    from: NaiveDate,
+    by: &str,
+) -> StoreResult<bool> {
+    let now = tx.now();
+    let n = diesel::update(
+        rule_sets::table
+            .filter(rule_sets::version.eq(version))
+            .filter(rule_sets::active_from.is_null()),
+    )
+    .set((
+        rule_sets::active_from.eq(from),
+        rule_sets::activated_by.eq(by),
+        rule_sets::activated_at.eq(now),
+    ))
+    .execute(tx.conn())?;
+    Ok(n == 1)
+}
+
+fn warnings_scoped<'a>(scope: &ScopeFilter) -> warnings::BoxedQuery<'a, Backend> {
+    let q = warnings::table.into_boxed();
+    match scope {
+        ScopeFilter::Officer { officer, .. } => q.filter(
+            warnings::borrower_id.eq_any(
+                borrowers::table
+                    .filter(borrowers::officer_id.eq(officer.clone()))
+                    .select(borrowers::id),
+            ),
+        ),
+        ScopeFilter::Subtree { path_prefix } => {
+            q.filter(warnings::organisation_id.eq_any(subtree_org_ids!(path_prefix)))
+        }
+        ScopeFilter::Nothing => q.filter(warnings::id.is_null()),
+    }
+}
+
+/// Inserts the warnings whose (borrower, rule, period) is new; returns those inserted.
+pub fn insert_new_warnings(
+    tx: &mut WriteTx<'_>,
+    rows: Vec<WarningRow>,
+) -> StoreResult<Vec<WarningRow>> {
+    let mut inserted = Vec::new();
+    for row in rows {
+        let n = crate::on_backend!(tx.conn(), |c| diesel::insert_into(warnings::table)
+            .values(&row)
+            .on_conflict((warnings::borrower_id, warnings::rule, warnings::period))
+            .do_nothing()
+            .execute(c))?;
+        if n == 1 {
+            inserted.push(row);
+        }
+    }
+    Ok(inserted)
+}
+
+/// Links a warning to the task it created.
+pub fn set_warning_task(tx: &mut WriteTx<'_>, id: &str, task_id: &str) -> StoreResult<()> {
+    diesel::update(warnings::table.find(id))
+        .set(warnings::task_id.eq(task_id))
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// One warning in scope.
+pub fn warning(conn: &mut DbConn, scope: &ScopeFilter, id: &str) -> StoreResult<WarningRow> {
+    warnings_scoped(scope)
+        .filter(warnings::id.eq(id.to_owned()))
+        .select(WarningRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Filters of a warning listing.
+#[derive(Debug, Clone, Default)]
+pub struct WarningFilter {
+    pub borrower_id: Option<String>,
+    pub status: Option<String>,
+    pub tier: Option<String>,
+    pub rule: Option<String>,
+}
+
+/// Warnings in scope, newest first, after (created_at, id).
+pub fn warnings(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    filter: &WarningFilter,
+    after: Option<(NaiveDateTime, String)>,
+    limit: i64,
+) -> StoreResult<PageOf<WarningRow>> {
+    let mut q = warnings_scoped(scope);
+    if let Some(b) = &filter.borrower_id {
+        q = q.filter(warnings::borrower_id.eq(b.clone()));
+    }
+    if let Some(s) = &filter.status {
+        q = q.filter(warnings::status.eq(s.clone()));
+    }
+    if let Some(t) = &filter.tier {
+        q = q.filter(warnings::tier.eq(t.clone()));
+    }
+    if let Some(r) = &filter.rule {
+        q = q.filter(warnings::rule.eq(r.clone()));
+    }
+    if let Some((at, id)) = after {
+        q = q.filter(
+            warnings::created_at
+                .lt(at)
+                .or(warnings::created_at.eq(at).and(warnings::id.lt(id))),
+        );
+    }
+    let rows = q
+        .order((warnings::created_at.desc(), warnings::id.desc()))
+        .limit(limit + 1)
+        .select(WarningRow::as_select())
+        .load(conn)?;
+    Ok(PageOf::from_overfetch(rows, limit))
+}
+
+/// A borrower's warnings (all statuses), newest first.
+pub fn warnings_of_borrower(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Vec<WarningRow>> {
+    Ok(warnings::table
+        .filter(warnings::borrower_id.eq(borrower_id))
+        .order((warnings::created_at.desc(), warnings::id.desc()))
+        .select(WarningRow::as_select())
+        .load(conn)?)
+}
+
+/// Moves a warning to `status` if it is still at `expected_version`; false if someone else
+/// changed it first.
+pub fn update_warning(
+    tx: &mut WriteTx<'_>,
+    id: &str,
+    expected_version: i32,
+    status: &str,
+    resolution: Option<&str>,
+) -> StoreResult<bool> {
+    let now = tx.now();
+    let n = diesel::update(
+        warnings::table
+            .filter(warnings::id.eq(id))
+            .filter(warnings::version.eq(expected_version)),
+    )
+    .set((
+        warnings::status.eq(status),
+        warnings::resolution.eq(resolution),
+        warnings::version.eq(expected_version + 1),
+        warnings::updated_at.eq(now),
+    ))
+    .execute(tx.conn())?;
+    Ok(n == 1)
+}
+
+/// Records a step of a warning's life.
+pub fn insert_warning_events(tx: &mut WriteTx<'_>, rows: &[WarningEventRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(warning_events::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// A warning's history, oldest first.
+pub fn warning_events(conn: &mut DbConn, warning_id: &str) -> StoreResult<Vec<WarningEventRow>> {
+    Ok(warning_events::table
+        .filter(warning_events::warning_id.eq(warning_id))
+        .order((warning_events::at, warning_events::id))
+        .select(WarningEventRow::as_select())
+        .load(conn)?)
+}
+
+/// The borrowers of these loans.
+pub fn borrowers_of_loans(conn: &mut DbConn, loan_ids: &[String]) -> StoreResult<Vec<String>> {
+    let mut out = BTreeSet::new();
+    for chunk in loan_ids.chunks(CHUNK) {
+        out.extend(
+            loans::table
+                .filter(loans::id.eq_any(chunk))
+                .select(loans::borrower_id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// Loans by id, as monitoring sees them (any status).
+pub fn loans_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<WatchedLoanRow>> {
+    chunked(ids, |chunk| {
+        Ok(loans::table
+            .filter(loans::id.eq_any(chunk))
+            .select(WATCHED)
+            .load::<WatchedLoanRow>(conn)?)
+    })
+}

@@ -1,0 +1,680 @@
+//! Early warning: parties, accounts and transfers in; warnings raised as transfers arrive, with
+//! the task and notifications of their tier; their life; versioned rules with a backtest; the
+//! nightly batch finding what the real-time path found.
+
+use std::collections::BTreeSet;
+
+use loanwatch_e2e::{TestApp, enterprise, seed_institution};
+use serde_json::{Value, json};
+
+fn transfer(id: &str, at: &str, from: &str, to: &str, yuan: i64, loan: Option<&str>) -> Value {
+    json!({
+        "id": id, "booked_at": at, "from_account": from, "to_account": to,
+        "amount_fen": yuan * 100, "loan_id": loan,
+    })
+}
+
+fn batch(transfers: &[Value]) -> Value {
+    json!({ "transfers": transfers })
+}
+
+/// (rule, tier, status, facts) of every warning the token sees, sorted.
+fn warnings(app: &TestApp, token: &str) -> anyhow::Result<Vec<(String, String, String, Value)>> {
+    let r = app.get("/api/v1/warnings?limit=500", token)?;
+    anyhow::ensure!(r.status == 200, "{}", r.text);
+    let mut out: Vec<(String, String, String, Value)> = r.body["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| {
+                    (
+                        w["rule"].as_str().unwrap_or_default().to_owned(),
+                        w["tier"].as_str().unwrap_or_default().to_owned(),
+                        w["period"].as_str().unwrap_or_default().to_owned(),
+                        w["facts"].clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by(|a, b| (&a.0, &a.2).cmp(&(&b.0, &b.2)));
+    Ok(out)
+}
+
+fn find<'a>(list: &'a Value, rule: &str) -> &'a Value {
+    list.as_array()
+        .and_then(|a| a.iter().find(|w| w["rule"] == rule))
+        .unwrap_or(&Value::Null)
+}
+
+fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let risk = inst.token("ho.risk");
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京恒远机械有限公司", 301),
+    )?;
+    assert_eq!(b.status, 201, "{}", b.text);
+    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "M-1", "borrower_id": bid, "product": "流动资金贷款",
+            "principal_fen": 10_000_000_00, "currency": "CNY", "annual_rate": "4",
+            "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "采购钢材", "counterparty": "上海宝钢供应有限公司",
+            "disbursement_date": "2026-10-08", "maturity_date": "2027-10-08",
+        }),
+    )?;
+    assert_eq!(l.status, 201, "{}", l.text);
+    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
+
+    // Who is who.
+    for (id, body) in [
+        (
+            "91110105MA0000301",
+            json!({ "name": "北京恒远机械有限公司", "kind": "company", "borrower_id": bid }),
+        ),
+        (
+            "SUPPLIER",
+            json!({ "name": "上海宝钢供应有限公司", "kind": "company", "category": "manufacturing" }),
+        ),
+        (
+            "DEVELOPER",
+            json!({ "name": "恒大置业有限公司", "kind": "company", "category": "real_estate" }),
+        ),
+        (
+            "SHAREHOLDER",
+            json!({ "name": "王强", "kind": "individual" }),
+        ),
+    ] {
+        let r = app.put(&format!("/api/v1/parties/{id}"), officer, &body)?;
+        assert_eq!(r.status, 200, "{id}: {}", r.text);
+    }
+    let twice = app.put(
+        "/api/v1/parties/OTHER",
+        officer,
+        &json!({ "name": "别的公司", "kind": "company", "borrower_id": bid }),
+    )?;
+    assert_eq!(twice.status, 409, "{}", twice.text);
+    let bad_category = app.put(
+        "/api/v1/parties/X",
+        officer,
+        &json!({ "name": "某公司", "kind": "company", "category": "Real Estate!" }),
+    )?;
+    assert_eq!(
+        (bad_category.status, bad_category.pointer()),
+        (422, "/category")
+    );
+    let related = app.put(
+        &format!("/api/v1/borrowers/{bid}/related-parties"),
+        officer,
+        &json!({ "parties": [{ "party_id": "SHAREHOLDER", "relation": "shareholder" }] }),
+    )?;
+    assert_eq!(related.status, 200, "{}", related.text);
+    let unknown_related = app.put(
+        &format!("/api/v1/borrowers/{bid}/related-parties"),
+        officer,
+        &json!({ "parties": [
+            { "party_id": "SHAREHOLDER", "relation": "shareholder" },
+            { "party_id": "NOBODY", "relation": "director" },
+        ] }),
+    )?;
+    assert_eq!(
+        (
+            unknown_related.status,
+            unknown_related.body["errors"][0]["pointer"].as_str()
+        ),
+        (422, Some("/parties/1/party_id"))
+    );
+    for (no, party) in [
+        ("6222-B", "91110105MA0000301"),
+        ("6222-S", "SUPPLIER"),
+        ("6222-D", "DEVELOPER"),
+        ("6222-W", "SHAREHOLDER"),
+    ] {
+        let r = app.put(
+            &format!("/api/v1/accounts/{no}"),
+            officer,
+            &json!({ "party_id": party }),
+        )?;
+        assert_eq!(r.status, 200, "{no}: {}", r.text);
+    }
+    let again = app.put(
+        "/api/v1/accounts/6222-B",
+        officer,
+        &json!({ "party_id": "91110105MA0000301" }),
+    )?;
+    assert_eq!(again.status, 200);
+    let moved = app.put(
+        "/api/v1/accounts/6222-B",
+        officer,
+        &json!({ "party_id": "SUPPLIER" }),
+    )?;
+    assert_eq!(moved.status, 409, "{}", moved.text);
+    let orphan = app.put(
+        "/api/v1/accounts/6222-Z",
+        officer,
+        &json!({ "party_id": "NOBODY" }),
+    )?;
+    assert_eq!((orphan.status, orphan.pointer()), (422, "/party_id"));
+    let map = app.get(&format!("/api/v1/borrowers/{bid}/parties"), officer)?;
+    assert_eq!(map.status, 200, "{}", map.text);
+    assert_eq!(map.body["accounts"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        app.get(
+            &format!("/api/v1/borrowers/{bid}/parties"),
+            inst.token("b.officer")
+        )?
+        .status,
+        404
+    );
+
+    // Bad rows refuse the whole batch, each named; nothing is stored.
+    let t1 = transfer(
+        "T1",
+        "2026-11-02T10:00:00+08:00",
+        "6222-B",
+        "6222-S",
+        2_000_000,
+        Some(&lid),
+    );
+    let t2 = transfer(
+        "T2",
+        "2026-11-03T10:00:00+08:00",
+        "6222-B",
+        "6222-D",
+        6_000_000,
+        Some(&lid),
+    );
+    let bad = app.post(
+        "/api/v1/transfers",
+        risk,
+        &batch(&[
+            t1.clone(),
+            transfer(
+                "Z1",
+                "2026-11-02T10:00:00+08:00",
+                "6222-B",
+                "6222-S",
+                0,
+                None,
+            ),
+            transfer(
+                "Z2",
+                "2026-11-02T10:00:00+08:00",
+                "9999-1",
+                "9999-2",
+                10,
+                None,
+            ),
+            transfer(
+                "Z3",
+                "2026-11-02T10:00:00+08:00",
+                "6222-S",
+                "6222-B",
+                10,
+                Some(&lid),
+            ),
+            transfer(
+                "Z4",
+                "2099-11-02T10:00:00+08:00",
+                "6222-B",
+                "6222-S",
+                10,
+                None,
+            ),
+        ]),
+    )?;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    assert_eq!(bad.body["errors"][0]["pointer"], "/transfers/1/amount_fen");
+    assert_eq!(bad.body["errors"][1]["pointer"], "/transfers/4/booked_at");
+    let bad = app.post(
+        "/api/v1/transfers",
+        risk,
+        &batch(&[
+            t1.clone(),
+            transfer(
+                "Z2",
+                "2026-11-02T10:00:00+08:00",
+                "9999-1",
+                "9999-2",
+                10,
+                None,
+            ),
+            transfer(
+                "Z3",
+                "2026-11-02T10:00:00+08:00",
+                "6222-S",
+                "6222-B",
+                10,
+                Some(&lid),
+            ),
+            transfer(
+                "Z5",
+                "2026-11-02T10:00:00+08:00",
+                "6222-B",
+                "6222-S",
+                10,
+                Some("no-such-loan"),
+            ),
+        ]),
+    )?;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let pointers: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        pointers,
+        [
+            "/transfers/1/from_account",
+            "/transfers/2/from_account",
+            "/transfers/3/loan_id"
+        ]
+    );
+    let too_many: Vec<Value> = (0..10_001)
+        .map(|i| {
+            transfer(
+                &format!("N{i}"),
+                "2026-11-02T10:00:00+08:00",
+                "6222-B",
+                "6222-S",
+                1,
+                None,
+            )
+        })
+        .collect();
+    let r = app.post("/api/v1/transfers", risk, &batch(&too_many))?;
+    assert_eq!((r.status, r.pointer()), (422, "/transfers"));
+    let doubled = app.post(
+        "/api/v1/transfers",
+        risk,
+        &batch(&[
+            t1.clone(),
+            transfer(
+                "T1",
+                "2026-11-02T10:00:00+08:00",
+                "6222-B",
+                "6222-S",
+                3,
+                None,
+            ),
+        ]),
+    )?;
+    assert_eq!(
+        (doubled.status, doubled.pointer()),
+        (409, "/transfers/1/id")
+    );
+    assert_eq!(app.count("fund_transfers")?, 0);
+    assert_eq!(app.count("warnings")?, 0);
+
+    // Proceeds to the counterparty are fine; a large payment to a developer is not.
+    let first = app.post("/api/v1/transfers", risk, &batch(&[t1.clone(), t2.clone()]))?;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(
+        (
+            first.body["accepted"].as_u64(),
+            first.body["replayed"].as_u64()
+        ),
+        (Some(2), Some(0))
+    );
+    let raised: BTreeSet<(String, String)> = first.body["warnings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| {
+                    (
+                        w["rule"].as_str().unwrap_or_default().to_owned(),
+                        w["tier"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(
+        raised,
+        [
+            ("large_transfer".to_owned(), "yellow".to_owned()),
+            ("not_counterparty".to_owned(), "yellow".to_owned()),
+            ("restricted_category".to_owned(), "red".to_owned()),
+        ]
+        .into()
+    );
+    // A resend is a replay; the same id with other content is refused.
+    let resend = app.post("/api/v1/transfers", risk, &batch(&[t1.clone(), t2.clone()]))?;
+    assert_eq!(resend.status, 200, "{}", resend.text);
+    assert_eq!(
+        (
+            resend.body["accepted"].as_u64(),
+            resend.body["replayed"].as_u64()
+        ),
+        (Some(0), Some(2))
+    );
+    assert_eq!(resend.body["warnings"], json!([]));
+    let changed = app.post(
+        "/api/v1/transfers",
+        risk,
+        &batch(&[transfer(
+            "T2",
+            "2026-11-03T10:00:00+08:00",
+            "6222-B",
+            "6222-D",
+            6_000_001,
+            Some(&lid),
+        )]),
+    )?;
+    assert_eq!(
+        (changed.status, changed.pointer()),
+        (409, "/transfers/0/id"),
+        "{}",
+        changed.text
+    );
+
+    // The supplier pays most of it on to the shareholder: flow-back, found as it arrives.
+    let back = app.post(
+        "/api/v1/transfers",
+        risk,
+        &batch(&[transfer(
+            "T3",
+            "2026-11-05T09:00:00+08:00",
+            "6222-S",
+            "6222-W",
+            1_500_000,
+            None,
+        )]),
+    )?;
+    assert_eq!(back.status, 200, "{}", back.text);
+    let flow_back = find(&back.body["warnings"], "flow_back").clone();
+    assert_eq!(flow_back["tier"], "red", "{}", back.text);
+    assert_eq!(flow_back["facts"], json!(["T1", "T3"]));
+    assert_eq!(flow_back["period"], "2026-11");
+
+    // Red: an on-site inspection for the officer, the supervisor told. Both red warnings of the
+    // day share the one task.
+    let task_id = flow_back["task_id"].as_str().unwrap_or_default().to_owned();
+    let restricted = find(&first.body["warnings"], "restricted_category");
+    assert_eq!(restricted["task_id"].as_str(), Some(task_id.as_str()));
+    let task = app.get(&format!("/api/v1/tasks/{task_id}"), officer)?;
+    assert_eq!(task.status, 200, "{}", task.text);
+    assert_eq!(task.body["kind"], "on_site_inspection");
+    let large = find(&first.body["warnings"], "large_transfer");
+    let follow_up = app.get(
+        &format!(
+            "/api/v1/tasks/{}",
+            large["task_id"].as_str().unwrap_or_default()
+        ),
+        officer,
+    )?;
+    assert_eq!(
+        follow_up.body["kind"], "phone_follow_up",
+        "{}",
+        follow_up.text
+    );
+    let told = app.get("/api/v1/me/notifications", inst.token("a.supervisor"))?;
+    let kinds: Vec<&str> = told.body["items"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n["kind"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "warning.raised").count(),
+        2,
+        "{}",
+        told.text
+    );
+
+    // Scope: another branch sees none of it.
+    assert!(warnings(app, inst.token("b.officer"))?.is_empty());
+    let id = flow_back["id"].as_str().unwrap_or_default().to_owned();
+    assert_eq!(
+        app.get(&format!("/api/v1/warnings/{id}"), inst.token("b.officer"))?
+            .status,
+        404
+    );
+    assert_eq!(warnings(app, officer)?.len(), 4);
+
+    // Its life: acknowledged, escalated, resolved by the supervisor with a reason.
+    let act = |token: &str, body: Value| {
+        app.post(&format!("/api/v1/warnings/{id}/actions"), token, &body)
+    };
+    let ack = act(officer, json!({ "action": "acknowledge", "version": 1 }))?;
+    assert_eq!(
+        (ack.status, ack.body["status"].as_str()),
+        (200, Some("acknowledged")),
+        "{}",
+        ack.text
+    );
+    assert_eq!(
+        act(officer, json!({ "action": "escalate", "version": 1 }))?.status,
+        409
+    );
+    assert_eq!(
+        act(officer, json!({ "action": "acknowledge", "version": 2 }))?.status,
+        409
+    );
+    let no_reason = act(officer, json!({ "action": "resolve", "version": 2 }))?;
+    assert_eq!((no_reason.status, no_reason.pointer()), (422, "/comment"));
+    let up = act(
+        officer,
+        json!({ "action": "escalate", "version": 2, "comment": "回流至股东，需风险部判断" }),
+    )?;
+    assert_eq!(up.body["status"], "escalated", "{}", up.text);
+    assert_eq!(
+        act(
+            officer,
+            json!({ "action": "resolve", "version": 3, "comment": "已说明" })
+        )?
+        .status,
+        403
+    );
+    let done = act(
+        inst.token("a.supervisor"),
+        json!({ "action": "resolve", "version": 3, "comment": "股东归还借款，已核实合同" }),
+    )?;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(done.body["status"], "resolved");
+    assert_eq!(done.body["resolution"], "股东归还借款，已核实合同");
+    let steps: Vec<&str> = done.body["history"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["action"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(steps, ["raise", "acknowledge", "escalate", "resolve"]);
+    assert_eq!(
+        app.get("/api/v1/warnings?status=resolved", officer)?.body["items"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        app.get("/api/v1/warnings?status=closed", officer)?.status,
+        400
+    );
+
+    // The nightly batch over the same history finds exactly what the real-time path found.
+    let live = warnings(app, officer)?;
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = app.conn()?;
+        diesel::sql_query("DELETE FROM warning_events").execute(&mut conn)?;
+        diesel::sql_query("DELETE FROM warnings").execute(&mut conn)?;
+    }
+    let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 6).unwrap_or_default();
+    let nightly = loanwatch_api::monitoring::rules::run_nightly(
+        &mut app.conn()?,
+        as_of,
+        app.state.config.time_zone,
+        false,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!((nightly.transfers, nightly.raised), (3, 4));
+    assert_eq!(warnings(app, officer)?, live);
+    Ok(())
+}
+
+fn rule_sets_are_versioned_backtested_and_activated(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let risk = inst.token("ho.risk");
+    let list = app.get("/api/v1/rule-sets", officer)?;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body[0]["status"], "active");
+    assert_eq!(
+        list.body[0]["definition"]["actions"]["red"]["task"],
+        "on_site_inspection"
+    );
+
+    let draft = |definition: Value| {
+        app.post(
+            "/api/v1/rule-sets",
+            risk,
+            &json!({ "definition": definition, "note": "提高大额阈值" }),
+        )
+    };
+    assert_eq!(
+        app.post("/api/v1/rule-sets", officer, &json!({ "definition": {} }))?
+            .status,
+        403
+    );
+    for (definition, pointer) in [
+        (
+            json!({ "flow": { "large_transfer_fen": 0 } }),
+            "/definition/flow/large_transfer_fen",
+        ),
+        (json!({ "flow": { "large": 1 } }), "/definition/flow"),
+        (
+            json!({ "actions": { "red": { "task": "work_log", "within_working_days": 3, "notify_supervisor": true } } }),
+            "/definition/actions/red/task",
+        ),
+    ] {
+        let r = draft(definition)?;
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert!(
+            r.pointer().starts_with(pointer),
+            "{} vs {pointer}",
+            r.pointer()
+        );
+    }
+    assert_eq!(app.count("rule_sets")?, 1);
+
+    let v2 = draft(json!({ "flow": { "large_transfer_fen": 1_000_000_000 } }))?;
+    assert_eq!(v2.status, 201, "{}", v2.text);
+    assert_eq!(
+        (v2.body["version"].as_i64(), v2.body["status"].as_str()),
+        (Some(2), Some("draft"))
+    );
+    assert_eq!(v2.body["definition"]["flow"]["flow_back_days"], 30);
+
+    // A borrower paying 6 million to a supplier: large under version 1, not under the draft.
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京恒远机械有限公司", 302),
+    )?;
+    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "M-2", "borrower_id": bid, "product": "流动资金贷款",
+            "principal_fen": 10_000_000_00, "currency": "CNY", "annual_rate": "4",
+            "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "采购钢材", "counterparty": "SUPPLIER",
+            "disbursement_date": "2026-10-08", "maturity_date": "2027-10-08",
+        }),
+    )?;
+    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
+    app.put(
+        "/api/v1/parties/ME",
+        officer,
+        &json!({ "name": "恒远", "kind": "company", "borrower_id": bid }),
+    )?;
+    app.put(
+        "/api/v1/parties/SUPPLIER",
+        officer,
+        &json!({ "name": "宝钢", "kind": "company" }),
+    )?;
+    app.put(
+        "/api/v1/accounts/A-ME",
+        officer,
+        &json!({ "party_id": "ME" }),
+    )?;
+    app.put(
+        "/api/v1/accounts/A-S",
+        officer,
+        &json!({ "party_id": "SUPPLIER" }),
+    )?;
+    let r = app.post(
+        "/api/v1/transfers",
+        risk,
+        &batch(&[transfer(
+            "P1",
+            "2026-11-02T10:00:00+08:00",
+            "A-ME",
+            "A-S",
+            6_000_000,
+            Some(&lid),
+        )]),
+    )?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        find(&r.body["warnings"], "large_transfer")["rule_version"],
+        1
+    );
+
+    let test = app.post(
+        "/api/v1/rule-sets/2/backtest",
+        risk,
+        &json!({ "from": "2026-10-01", "to": "2026-11-20" }),
+    )?;
+    assert_eq!(test.status, 200, "{}", test.text);
+    assert_eq!(test.body["transfers"], 1);
+    assert_eq!(test.body["would_raise"], json!([]));
+    assert_eq!(
+        test.body["in_force"],
+        json!([{ "rule": "large_transfer", "tier": "yellow", "count": 1 }])
+    );
+    assert_eq!(
+        app.post("/api/v1/rule-sets/9/backtest", risk, &json!({}))?
+            .status,
+        404
+    );
+    let backwards = app.post(
+        "/api/v1/rule-sets/2/backtest",
+        risk,
+        &json!({ "from": "2026-11-20", "to": "2026-10-01" }),
+    )?;
+    assert_eq!((backwards.status, backwards.pointer()), (422, "/from"));
+
+    let past = app.post(
+        "/api/v1/rule-sets/2/activate",
+        risk,
+        &json!({ "active_from": "2026-01-01" }),
+    )?;
+    assert_eq!((past.status, past.pointer()), (422, "/active_from"));
+    let tomorrow = (app.state.today() + chrono::Duration::days(1)).to_string();
+    let on = app.post(
+        "/api/v1/rule-sets/2/activate",
+        risk,
+        &json!({ "active_from": tomorrow }),
+    )?;
+    assert_eq!(on.status, 200, "{}", on.text);
+    assert_eq!(on.body["status"], "scheduled");
+    assert_eq!(
+        app.post(
+            "/api/v1/rule-sets/2/activate",
+            risk,
+            &json!({ "active_from": tomorrow })
+        )?
+        .status,
+        409
+    );
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(
+    transfers_raise_tiered_warnings_with_their_tasks,
+    rule_sets_are_versioned_backtested_and_activated
+);
