@@ -50,6 +50,11 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Import data from files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
     /// The working-day calendar.
     Calendar {
         #[command(subcommand)]
@@ -60,6 +65,20 @@ enum Command {
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ImportCommand {
+    /// Fund transfers from a CSV or XLSX file with the columns id, booked_at, from_account,
+    /// to_account, amount_fen and optionally loan_id, memo. The whole file is checked first: any
+    /// rejected row is listed with its line and reason and nothing is imported (exit 1).
+    Transfers {
+        /// The file (.csv or .xlsx).
+        file: std::path::PathBuf,
+        /// Transfers per transaction (at most 10,000).
+        #[arg(long, default_value_t = 10_000)]
+        batch: usize,
     },
 }
 
@@ -333,6 +352,62 @@ pub fn run() -> anyhow::Result<i32> {
                 )?;
             }
             Ok(0)
+        }
+        Command::Import {
+            command: ImportCommand::Transfers { file, batch },
+        } => {
+            let pool = migrated_pool(&config)?;
+            let mut conn = pool.get()?;
+            let today = business_date(&config, None);
+            let mut progress = |done: usize, all: usize| {
+                let width = 40;
+                let filled = (done * width).checked_div(all).unwrap_or(width);
+                let mut err = std::io::stderr().lock();
+                let _ = write!(
+                    err,
+                    "\r[{}{}] {done}/{all} transfers",
+                    "#".repeat(filled),
+                    " ".repeat(width - filled)
+                );
+                if done == all {
+                    let _ = writeln!(err);
+                }
+            };
+            let outcome = crate::monitoring::import::import_transfers(
+                &mut conn,
+                &file,
+                config.time_zone,
+                today,
+                batch,
+                &mut progress,
+            )?;
+            let mut out = std::io::stdout().lock();
+            match outcome {
+                Ok(r) => {
+                    writeln!(
+                        out,
+                        "{}: {} rows, {} new transfers, {} already stored, {} warnings raised",
+                        file.display(),
+                        r.rows,
+                        r.accepted,
+                        r.replayed,
+                        r.warnings
+                    )?;
+                    Ok(0)
+                }
+                Err(rejected) => {
+                    for r in &rejected {
+                        writeln!(out, "line {}: {}: {}", r.line, r.column, r.reason)?;
+                    }
+                    writeln!(
+                        out,
+                        "{}: {} rows rejected; nothing was imported",
+                        file.display(),
+                        rejected.len()
+                    )?;
+                    Ok(1)
+                }
+            }
         }
         Command::Calendar {
             command: CalendarCommand::Import { file },

@@ -674,7 +674,226 @@ fn rule_sets_are_versioned_backtested_and_activated(app: &TestApp) -> anyhow::Re
     Ok(())
 }
 
+/// A minimal workbook: one sheet of inline strings and numbers.
+fn xlsx(path: &std::path::Path, rows: &[Vec<Value>]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut sheet = String::from(
+        r#"<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>"#,
+    );
+    for (r, row) in rows.iter().enumerate() {
+        sheet.push_str(&format!(r#"<row r="{}">"#, r + 1));
+        for (c, v) in row.iter().enumerate() {
+            let at = format!("{}{}", char::from(b'A' + c as u8), r + 1);
+            match v {
+                Value::Number(n) => sheet.push_str(&format!(r#"<c r="{at}"><v>{n}</v></c>"#)),
+                other => sheet.push_str(&format!(
+                    r#"<c r="{at}" t="inlineStr"><is><t>{}</t></is></c>"#,
+                    other.as_str().unwrap_or_default()
+                )),
+            }
+        }
+        sheet.push_str("</row>");
+    }
+    sheet.push_str("</sheetData></worksheet>");
+    let files = [
+        ("[Content_Types].xml", r#"<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>"#.to_owned()),
+        ("_rels/.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>"#.to_owned()),
+        ("xl/workbook.xml", r#"<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="流水" sheetId="1" r:id="rId1"/></sheets></workbook>"#.to_owned()),
+        ("xl/_rels/workbook.xml.rels", r#"<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>"#.to_owned()),
+        ("xl/worksheets/sheet1.xml", sheet),
+    ];
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(path)?);
+    for (name, text) in files {
+        zip.start_file(name, zip::write::SimpleFileOptions::default())?;
+        zip.write_all(text.as_bytes())?;
+    }
+    zip.finish()?;
+    Ok(())
+}
+
+fn transfers_import_from_csv_and_xlsx(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京恒远机械有限公司", 303),
+    )?;
+    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "M-3", "borrower_id": bid, "product": "流动资金贷款",
+            "principal_fen": 10_000_000_00, "currency": "CNY", "annual_rate": "4",
+            "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "采购钢材", "counterparty": "SUPPLIER",
+            "disbursement_date": "2026-10-08", "maturity_date": "2027-10-08",
+        }),
+    )?;
+    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
+    app.put(
+        "/api/v1/parties/ME",
+        officer,
+        &json!({ "name": "恒远", "kind": "company", "borrower_id": bid }),
+    )?;
+    app.put(
+        "/api/v1/parties/SUPPLIER",
+        officer,
+        &json!({ "name": "宝钢", "kind": "company" }),
+    )?;
+    app.put(
+        "/api/v1/accounts/A-ME",
+        officer,
+        &json!({ "party_id": "ME" }),
+    )?;
+    app.put(
+        "/api/v1/accounts/A-S",
+        officer,
+        &json!({ "party_id": "SUPPLIER" }),
+    )?;
+
+    let dir = tempfile::tempdir()?;
+    let tz = app.state.config.time_zone;
+    let today = app.state.today();
+    let import = |path: &std::path::Path| {
+        let mut seen = Vec::new();
+        let out = loanwatch_api::monitoring::import::import_transfers(
+            &mut app.conn()?,
+            path,
+            tz,
+            today,
+            2,
+            &mut |done, all| seen.push((done, all)),
+        );
+        out.map(|r| (r, seen))
+    };
+
+    // Malformed rows: every one reported by line, nothing imported.
+    let bad = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        format!(
+            "id,booked_at,from_account,to_account,amount_fen,loan_id,memo\n\
+             C1,2026-11-02 10:00:00,A-ME,A-S,100000000,{lid},货款\n\
+             C2,2026-11-02 11:00:00,A-ME,A-S,12.5,,\n\
+             C3,yesterday,A-ME,A-S,100,,\n\
+             C4,2026-11-02 12:00:00,X-1,X-2,100,,\n\
+             C1,2026-11-02 10:00:00,A-ME,A-S,1,,\n"
+        ),
+    )?;
+    let (outcome, _) = import(&bad)?;
+    let rejected = outcome.err().unwrap_or_default();
+    let lines: Vec<(usize, &str)> = rejected
+        .iter()
+        .map(|r| (r.line, r.column.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (3, "amount_fen"),
+            (4, "booked_at"),
+            (5, "from_account"),
+            (6, "id")
+        ],
+        "{rejected:?}"
+    );
+    assert_eq!(app.count("fund_transfers")?, 0);
+    let unknown = dir.path().join("unknown.csv");
+    std::fs::write(&unknown, "id,when,from_account,to_account,amount_fen\n")?;
+    let (outcome, _) = import(&unknown)?;
+    assert_eq!(outcome.err().map(|r| r.len()), Some(2));
+
+    // A clean file goes in batches (of 2 here), with progress; a rerun replays.
+    let good = dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        format!(
+            "id,booked_at,from_account,to_account,amount_fen,loan_id\n\
+             C1,2026-11-02 10:00:00,A-ME,A-S,100000000,{lid}\n\
+             C2,2026-11-02T11:00:00+08:00,A-ME,A-S,600000000,{lid}\n\
+             C3,2026-11-03 09:30,A-S,A-ME,100,\n"
+        ),
+    )?;
+    let (outcome, seen) = import(&good)?;
+    let report = outcome.map_err(|r| anyhow::anyhow!("{r:?}"))?;
+    assert_eq!((report.rows, report.accepted, report.replayed), (3, 3, 0));
+    assert_eq!(report.warnings, 1, "the 6-million payment is large");
+    assert_eq!(seen, [(2, 3), (3, 3)]);
+    let (outcome, _) = import(&good)?;
+    let again = outcome.map_err(|r| anyhow::anyhow!("{r:?}"))?;
+    assert_eq!((again.accepted, again.replayed, again.warnings), (0, 3, 0));
+
+    // The same from a workbook, numbers as numbers.
+    let book = dir.path().join("flow.xlsx");
+    xlsx(
+        &book,
+        &[
+            vec![
+                json!("id"),
+                json!("booked_at"),
+                json!("from_account"),
+                json!("to_account"),
+                json!("amount_fen"),
+                json!("loan_id"),
+            ],
+            vec![
+                json!("X1"),
+                json!("2026-11-04 10:00:00"),
+                json!("A-ME"),
+                json!("A-S"),
+                json!(250000),
+                json!(lid),
+            ],
+            vec![
+                json!("X2"),
+                json!("2026-11-04 11:00:00"),
+                json!("A-ME"),
+                json!("A-S"),
+                json!(-5),
+                json!(lid),
+            ],
+        ],
+    )?;
+    let (outcome, _) = import(&book)?;
+    let rejected = outcome.err().unwrap_or_default();
+    assert_eq!(
+        rejected
+            .iter()
+            .map(|r| (r.line, r.column.as_str()))
+            .collect::<Vec<_>>(),
+        [(3, "amount_fen")]
+    );
+    xlsx(
+        &book,
+        &[
+            vec![
+                json!("id"),
+                json!("booked_at"),
+                json!("from_account"),
+                json!("to_account"),
+                json!("amount_fen"),
+                json!("loan_id"),
+            ],
+            vec![
+                json!("X1"),
+                json!("2026-11-04 10:00:00"),
+                json!("A-ME"),
+                json!("A-S"),
+                json!(250000),
+                json!(lid),
+            ],
+        ],
+    )?;
+    let (outcome, _) = import(&book)?;
+    let report = outcome.map_err(|r| anyhow::anyhow!("{r:?}"))?;
+    assert_eq!((report.rows, report.accepted), (1, 1));
+    assert_eq!(app.count("fund_transfers")?, 4);
+    Ok(())
+}
+
 loanwatch_e2e::on_both_backends!(
     transfers_raise_tiered_warnings_with_their_tasks,
-    rule_sets_are_versioned_backtested_and_activated
+    rule_sets_are_versioned_backtested_and_activated,
+    transfers_import_from_csv_and_xlsx
 );

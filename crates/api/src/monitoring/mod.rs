@@ -6,6 +6,7 @@
 //! inside the transaction that stores the transfer; the nightly batch feeds the portfolio's whole
 //! stream. Warnings are kept once per borrower, rule and month, so either may raise first.
 
+pub mod import;
 pub mod routes;
 pub mod rules;
 pub mod warnings;

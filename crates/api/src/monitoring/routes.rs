@@ -13,7 +13,7 @@ use loanwatch_api_types::{
     },
 };
 use loanwatch_store::{
-    WriteTx,
+    ScopeFilter, WriteTx,
     models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
     repo::{borrower, loan, monitoring as repo},
 };
@@ -368,13 +368,16 @@ async fn put_account(
 }
 
 /// The hash that tells a resend from another transfer under the same id.
-fn content_hash(t: &NewTransfer) -> Result<String, ApiError> {
+pub fn content_hash(t: &NewTransfer) -> Result<String, ApiError> {
     let canonical = serde_json::to_vec(t).map_err(ApiError::internal)?;
     Ok(hex::encode(Sha256::digest(&canonical)))
 }
 
 /// What is wrong with one transfer on its own, if anything: (field, message).
-fn check_transfer(t: &NewTransfer, now: chrono::DateTime<Utc>) -> Option<(&'static str, String)> {
+pub fn check_transfer(
+    t: &NewTransfer,
+    now: chrono::DateTime<Utc>,
+) -> Option<(&'static str, String)> {
     let printable = |s: &str, max: usize| {
         !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
     };
@@ -478,11 +481,11 @@ async fn post_transfers(
             conflicts,
         ));
     }
-    let who = actor.clone();
+    let scope = service::scope(&actor);
     let tz = state.config.time_zone;
     let today = state.today();
     write::change(&state, &actor, move |tx| {
-        ingest(tx, &who, batch, hashes, tz, today)
+        ingest(tx, &scope, batch, hashes, tz, today, false)
     })
     .await
     .map(web::Json)
@@ -499,14 +502,17 @@ fn batch_refused(errors: Vec<FieldError>) -> ApiError {
     )
 }
 
-/// Stores the new transfers of a checked batch and raises what they break.
-fn ingest(
+/// Stores the new transfers of a batch checked on its own (ids, amounts, dates) and raises what
+/// they break; `dry_run` checks them against the database (accounts, loans, stored ids) and
+/// stops before writing.
+pub fn ingest(
     tx: &mut WriteTx<'_>,
-    who: &Actor,
+    scope: &ScopeFilter,
     batch: Vec<NewTransfer>,
     hashes: Vec<String>,
     tz: chrono_tz::Tz,
     today: chrono::NaiveDate,
+    dry_run: bool,
 ) -> Result<TransferBatchResult, ApiError> {
     let ids: Vec<String> = batch.iter().map(|t| t.id.clone()).collect();
     let stored: HashMap<String, String> = repo::transfer_hashes(tx.conn(), &ids)?
@@ -554,11 +560,10 @@ fn ingest(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let scope = service::scope(who);
     // Per loan in scope: the party its borrower is, if registered.
     let mut loan_party: HashMap<String, Option<String>> = HashMap::new();
     for id in &loan_ids {
-        if let Ok(l) = loan::get(tx.conn(), &scope, id) {
+        if let Ok(l) = loan::get(tx.conn(), scope, id) {
             let party = repo::party_of_borrower(tx.conn(), &l.loan.borrower_id)?.map(|p| p.id);
             loan_party.insert(id.clone(), party);
         }
@@ -613,6 +618,13 @@ fn ingest(
     }
     if !errors.is_empty() {
         return Err(batch_refused(errors));
+    }
+    if dry_run {
+        return Ok(TransferBatchResult {
+            accepted: rows.len() as u64,
+            replayed,
+            warnings: Vec::new(),
+        });
     }
     repo::insert_transfers(tx, &rows)?;
     let warnings = if rows.is_empty() {
