@@ -47,6 +47,46 @@ fn find<'a>(list: &'a Value, rule: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
+/// A borrower paying its loan's proceeds from account A-ME (party ME) to its supplier's A-S
+/// (party SUPPLIER, the contract counterparty); returns the loan id.
+fn watched_loan(app: &TestApp, officer: &str, n: u32) -> anyhow::Result<String> {
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京恒远机械有限公司", n),
+    )?;
+    anyhow::ensure!(b.status == 201, "{}", b.text);
+    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": format!("M-{n}"), "borrower_id": bid, "product": "流动资金贷款",
+            "principal_fen": 10_000_000_00, "currency": "CNY", "annual_rate": "4",
+            "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "采购钢材", "counterparty": "SUPPLIER",
+            "disbursement_date": "2026-10-08", "maturity_date": "2027-10-08",
+        }),
+    )?;
+    anyhow::ensure!(l.status == 201, "{}", l.text);
+    for (path, body) in [
+        (
+            "/api/v1/parties/ME",
+            json!({ "name": "恒远", "kind": "company", "borrower_id": bid }),
+        ),
+        (
+            "/api/v1/parties/SUPPLIER",
+            json!({ "name": "宝钢", "kind": "company" }),
+        ),
+        ("/api/v1/accounts/A-ME", json!({ "party_id": "ME" })),
+        ("/api/v1/accounts/A-S", json!({ "party_id": "SUPPLIER" })),
+    ] {
+        let r = app.put(path, officer, &body)?;
+        anyhow::ensure!(r.status == 200, "{path}: {}", r.text);
+    }
+    Ok(l.body["id"].as_str().unwrap_or_default().to_owned())
+}
+
 fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Result<()> {
     let inst = seed_institution(app)?;
     let officer = inst.token("a.officer");
@@ -568,44 +608,7 @@ fn rule_sets_are_versioned_backtested_and_activated(app: &TestApp) -> anyhow::Re
     assert_eq!(v2.body["definition"]["flow"]["flow_back_days"], 30);
 
     // A borrower paying 6 million to a supplier: large under version 1, not under the draft.
-    let b = app.post(
-        "/api/v1/borrowers",
-        officer,
-        &enterprise("北京恒远机械有限公司", 302),
-    )?;
-    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
-    let l = app.post(
-        "/api/v1/loans",
-        officer,
-        &json!({
-            "contract_no": "M-2", "borrower_id": bid, "product": "流动资金贷款",
-            "principal_fen": 10_000_000_00, "currency": "CNY", "annual_rate": "4",
-            "repayment_method": "monthly_interest", "guarantee_method": "credit",
-            "purpose": "采购钢材", "counterparty": "SUPPLIER",
-            "disbursement_date": "2026-10-08", "maturity_date": "2027-10-08",
-        }),
-    )?;
-    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
-    app.put(
-        "/api/v1/parties/ME",
-        officer,
-        &json!({ "name": "恒远", "kind": "company", "borrower_id": bid }),
-    )?;
-    app.put(
-        "/api/v1/parties/SUPPLIER",
-        officer,
-        &json!({ "name": "宝钢", "kind": "company" }),
-    )?;
-    app.put(
-        "/api/v1/accounts/A-ME",
-        officer,
-        &json!({ "party_id": "ME" }),
-    )?;
-    app.put(
-        "/api/v1/accounts/A-S",
-        officer,
-        &json!({ "party_id": "SUPPLIER" }),
-    )?;
+    let lid = watched_loan(app, officer, 302)?;
     let r = app.post(
         "/api/v1/transfers",
         risk,
@@ -714,44 +717,7 @@ fn xlsx(path: &std::path::Path, rows: &[Vec<Value>]) -> anyhow::Result<()> {
 fn transfers_import_from_csv_and_xlsx(app: &TestApp) -> anyhow::Result<()> {
     let inst = seed_institution(app)?;
     let officer = inst.token("a.officer");
-    let b = app.post(
-        "/api/v1/borrowers",
-        officer,
-        &enterprise("北京恒远机械有限公司", 303),
-    )?;
-    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
-    let l = app.post(
-        "/api/v1/loans",
-        officer,
-        &json!({
-            "contract_no": "M-3", "borrower_id": bid, "product": "流动资金贷款",
-            "principal_fen": 10_000_000_00, "currency": "CNY", "annual_rate": "4",
-            "repayment_method": "monthly_interest", "guarantee_method": "credit",
-            "purpose": "采购钢材", "counterparty": "SUPPLIER",
-            "disbursement_date": "2026-10-08", "maturity_date": "2027-10-08",
-        }),
-    )?;
-    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
-    app.put(
-        "/api/v1/parties/ME",
-        officer,
-        &json!({ "name": "恒远", "kind": "company", "borrower_id": bid }),
-    )?;
-    app.put(
-        "/api/v1/parties/SUPPLIER",
-        officer,
-        &json!({ "name": "宝钢", "kind": "company" }),
-    )?;
-    app.put(
-        "/api/v1/accounts/A-ME",
-        officer,
-        &json!({ "party_id": "ME" }),
-    )?;
-    app.put(
-        "/api/v1/accounts/A-S",
-        officer,
-        &json!({ "party_id": "SUPPLIER" }),
-    )?;
+    let lid = watched_loan(app, officer, 303)?;
 
     let dir = tempfile::tempdir()?;
     let tz = app.state.config.time_zone;
