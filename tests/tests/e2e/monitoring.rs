@@ -585,6 +585,10 @@ fn rule_sets_are_versioned_backtested_and_activated(app: &TestApp) -> anyhow::Re
         ),
         (json!({ "flow": { "large": 1 } }), "/definition/flow"),
         (
+            json!({ "flow": { "restricted_categories": ["Real Estate"] } }),
+            "/definition/flow/restricted_categories",
+        ),
+        (
             json!({ "actions": { "red": { "task": "work_log", "within_working_days": 3, "notify_supervisor": true } } }),
             "/definition/actions/red/task",
         ),

@@ -52,11 +52,7 @@ impl Watch {
     /// registered party, with their related parties and contract counterparties; `parties`
     /// loads the kind and category of every party (the batch) or only of those named
     /// (the real-time path adds the rest with [`Watch::learn_parties`]).
-    pub fn load(
-        conn: &mut DbConn,
-        borrower_ids: Option<&[String]>,
-        rules: &FlowRules,
-    ) -> Result<Self, ApiError> {
+    pub fn load(conn: &mut DbConn, borrower_ids: Option<&[String]>) -> Result<Self, ApiError> {
         let rows = repo::watched_loans(conn, borrower_ids)?;
         let own: HashMap<String, String> = repo::borrower_parties(conn, borrower_ids)?
             .into_iter()
@@ -105,7 +101,6 @@ impl Watch {
                     .and_then(|c| counterparty.get(c).cloned()),
                 disbursed_fen: row.principal_fen,
                 disbursed_on: row.disbursement_date,
-                entrusted_threshold_fen: rules.entrusted_payment_fen,
             });
             watch.meta.insert(row.id.clone(), row);
         }
@@ -202,7 +197,7 @@ pub fn evaluate_new(
     let proceeds: Vec<String> = new.iter().filter_map(|t| t.loan_id.clone()).collect();
     borrowers.extend(repo::borrowers_of_loans(conn, &proceeds)?);
     let borrowers: Vec<String> = borrowers.into_iter().collect();
-    let mut watch = Watch::load(conn, Some(&borrowers), rules)?;
+    let mut watch = Watch::load(conn, Some(&borrowers))?;
     if watch.loans.is_empty() {
         return Ok(Vec::new());
     }
@@ -267,7 +262,7 @@ pub fn evaluate_all(
     as_of: NaiveDate,
     tz: Tz,
 ) -> Result<(Vec<LoanHit>, u64), ApiError> {
-    let watch = Watch::load(conn, None, rules)?;
+    let watch = Watch::load(conn, None)?;
     let until = local_midnight_utc(as_of + Duration::days(1), tz);
     let mut monitor = FlowMonitor::new(rules, &watch.loans, &watch.parties);
     let mut hits = Vec::new();

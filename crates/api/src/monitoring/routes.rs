@@ -12,6 +12,7 @@ use loanwatch_api_types::{
         RelatedParty, TransferBatch, TransferBatchResult,
     },
 };
+use loanwatch_domain::monitoring::is_category;
 use loanwatch_store::{
     ScopeFilter, WriteTx,
     models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
@@ -107,22 +108,10 @@ async fn put_party(
     let row =
         write::change(&state, &actor, move |tx| {
             let name = service::text("name", &input.name, 200)?;
-            let category = input
-                .category
-                .map(|c| {
-                    let c = c.trim().to_owned();
-                    if c.is_empty()
-                        || c.len() > 64
-                        || !c
-                            .chars()
-                            .all(|ch| ch.is_ascii_lowercase() || ch == '_' || ch.is_ascii_digit())
-                    {
-                        Err(ApiError::invalid("category", "is 1–64 of a–z, 0–9 and _"))
-                    } else {
-                        Ok(c)
-                    }
-                })
-                .transpose()?;
+            let category = input.category.map(|c| c.trim().to_owned());
+            if category.as_deref().is_some_and(|c| !is_category(c)) {
+                return Err(ApiError::invalid("category", "is 1–64 of a–z, 0–9 and _"));
+            }
             if let Some(b) = &input.borrower_id {
                 borrower::get(tx.conn(), &service::scope(&who), b)
                     .map_err(|_| ApiError::invalid("borrower_id", "no such borrower"))?;

@@ -13,7 +13,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
-use super::Tier;
+use super::{Invalid, Tier, is_category};
 
 text_enum!(
     /// A fund-flow rule.
@@ -110,8 +110,8 @@ impl Default for FlowRules {
 }
 
 impl FlowRules {
-    /// Checks a definition's values; the error names the field.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Checks a definition's values; the error points at the field.
+    pub fn validate(&self) -> Result<(), Invalid> {
         let checks = [
             ("large_transfer_fen", self.large_transfer_fen > 0),
             ("entrusted_payment_fen", self.entrusted_payment_fen > 0),
@@ -139,8 +139,14 @@ impl FlowRules {
                 (1..=100).contains(&self.settlement_fall_pct),
             ),
         ];
-        match checks.iter().find(|(_, ok)| !ok) {
-            Some((field, _)) => Err(format!("{field} is out of range")),
+        if let Some((field, _)) = checks.iter().find(|(_, ok)| !ok) {
+            return Err(Invalid::at(format!("/{field}"), "is out of range"));
+        }
+        match self.restricted_categories.iter().find(|c| !is_category(c)) {
+            Some(c) => Err(Invalid::at(
+                "/restricted_categories",
+                format!("{c:?} is not a category: 1–64 of a–z, 0–9 and _"),
+            )),
             None => Ok(()),
         }
     }
@@ -162,8 +168,6 @@ pub struct WatchedLoan {
     pub disbursed_fen: i64,
     /// Day of disbursement.
     pub disbursed_on: NaiveDate,
-    /// Entrusted-payment threshold: payments at or over it must go through the bank, fen.
-    pub entrusted_threshold_fen: i64,
 }
 
 /// One transfer between parties.
@@ -416,7 +420,7 @@ impl<'a> FlowEngine<'a> {
                 ));
             }
         }
-        let threshold = self.loan.entrusted_threshold_fen;
+        let threshold = self.rules.entrusted_payment_fen;
         let floor = threshold - threshold * self.rules.structuring_band_pct / 100;
         if threshold > 0 && (floor..threshold).contains(&t.amount_fen) {
             let window = Duration::days(self.rules.structuring_days);
@@ -639,7 +643,6 @@ mod tests {
             counterparty: Some("supplier".into()),
             disbursed_fen: 1_000_000_000,
             disbursed_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default(),
-            entrusted_threshold_fen: 100_000_000,
         }
     }
 
@@ -855,7 +858,6 @@ mod tests {
             counterparty: None,
             disbursed_fen: 10_000_000_000,
             disbursed_on: NaiveDate::from_ymd_opt(2026, 3, 1).unwrap_or_default(),
-            entrusted_threshold_fen: 100_000_000,
         };
         let second = |id: &str, when, to: &str, yuan: i64| Transfer {
             loan: Some("L2".into()),
@@ -939,6 +941,15 @@ mod tests {
             idle_pct: 0,
             ..FlowRules::default()
         };
-        assert_eq!(bad.validate(), Err("idle_pct is out of range".to_owned()));
+        assert_eq!(
+            bad.validate(),
+            Err(Invalid::at("/idle_pct", "is out of range"))
+        );
+        let mut loose = FlowRules::default();
+        loose.restricted_categories.insert("Real Estate".into());
+        assert_eq!(
+            loose.validate().map_err(|e| e.pointer),
+            Err("/restricted_categories".to_owned())
+        );
     }
 }

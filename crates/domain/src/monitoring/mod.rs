@@ -7,6 +7,41 @@ pub mod ruleset;
 pub mod signals;
 pub mod warning;
 
+/// A value out of range in a rule definition: where, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    /// JSON pointer into the definition.
+    pub pointer: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Invalid {
+    /// `message` about the value at `pointer`.
+    pub fn at(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The same fault, with its pointer under `prefix` (`/flow`).
+    pub fn under(self, prefix: &str) -> Self {
+        Self {
+            pointer: format!("{prefix}{}", self.pointer),
+            ..self
+        }
+    }
+}
+
+/// Whether `c` is a party category as the rules name them: 1–64 of `a–z`, `0–9` and `_`
+/// (`real_estate`). A category written otherwise could never match a restricted one.
+pub fn is_category(c: &str) -> bool {
+    (1..=64).contains(&c.len())
+        && c.chars()
+            .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+}
+
 text_enum!(
     /// How serious a warning is; each tier creates the work configured for it.
     Tier {

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Tier, flow::FlowRules, ratios, ratios::RatioRule, signals::SignalRules};
+use super::{Invalid, Tier, flow::FlowRules, ratios, ratios::RatioRule, signals::SignalRules};
 use crate::supervision::TaskKind;
 
 /// What a warning of one tier sets in motion.
@@ -87,15 +87,6 @@ impl Default for RuleSet {
     }
 }
 
-/// A value out of range in a definition: where, and why.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    /// JSON pointer into the definition.
-    pub pointer: String,
-    /// What is wrong.
-    pub message: String,
-}
-
 /// The task kinds a tier may create: field work that can follow a warning.
 const TIER_TASKS: [TaskKind; 5] = [
     TaskKind::OnSiteInspection,
@@ -109,10 +100,7 @@ impl RuleSet {
     /// Checks the values (the shape is checked by parsing).
     pub fn validate(&self) -> Result<(), Invalid> {
         let invalid = |pointer: String, message: String| Err(Invalid { pointer, message });
-        if let Err(message) = self.flow.validate() {
-            let field = message.split(' ').next().unwrap_or_default();
-            return invalid(format!("/flow/{field}"), message);
-        }
+        self.flow.validate().map_err(|e| e.under("/flow"))?;
         let mut seen = std::collections::BTreeSet::new();
         for (i, r) in self.ratios.iter().enumerate() {
             if !seen.insert(r.ratio) {
