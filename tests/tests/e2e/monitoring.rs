@@ -201,6 +201,24 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
         &json!({ "party_id": "NOBODY" }),
     )?;
     assert_eq!((orphan.status, orphan.pointer()), (422, "/party_id"));
+    // A borrower's party follows the borrower's scope: another branch can neither rename it
+    // nor hang accounts or relations on it.
+    let b_officer = inst.token("b.officer");
+    let renamed = app.put(
+        "/api/v1/parties/91110105MA0000301",
+        b_officer,
+        &json!({ "name": "改名", "kind": "company" }),
+    )?;
+    assert_eq!(renamed.status, 404, "{}", renamed.text);
+    let foreign_account = app.put(
+        "/api/v1/accounts/6222-Q",
+        b_officer,
+        &json!({ "party_id": "91110105MA0000301" }),
+    )?;
+    assert_eq!(
+        (foreign_account.status, foreign_account.pointer()),
+        (422, "/party_id")
+    );
     let map = app.get(&format!("/api/v1/borrowers/{bid}/parties"), officer)?;
     assert_eq!(map.status, 200, "{}", map.text);
     assert_eq!(map.body["accounts"].as_array().map(Vec::len), Some(2));
@@ -415,9 +433,11 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
     );
 
     // The supplier pays most of it on to the shareholder: flow-back, found as it arrives.
+    // Posted by someone of another branch: stored and evaluated, but the warning it raises on
+    // this branch's borrower is not shown to them.
     let back = app.post(
         "/api/v1/transfers",
-        risk,
+        inst.token("b.officer"),
         &batch(&[transfer(
             "T3",
             "2026-11-05T09:00:00+08:00",
@@ -428,8 +448,11 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
         )]),
     )?;
     assert_eq!(back.status, 200, "{}", back.text);
-    let flow_back = find(&back.body["warnings"], "flow_back").clone();
-    assert_eq!(flow_back["tier"], "red", "{}", back.text);
+    assert_eq!(back.body["accepted"], 1);
+    assert_eq!(back.body["warnings"], json!([]));
+    let mine = app.get("/api/v1/warnings?rule=flow_back", officer)?;
+    let flow_back = find(&mine.body["items"], "flow_back").clone();
+    assert_eq!(flow_back["tier"], "red", "{}", mine.text);
     assert_eq!(flow_back["facts"], json!(["T1", "T3"]));
     assert_eq!(flow_back["period"], "2026-11");
 

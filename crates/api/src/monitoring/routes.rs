@@ -65,6 +65,19 @@ fn account_view(a: AccountRow) -> Account {
     }
 }
 
+/// Whether the caller may see a party: one that is a borrower of ours follows that borrower's
+/// scope; any other party is reference data.
+fn party_visible(
+    conn: &mut loanwatch_store::DbConn,
+    scope: &ScopeFilter,
+    party: &PartyRow,
+) -> Result<bool, ApiError> {
+    Ok(match &party.borrower_id {
+        None => true,
+        Some(b) => borrower::get(conn, scope, b).is_ok(),
+    })
+}
+
 /// A key from the path: 1–128 printable characters.
 fn key(value: &str, what: &str) -> Result<String, ApiError> {
     let ok =
@@ -126,6 +139,11 @@ async fn put_party(
             }
             let now = tx.now();
             let existing = repo::party(tx.conn(), &id)?;
+            if let Some(p) = &existing
+                && !party_visible(tx.conn(), &service::scope(&who), p)?
+            {
+                return Err(ApiError::not_found("party"));
+            }
             let row = PartyRow {
                 id: id.clone(),
                 name,
@@ -183,10 +201,13 @@ async fn put_related_parties(
             ));
         }
         let ids: Vec<String> = input.parties.iter().map(|p| p.party_id.clone()).collect();
-        let known: BTreeSet<String> = repo::parties_by_id(tx.conn(), &ids)?
-            .into_iter()
-            .map(|p| p.id)
-            .collect();
+        let scope = service::scope(&who);
+        let mut known = BTreeSet::new();
+        for p in repo::parties_by_id(tx.conn(), &ids)? {
+            if party_visible(tx.conn(), &scope, &p)? {
+                known.insert(p.id);
+            }
+        }
         let own = repo::party_of_borrower(tx.conn(), &b.id)?.map(|p| p.id);
         let mut errors = Vec::new();
         let mut seen = BTreeSet::new();
@@ -319,9 +340,12 @@ async fn put_account(
     actor.require_write()?;
     let no = key(&account_no, "account")?;
     let input = body.value;
+    let who = actor.clone();
     let row = write::change(&state, &actor, move |tx| {
-        if repo::party(tx.conn(), &input.party_id)?.is_none() {
-            return Err(ApiError::invalid("party_id", "no such party"));
+        let holder = repo::party(tx.conn(), &input.party_id)?;
+        match &holder {
+            Some(p) if party_visible(tx.conn(), &service::scope(&who), p)? => {}
+            _ => return Err(ApiError::invalid("party_id", "no such party")),
         }
         let bank = input
             .bank
@@ -644,11 +668,18 @@ pub fn ingest(
         }
         raised
     };
+    // The answer names only the warnings the caller may see; a transfer can raise one on a
+    // borrower of another branch.
+    let ids: Vec<String> = warnings.iter().map(|w| w.id.clone()).collect();
+    let visible: BTreeSet<String> = repo::visible_warning_ids(tx.conn(), scope, &ids)?
+        .into_iter()
+        .collect();
     Ok(TransferBatchResult {
         accepted: rows.len() as u64,
         replayed,
         warnings: warnings
             .into_iter()
+            .filter(|w| visible.contains(&w.id))
             .map(warning_view)
             .collect::<Result<_, _>>()?,
     })

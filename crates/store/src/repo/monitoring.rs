@@ -460,6 +460,20 @@ pub fn warning(conn: &mut DbConn, scope: &ScopeFilter, id: &str) -> StoreResult<
         .ok_or(StoreError::NotFound)
 }
 
+/// Which of these warnings the scope covers.
+pub fn visible_warning_ids(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    ids: &[String],
+) -> StoreResult<Vec<String>> {
+    chunked(ids, |chunk| {
+        Ok(warnings_scoped(scope)
+            .filter(warnings::id.eq_any(chunk.to_vec()))
+            .select(warnings::id)
+            .load(conn)?)
+    })
+}
+
 /// Filters of a warning listing.
 #[derive(Debug, Clone, Default)]
 pub struct WarningFilter {
