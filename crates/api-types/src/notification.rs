@@ -1,5 +1,5 @@
 //! Notifications to members of staff: overdue work escalated to a supervisor, incident reports
-//! waiting for a signature.
+//! waiting for a signature, warnings raised or escalated.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 pub struct Notification {
     /// Id.
     pub id: String,
-    /// What it is about: `task.overdue`, `incident.to_sign`, `incident.signed`.
+    /// What it is about: `task.overdue`, `incident.to_sign`, `incident.signed`,
+    /// `warning.raised`, `warning.escalated`.
     pub kind: String,
-    /// The kind of record it is about: `task` or `incident_report`.
+    /// The kind of record it is about: `task`, `incident_report` or `warning`.
     pub subject_type: String,
     /// That record's id.
     pub subject_id: String,

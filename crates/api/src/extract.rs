@@ -107,7 +107,7 @@ impl<T: DeserializeOwned + 'static, const BATCH: bool> FromRequest for JsonBody<
 }
 
 /// serde_path_to_error's path as a JSON Pointer (`/items/0/amount_fen`).
-fn json_pointer(path: &serde_path_to_error::Path) -> String {
+pub fn json_pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;
     let mut out = String::new();
     for segment in path.iter() {

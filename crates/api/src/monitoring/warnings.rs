@@ -11,11 +11,8 @@ use loanwatch_domain::monitoring::{
     warning::{self, WarningAction, WarningStatus},
 };
 use loanwatch_store::{
-    models::{NotificationRow, WarningEventRow, WarningRow},
-    repo::{
-        monitoring::{self as repo, WarningFilter},
-        notification,
-    },
+    models::{WarningEventRow, WarningRow},
+    repo::monitoring::{self as repo, WarningFilter},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -26,7 +23,7 @@ use crate::{
     error::ErrorCode,
     extract::{JsonBody, cursor_time, decode_keyed_cursor, encode_cursor, page_limit, query_enum},
     ledger::service,
-    tasks::escalation::escalation_targets,
+    tasks::{escalation::escalation_targets, notifications::notify},
     views::{stored, stored_json, utc},
     write,
 };
@@ -261,21 +258,19 @@ async fn act_on_warning(
         )?;
         if input.action == WarningAction::Escalate {
             let me = who.user_id().map(|u| u.to_string());
-            let notes: Vec<NotificationRow> = escalation_targets(tx.conn(), &w.organisation_id)?
+            let supervisors: Vec<String> = escalation_targets(tx.conn(), &w.organisation_id)?
                 .into_iter()
                 .filter(|u| Some(u) != me.as_ref())
-                .map(|user_id| NotificationRow {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    user_id,
-                    kind: "warning.escalated".into(),
-                    subject_type: "warning".into(),
-                    subject_id: w.id.clone(),
-                    message: format!("{} warning escalated: {}", w.tier, w.detail),
-                    created_at: now,
-                    read_at: None,
-                })
                 .collect();
-            notification::insert_new(tx, &notes)?;
+            let message = format!("{} warning escalated: {}", w.tier, w.detail);
+            notify(
+                tx,
+                &supervisors,
+                "warning.escalated",
+                "warning",
+                &w.id,
+                &message,
+            )?;
         }
         tx.audit(
             &format!("warning.{}", input.action),

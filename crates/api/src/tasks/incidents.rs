@@ -13,9 +13,8 @@ use loanwatch_domain::{
     supervision::incident::{self, IncidentStatus},
 };
 use loanwatch_store::{
-    WriteTx,
-    models::{IncidentReportRow, IncidentSignatureRow, NotificationRow},
-    repo::{borrower, incident as repo, loan, notification},
+    models::{IncidentReportRow, IncidentSignatureRow},
+    repo::{borrower, incident as repo, loan},
 };
 use serde::Deserialize;
 use serde_json::json;
@@ -30,7 +29,7 @@ use crate::{
         query_enum,
     },
     ledger::service,
-    tasks::escalation::escalation_targets,
+    tasks::{escalation::escalation_targets, notifications::notify},
     views::{stored, stored_json, utc},
     write,
 };
@@ -83,31 +82,6 @@ fn view(
         measures: r.measures,
         created_at: utc(r.created_at),
     })
-}
-
-fn notify(
-    tx: &mut WriteTx<'_>,
-    users: &[String],
-    kind: &str,
-    report_id: &str,
-    message: &str,
-) -> Result<(), ApiError> {
-    let now = tx.now();
-    let rows: Vec<NotificationRow> = users
-        .iter()
-        .map(|u| NotificationRow {
-            id: uuid::Uuid::now_v7().to_string(),
-            user_id: u.clone(),
-            kind: kind.to_owned(),
-            subject_type: "incident_report".into(),
-            subject_id: report_id.to_owned(),
-            message: message.to_owned(),
-            created_at: now,
-            read_at: None,
-        })
-        .collect();
-    notification::insert_new(tx, &rows)?;
-    Ok(())
 }
 
 /// File a major incident report on a borrower in scope; filing is the reporter's signature
@@ -202,6 +176,7 @@ async fn create_incident_report(
             tx,
             &supervisors,
             "incident.to_sign",
+            "incident_report",
             &row.id,
             &format!(
                 "incident report on {} ({}) waits for your signature",
@@ -431,6 +406,7 @@ async fn sign_incident_report(
                 tx,
                 std::slice::from_ref(&report.author_id),
                 "incident.signed",
+                "incident_report",
                 &id,
                 "your incident report is signed at all three levels",
             )?;
@@ -445,6 +421,7 @@ async fn sign_incident_report(
                 tx,
                 &risk,
                 "incident.to_sign",
+                "incident_report",
                 &id,
                 "an incident report signed by the supervisor waits for the risk level's signature",
             )?;

@@ -42,26 +42,51 @@ pub struct PlanReport {
     pub waiting: u64,
 }
 
-/// A new task from the plan, assigned to the loan's officer.
-fn task_row(
-    l: &PlanInput,
+/// Whose a new task is: the loan, its borrower, its officer (the assignee) and the booking
+/// organisation.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskOwner<'a> {
+    /// Loan.
+    pub loan_id: &'a str,
+    /// Borrower.
+    pub borrower_id: &'a str,
+    /// Officer, who is assigned the task.
+    pub officer_id: &'a str,
+    /// Booking organisation.
+    pub organisation_id: &'a str,
+}
+
+impl<'a> From<&'a PlanInput> for TaskOwner<'a> {
+    fn from(l: &'a PlanInput) -> Self {
+        Self {
+            loan_id: &l.id,
+            borrower_id: &l.borrower_id,
+            officer_id: &l.officer_id,
+            organisation_id: &l.organisation_id,
+        }
+    }
+}
+
+/// A new task, assigned to the loan's officer and reviewed as the loan's mode requires.
+pub fn task_row(
+    owner: TaskOwner<'_>,
     p: &loanwatch_domain::supervision::PlannedTask,
     mode: ManagementMode,
     now: chrono::NaiveDateTime,
 ) -> TaskRow {
     TaskRow {
         id: uuid::Uuid::now_v7().to_string(),
-        loan_id: l.id.clone(),
-        borrower_id: l.borrower_id.clone(),
+        loan_id: owner.loan_id.to_owned(),
+        borrower_id: owner.borrower_id.to_owned(),
         kind: p.kind.as_str().to_owned(),
         checkpoint: p.checkpoint,
         due_date: p.due_date,
         status: TaskStatus::Assigned.as_str().to_owned(),
-        assignee_id: Some(l.officer_id.clone()),
+        assignee_id: Some(owner.officer_id.to_owned()),
         review_levels: review_levels(mode),
         approvals: 0,
         returns: 0,
-        organisation_id: l.organisation_id.clone(),
+        organisation_id: owner.organisation_id.to_owned(),
         version: 1,
         created_at: now,
         updated_at: now,
@@ -147,7 +172,7 @@ pub fn plan_portfolio(
                 has_collateral: l.has_collateral,
             };
             let (planned, waiting) = plan_available(&input, &config, &cal, today, until);
-            rows.extend(planned.iter().map(|p| task_row(l, p, mode, now)));
+            rows.extend(planned.iter().map(|p| task_row(l.into(), p, mode, now)));
             for w in waiting {
                 report.waiting += 1;
                 *unplanned.entry(w.error.to_string()).or_default() += 1;
@@ -281,7 +306,7 @@ pub fn replan_loan(
     }
     let rows: Vec<TaskRow> = planned
         .iter()
-        .map(|p| task_row(&input, p, mode, now))
+        .map(|p| task_row((&input).into(), p, mode, now))
         .collect();
     changed += task::insert_new(tx, &rows)? as u64;
     if changed > 0 {

@@ -2,7 +2,7 @@
 
 use actix_web::{get, post, web};
 use loanwatch_api_types::{Page, Problem, notification::Notification};
-use loanwatch_store::{models::NotificationRow, repo::notification};
+use loanwatch_store::{WriteTx, models::NotificationRow, repo::notification};
 use serde::Deserialize;
 
 use crate::{
@@ -12,6 +12,34 @@ use crate::{
     views::utc,
     write,
 };
+
+/// Tells each of `users` about a record (`subject_type`, `subject_id`); a rerun tells nobody
+/// twice (one notification per user, kind and subject).
+pub fn notify(
+    tx: &mut WriteTx<'_>,
+    users: &[String],
+    kind: &str,
+    subject_type: &str,
+    subject_id: &str,
+    message: &str,
+) -> Result<(), ApiError> {
+    let now = tx.now();
+    let rows: Vec<NotificationRow> = users
+        .iter()
+        .map(|u| NotificationRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            user_id: u.clone(),
+            kind: kind.to_owned(),
+            subject_type: subject_type.to_owned(),
+            subject_id: subject_id.to_owned(),
+            message: message.to_owned(),
+            created_at: now,
+            read_at: None,
+        })
+        .collect();
+    notification::insert_new(tx, &rows)?;
+    Ok(())
+}
 
 /// Registers the routes.
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
