@@ -23,35 +23,37 @@ use loanwatch_domain::{
         ruleset::RuleSet,
         warning::{WarningStatus, period},
     },
-    supervision::TaskStatus,
+    supervision::{PlannedTask, TaskKind},
 };
 use loanwatch_store::{
     DbConn, WriteTx,
-    models::{NotificationRow, TaskRow, TransferRow, WarningEventRow, WarningRow},
+    models::{TransferRow, WarningEventRow, WarningRow},
     repo::{
         monitoring::{self as repo, WatchedLoanRow},
-        notification, task,
+        task,
     },
 };
 
-use crate::{ApiError, calendar, tasks::escalation::escalation_targets, views::stored};
+use crate::{
+    ApiError, calendar,
+    tasks::{TaskOwner, escalation::escalation_targets, notifications::notify, task_row},
+    views::stored,
+};
 
 /// The loans watched and what monitoring knows of each.
 #[derive(Debug, Default)]
 pub struct Watch {
     /// The loans, as the rules see them.
     pub loans: Vec<WatchedLoan>,
-    /// Ledger facts of each loan, by id.
-    pub meta: HashMap<String, WatchedLoanRow>,
     /// Who each party is.
     pub parties: HashMap<String, PartyInfo>,
 }
 
 impl Watch {
     /// The active loans of `borrower_ids` (every borrower when `None`) whose borrower is a
-    /// registered party, with their related parties and contract counterparties; `parties`
-    /// loads the kind and category of every party (the batch) or only of those named
-    /// (the real-time path adds the rest with [`Watch::learn_parties`]).
+    /// registered party, with their related parties and contract counterparties. The kind and
+    /// category of every party are loaded for the batch; the real-time path loads those of the
+    /// counterparties and adds the rest with [`Watch::learn_parties`].
     pub fn load(conn: &mut DbConn, borrower_ids: Option<&[String]>) -> Result<Self, ApiError> {
         let rows = repo::watched_loans(conn, borrower_ids)?;
         let own: HashMap<String, String> = repo::borrower_parties(conn, borrower_ids)?
@@ -102,7 +104,6 @@ impl Watch {
                 disbursed_fen: row.principal_fen,
                 disbursed_on: row.disbursement_date,
             });
-            watch.meta.insert(row.id.clone(), row);
         }
         if borrower_ids.is_none() {
             watch.add_parties(repo::all_parties(conn)?)?;
@@ -203,14 +204,13 @@ pub fn evaluate_new(
     }
     let since = earliest - lookback(rules);
     let loan_ids: Vec<String> = watch.loans.iter().map(|l| l.loan_id.clone()).collect();
-    let home: Vec<String> = watch
+    let home: BTreeSet<String> = watch
         .loans
         .iter()
         .flat_map(|l| std::iter::once(l.borrower.clone()).chain(l.related.iter().cloned()))
-        .collect::<BTreeSet<_>>()
-        .into_iter()
         .collect();
-    let mut rows = repo::transfers_touching(conn, since, &loan_ids, &home, &[])?;
+    let home_list: Vec<String> = home.iter().cloned().collect();
+    let mut rows = repo::transfers_touching(conn, since, &loan_ids, &home_list, &[])?;
     // Those the proceeds reached, and those they paid on: two hops of flow-back.
     let mut reached: BTreeSet<String> = rows
         .iter()
@@ -220,7 +220,7 @@ pub fn evaluate_new(
     for _ in 0..2 {
         let next: Vec<String> = reached
             .iter()
-            .filter(|p| !home.contains(p))
+            .filter(|p| !home.contains(*p))
             .cloned()
             .collect();
         let more = repo::transfers_touching(conn, since, &[], &[], &next)?;
@@ -255,17 +255,26 @@ pub fn evaluate_new(
 const PAGE: i64 = 50_000;
 
 /// The flow rules over the portfolio's whole stream up to the end of `as_of`, and the idle check
-/// on `as_of`: the nightly batch (and, with a draft's rules, the backtest).
+/// on `as_of`: the nightly batch, and the backtest (which runs a draft beside the version in
+/// force). The portfolio is loaded and the stream read once, whatever the number of rule sets;
+/// the hits come back per rule set, in order, with the number of transfers read.
 pub fn evaluate_all(
     conn: &mut DbConn,
-    rules: &FlowRules,
+    rule_sets: &[&FlowRules],
     as_of: NaiveDate,
     tz: Tz,
-) -> Result<(Vec<LoanHit>, u64), ApiError> {
+) -> Result<(Vec<Vec<LoanHit>>, u64), ApiError> {
     let watch = Watch::load(conn, None)?;
     let until = local_midnight_utc(as_of + Duration::days(1), tz);
-    let mut monitor = FlowMonitor::new(rules, &watch.loans, &watch.parties);
-    let mut hits = Vec::new();
+    let mut monitors: Vec<FlowMonitor<'_>> = rule_sets
+        .iter()
+        .map(|rules| FlowMonitor::new(rules, &watch.loans, &watch.parties))
+        .collect();
+    let mut hits: Vec<Vec<LoanHit>> = rule_sets.iter().map(|_| Vec::new()).collect();
+    let found = |(l, hit): (&WatchedLoan, Hit)| LoanHit {
+        loan_id: l.loan_id.clone(),
+        hit,
+    };
     let mut after: Option<(NaiveDateTime, String)> = None;
     let mut seen = 0u64;
     loop {
@@ -274,21 +283,15 @@ pub fn evaluate_all(
         after = Some((last.booked_at, last.id.clone()));
         seen += page.len() as u64;
         for row in &page {
-            hits.extend(
-                monitor
-                    .push(&transfer(row, tz))
-                    .into_iter()
-                    .map(|(l, hit)| LoanHit {
-                        loan_id: l.loan_id.clone(),
-                        hit,
-                    }),
-            );
+            let t = transfer(row, tz);
+            for (monitor, out) in monitors.iter_mut().zip(&mut hits) {
+                out.extend(monitor.push(&t).into_iter().map(found));
+            }
         }
     }
-    hits.extend(monitor.idle(as_of).into_iter().map(|(l, hit)| LoanHit {
-        loan_id: l.loan_id.clone(),
-        hit,
-    }));
+    for (monitor, out) in monitors.iter().zip(&mut hits) {
+        out.extend(monitor.idle(as_of).into_iter().map(found));
+    }
     Ok((hits, seen))
 }
 
@@ -360,6 +363,10 @@ pub fn raise(
     let cal = calendar::load(tx.conn())?;
     let actor = tx.actor().to_owned();
     let mut events = Vec::new();
+    // Looked up once per organisation, and created once per loan and kind, however many
+    // warnings there are.
+    let mut supervisors: HashMap<String, Vec<String>> = HashMap::new();
+    let mut tasks: HashMap<(String, TaskKind), Option<String>> = HashMap::new();
     for w in &mut inserted {
         events.push(WarningEventRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -376,16 +383,34 @@ pub fn raise(
         };
         let tier = stored(&w.tier, "tier")?;
         let action = rules.actions.of(tier);
-        if let Some(kind) = action.task
-            && let Some(task_id) =
-                create_task(tx, &cal, loan, kind, action.within_working_days, today)?
-        {
-            repo::set_warning_task(tx, &w.id, &task_id)?;
-            w.task_id = Some(task_id);
+        if let Some(kind) = action.task {
+            let key = (loan.id.clone(), kind);
+            let task_id = match tasks.get(&key) {
+                Some(id) => id.clone(),
+                None => {
+                    let id = create_task(tx, &cal, loan, kind, action.within_working_days, today)?;
+                    tasks.insert(key, id.clone());
+                    id
+                }
+            };
+            if let Some(task_id) = task_id {
+                repo::set_warning_task(tx, &w.id, &task_id)?;
+                w.task_id = Some(task_id);
+            }
         }
         let mut people = vec![loan.officer_id.clone()];
         if action.notify_supervisor {
-            people.extend(escalation_targets(tx.conn(), &loan.organisation_id)?);
+            if !supervisors.contains_key(&loan.organisation_id) {
+                let found = escalation_targets(tx.conn(), &loan.organisation_id)?;
+                supervisors.insert(loan.organisation_id.clone(), found);
+            }
+            people.extend(
+                supervisors
+                    .get(&loan.organisation_id)
+                    .into_iter()
+                    .flatten()
+                    .cloned(),
+            );
         }
         people.sort();
         people.dedup();
@@ -395,20 +420,7 @@ pub fn raise(
             w.rule.replace('_', " "),
             w.detail
         );
-        let notes: Vec<NotificationRow> = people
-            .into_iter()
-            .map(|user_id| NotificationRow {
-                id: uuid::Uuid::now_v7().to_string(),
-                user_id,
-                kind: "warning.raised".into(),
-                subject_type: "warning".into(),
-                subject_id: w.id.clone(),
-                message: message.clone(),
-                created_at: now,
-                read_at: None,
-            })
-            .collect();
-        notification::insert_new(tx, &notes)?;
+        notify(tx, &people, "warning.raised", "warning", &w.id, &message)?;
     }
     repo::insert_warning_events(tx, &events)?;
     let counts: BTreeMap<&str, usize> = inserted.iter().fold(BTreeMap::new(), |mut m, w| {
@@ -425,17 +437,17 @@ pub fn raise(
 }
 
 /// The task a warning's tier creates on the loan, or the one already there for the same loan,
-/// kind and day; `None` when the due date needs a calendar year not loaded (the warning stands,
-/// the officer is told).
+/// kind and day; `None` when the due date needs a calendar year not loaded (the warning is
+/// still raised and notified, without a task).
 fn create_task(
     tx: &mut WriteTx<'_>,
     cal: &WorkingCalendar,
     loan: &WatchedLoanRow,
-    kind: loanwatch_domain::supervision::TaskKind,
+    kind: TaskKind,
     within: u32,
     today: NaiveDate,
 ) -> Result<Option<String>, ApiError> {
-    let due = match cal.add_working_days(today, within) {
+    let due_date = match cal.add_working_days(today, within) {
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(loan = %loan.id, error = %e, "warning task not created: no calendar");
@@ -443,25 +455,18 @@ fn create_task(
         }
     };
     let mode: ManagementMode = stored(&loan.management_mode, "management mode")?;
-    let now = tx.now();
-    let row = TaskRow {
-        id: uuid::Uuid::now_v7().to_string(),
-        loan_id: loan.id.clone(),
-        borrower_id: loan.borrower_id.clone(),
-        kind: kind.as_str().to_owned(),
-        checkpoint: today,
-        due_date: due,
-        status: TaskStatus::Assigned.as_str().to_owned(),
-        assignee_id: Some(loan.officer_id.clone()),
-        review_levels: crate::tasks::review_levels(mode),
-        approvals: 0,
-        returns: 0,
-        organisation_id: loan.organisation_id.clone(),
-        version: 1,
-        created_at: now,
-        updated_at: now,
-        escalated_at: None,
+    let owner = TaskOwner {
+        loan_id: &loan.id,
+        borrower_id: &loan.borrower_id,
+        officer_id: &loan.officer_id,
+        organisation_id: &loan.organisation_id,
     };
+    let planned = PlannedTask {
+        kind,
+        checkpoint: today,
+        due_date,
+    };
+    let row = task_row(owner, &planned, mode, tx.now());
     task::insert_new(tx, std::slice::from_ref(&row))?;
     Ok(task::find_key(tx.conn(), &loan.id, kind.as_str(), today)?.map(|t| t.id))
 }

@@ -573,14 +573,17 @@ pub fn ingest(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    // Per loan in scope: the party its borrower is, if registered.
-    let mut loan_party: HashMap<String, Option<String>> = HashMap::new();
-    for id in &loan_ids {
-        if let Ok(l) = loan::get(tx.conn(), scope, id) {
-            let party = repo::party_of_borrower(tx.conn(), &l.loan.borrower_id)?.map(|p| p.id);
-            loan_party.insert(id.clone(), party);
-        }
-    }
+    // Per loan in scope: the party its borrower is, if registered (two queries a batch).
+    let loan_borrower = loan::borrowers_in_scope(tx.conn(), scope, &loan_ids)?;
+    let borrowers: Vec<String> = loan_borrower.iter().map(|(_, b)| b.clone()).collect();
+    let party_of: HashMap<String, String> = repo::borrower_parties(tx.conn(), Some(&borrowers))?
+        .into_iter()
+        .filter_map(|p| p.borrower_id.map(|b| (b, p.id)))
+        .collect();
+    let loan_party: HashMap<String, Option<String>> = loan_borrower
+        .into_iter()
+        .map(|(l, b)| (l, party_of.get(&b).cloned()))
+        .collect();
     let mut errors = Vec::new();
     let now = tx.now();
     let mut rows = Vec::with_capacity(fresh.len());

@@ -27,7 +27,7 @@ use crate::{
     ApiError, AppState,
     auth::Actor,
     error::ErrorCode,
-    extract::{IdempotencyKey, JsonBody},
+    extract::{IdempotencyKey, JsonBody, json_pointer},
     monitoring::{LoanHit, evaluate_all, raise},
     views::utc,
     write,
@@ -45,19 +45,11 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
 /// `/definition`.
 pub fn parse(definition: &serde_json::Value) -> Result<RuleSet, ApiError> {
     let rules: RuleSet = serde_path_to_error::deserialize(definition).map_err(|e| {
-        let path = e.path().to_string();
-        let pointer = if path == "." {
-            "/definition".to_owned()
-        } else {
-            format!(
-                "/definition/{}",
-                path.replace('.', "/")
-                    .replace(['[', ']'], "/")
-                    .replace("//", "/")
-                    .trim_end_matches('/')
-            )
-        };
-        ApiError::field(ErrorCode::ValidationFailed, pointer, e.inner().to_string())
+        ApiError::field(
+            ErrorCode::ValidationFailed,
+            format!("/definition{}", json_pointer(e.path())),
+            e.inner().to_string(),
+        )
     })?;
     rules.validate().map_err(|e| {
         ApiError::field(
@@ -383,15 +375,13 @@ async fn backtest_rule_set(
                 .iter()
                 .find(|v| v.version == version)
                 .ok_or_else(|| ApiError::not_found("rule set version"))?;
-            let (hits, transfers) = evaluate_all(conn, &tested.rules.flow, to, tz)?;
-            let would = distinct_in(conn, hits, from, to)?;
-            let in_force_hits = match in_force(&versions, to) {
-                Some(v) => {
-                    let (hits, _) = evaluate_all(conn, &v.rules.flow, to, tz)?;
-                    distinct_in(conn, hits, from, to)?
-                }
-                None => Vec::new(),
-            };
+            // One pass over the stream, the tested version beside the one in force.
+            let mut rule_sets = vec![&tested.rules.flow];
+            rule_sets.extend(in_force(&versions, to).map(|v| &v.rules.flow));
+            let (hits, transfers) = evaluate_all(conn, &rule_sets, to, tz)?;
+            let mut hits = hits.into_iter();
+            let would = distinct_in(conn, hits.next().unwrap_or_default(), from, to)?;
+            let in_force_hits = distinct_in(conn, hits.next().unwrap_or_default(), from, to)?;
             Ok(Backtest {
                 version,
                 from,
@@ -465,7 +455,8 @@ fn monitor(
             ..MonitorReport::default()
         });
     };
-    let (hits, transfers) = evaluate_all(conn, &v.rules.flow, as_of, tz)?;
+    let (hits, transfers) = evaluate_all(conn, &[&v.rules.flow], as_of, tz)?;
+    let hits: Vec<LoanHit> = hits.into_iter().flatten().collect();
     let n = hits.len() as u64;
     let ctx = AuditContext {
         actor: "system:monitor".to_owned(),

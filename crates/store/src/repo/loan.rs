@@ -95,6 +95,24 @@ pub fn get(conn: &mut DbConn, scope: &ScopeFilter, id: &str) -> StoreResult<Loan
     })
 }
 
+/// Of these loans, those in scope, with their borrowers: (loan id, borrower id).
+pub fn borrowers_in_scope(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    ids: &[String],
+) -> StoreResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(1000) {
+        out.extend(
+            scoped(scope)
+                .filter(loans::id.eq_any(chunk.to_vec()))
+                .select((loans::id, loans::borrower_id))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
 /// A page of loans in scope.
 pub fn list(
     conn: &mut DbConn,

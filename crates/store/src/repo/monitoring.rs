@@ -267,7 +267,8 @@ pub fn transfers_page(
 }
 
 /// What monitoring needs of a loan.
-#[derive(Debug, Clone, PartialEq, Queryable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = loans)]
 pub struct WatchedLoanRow {
     pub id: String,
     pub borrower_id: String,
@@ -279,28 +280,6 @@ pub struct WatchedLoanRow {
     pub management_mode: String,
 }
 
-type WatchedColumns = (
-    loans::id,
-    loans::borrower_id,
-    loans::counterparty,
-    loans::principal_fen,
-    loans::disbursement_date,
-    loans::organisation_id,
-    loans::officer_id,
-    loans::management_mode,
-);
-
-const WATCHED: WatchedColumns = (
-    loans::id,
-    loans::borrower_id,
-    loans::counterparty,
-    loans::principal_fen,
-    loans::disbursement_date,
-    loans::organisation_id,
-    loans::officer_id,
-    loans::management_mode,
-);
-
 /// The active loans of these borrowers, or of everyone when `borrower_ids` is `None`.
 pub fn watched_loans(
     conn: &mut DbConn,
@@ -310,7 +289,7 @@ pub fn watched_loans(
         loans::table
             .filter(loans::status.eq("active"))
             .order(loans::id)
-            .select(WATCHED)
+            .select(WatchedLoanRow::as_select())
     };
     let Some(ids) = borrower_ids else {
         return Ok(active().load(conn)?);
@@ -591,7 +570,7 @@ pub fn loans_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<Watched
     chunked(ids, |chunk| {
         Ok(loans::table
             .filter(loans::id.eq_any(chunk))
-            .select(WATCHED)
+            .select(WatchedLoanRow::as_select())
             .load::<WatchedLoanRow>(conn)?)
     })
 }
