@@ -1,10 +1,12 @@
-//! Monitoring and early warning: parties and accounts, fund transfers, rule-set versions,
-//! warnings.
+//! Monitoring and early warning: parties and accounts, fund transfers, financial statements,
+//! external signals, rule-set versions, warnings and health checks.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use loanwatch_domain::monitoring::{
     Relation, Tier,
     flow::PartyKind,
+    health::{Check, Grade},
+    signals::SignalKind,
     warning::{WarningAction, WarningStatus},
 };
 use serde::{Deserialize, Serialize};
@@ -338,4 +340,149 @@ pub struct WarningActionRequest {
     /// A comment; for `resolve`, the reason (required).
     #[serde(default)]
     pub comment: Option<String>,
+}
+
+/// One period's financial statements, fen: the figures of the balance sheet, income statement
+/// and cash-flow statement the ratios use. Assets, liabilities, inventory, revenue and interest
+/// are not negative; profits and cash flow may be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PutStatement {
+    /// Current assets.
+    pub current_assets: i64,
+    /// Inventory (part of current assets).
+    pub inventory: i64,
+    /// Total assets.
+    pub total_assets: i64,
+    /// Current liabilities.
+    pub current_liabilities: i64,
+    /// Total liabilities.
+    pub total_liabilities: i64,
+    /// Revenue of the period.
+    pub revenue: i64,
+    /// Net profit of the period.
+    pub net_profit: i64,
+    /// Profit before tax.
+    pub profit_before_tax: i64,
+    /// Interest expense.
+    pub interest_expense: i64,
+    /// Net cash flow from operating activities.
+    pub operating_cash_flow: i64,
+}
+
+/// A stored period's statements and the ratios they give.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Statement {
+    /// The borrower.
+    pub borrower_id: String,
+    /// `2026` (a year), `2026Q2` (a quarter) or `2026-06` (a month).
+    pub period: String,
+    /// The figures.
+    pub figures: PutStatement,
+    /// Each ratio of the period as an exact decimal (four places); absent when its denominator
+    /// is zero or, for growth, there is no earlier period.
+    pub ratios: std::collections::BTreeMap<String, Option<String>>,
+    /// Who recorded it last.
+    pub recorded_by: String,
+    /// Last recorded.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What storing a statement did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StatementResult {
+    /// The statement as stored.
+    pub statement: Statement,
+    /// Whether the period was new (false: the figures were restated).
+    pub created: bool,
+    /// Warnings it raised (new ones only).
+    pub warnings: Vec<Warning>,
+}
+
+/// A fact the bank's data provider reported about a borrower.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NewSignal {
+    /// The provider's id of the fact: resending it is safe.
+    pub id: String,
+    /// The borrower it is about.
+    pub borrower_id: String,
+    /// What happened.
+    pub kind: SignalKind,
+    /// When it happened (not in the future, not before 2000).
+    pub occurred_on: NaiveDate,
+    /// An amount, fen, when the fact has one (claim, arrears, debt); required for
+    /// `other_borrowing`.
+    #[serde(default)]
+    pub amount_fen: Option<i64>,
+    /// The provider's description (case number, court, new name…).
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// A batch of signals, at most 10,000.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SignalBatch {
+    /// The signals, in any order.
+    pub signals: Vec<NewSignal>,
+}
+
+/// A stored signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Signal {
+    /// The provider's id of the fact.
+    pub id: String,
+    /// The borrower it is about.
+    pub borrower_id: String,
+    /// What happened.
+    pub kind: SignalKind,
+    /// When it happened.
+    pub occurred_on: NaiveDate,
+    /// An amount, fen, when the fact has one.
+    pub amount_fen: Option<i64>,
+    /// The provider's description.
+    pub detail: Option<String>,
+    /// When it arrived.
+    pub received_at: DateTime<Utc>,
+}
+
+/// What a batch of signals did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SignalBatchResult {
+    /// Signals stored now.
+    pub accepted: u64,
+    /// Signals already stored with the same content (a resend).
+    pub replayed: u64,
+    /// Warnings the new signals raised that the caller may see (new ones only).
+    pub warnings: Vec<Warning>,
+}
+
+/// A borrower's health check (体检): every rule of the rule set in force, scored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct BorrowerHealth {
+    /// The borrower.
+    pub borrower_id: String,
+    /// The business day checked.
+    pub as_of: NaiveDate,
+    /// 0–100: 100 less 40, 20, 10 or 5 for each rule broken at red, orange, yellow or blue.
+    pub score: u32,
+    /// The score in words.
+    pub grade: Grade,
+    /// The most serious tier among the rules broken.
+    pub worst_tier: Option<Tier>,
+    /// The rule-set version applied.
+    pub rule_version: i32,
+    /// Every rule, with how it came out and why.
+    pub checks: Vec<Check>,
+    /// When it was computed: by the nightly batch, or on the last new fact about the borrower.
+    pub computed_at: DateTime<Utc>,
 }

@@ -52,6 +52,7 @@ where
                 .configure(calendar::routes::configure)
                 .configure(schedule::routes::configure)
                 .configure(monitoring::routes::configure)
+                .configure(monitoring::facts::configure)
                 .configure(monitoring::rules::configure)
                 .configure(monitoring::warnings::configure),
         )

@@ -73,6 +73,8 @@ enum ImportCommand {
     /// Fund transfers from a CSV or XLSX file with the columns id, booked_at, from_account,
     /// to_account, amount_fen and optionally loan_id, memo. The whole file is checked first: any
     /// rejected row is listed with its line and reason and nothing is imported (exit 1).
+    /// `import transactions` is the same command.
+    #[command(alias = "transactions")]
     Transfers {
         /// The file (.csv or .xlsx).
         file: std::path::PathBuf,
@@ -319,8 +321,8 @@ pub fn run() -> anyhow::Result<i32> {
             if r.ran {
                 writeln!(
                     out,
-                    "monitoring up to {today}: {} transfers evaluated, {} rules broken, {} new warnings",
-                    r.transfers, r.hits, r.raised
+                    "monitoring up to {today}: {} transfers evaluated, {} flow rules broken, {} borrowers checked, {} new warnings",
+                    r.transfers, r.hits, r.borrowers, r.raised
                 )?;
             } else {
                 writeln!(

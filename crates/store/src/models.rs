@@ -674,3 +674,65 @@ pub struct WarningEventRow {
     pub comment: Option<String>,
     pub at: NaiveDateTime,
 }
+
+/// One period's financial statements of a borrower.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = statements, treat_none_as_default_value = false)]
+pub struct StatementRow {
+    pub borrower_id: String,
+    pub period: String,
+    pub current_assets: i64,
+    pub inventory: i64,
+    pub total_assets: i64,
+    pub current_liabilities: i64,
+    pub total_liabilities: i64,
+    pub revenue: i64,
+    pub net_profit: i64,
+    pub profit_before_tax: i64,
+    pub interest_expense: i64,
+    pub operating_cash_flow: i64,
+    pub recorded_by: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+/// A fact reported by the data provider.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = signals, treat_none_as_default_value = false)]
+pub struct SignalRow {
+    pub id: String,
+    pub borrower_id: String,
+    pub kind: String,
+    pub occurred_on: NaiveDate,
+    pub amount_fen: Option<i64>,
+    pub detail: Option<String>,
+    pub content_hash: String,
+    pub received_at: NaiveDateTime,
+}
+
+/// A change of a loan's five-level class.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = loan_class_changes, treat_none_as_default_value = false)]
+pub struct ClassChangeRow {
+    pub id: String,
+    pub loan_id: String,
+    pub from_class: String,
+    pub to_class: String,
+    pub changed_on: NaiveDate,
+    pub changed_by: String,
+    pub at: NaiveDateTime,
+}
+
+/// A borrower's latest health check.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = borrower_health, treat_none_as_default_value = false)]
+pub struct HealthRow {
+    pub borrower_id: String,
+    pub as_of: NaiveDate,
+    pub score: i32,
+    pub grade: String,
+    pub worst_tier: Option<String>,
+    pub rule_version: i32,
+    pub checks: String,
+    pub computed_at: NaiveDateTime,
+}

@@ -563,6 +563,64 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    statements (borrower_id, period) {
+        borrower_id -> Text,
+        period -> Text,
+        current_assets -> BigInt,
+        inventory -> BigInt,
+        total_assets -> BigInt,
+        current_liabilities -> BigInt,
+        total_liabilities -> BigInt,
+        revenue -> BigInt,
+        net_profit -> BigInt,
+        profit_before_tax -> BigInt,
+        interest_expense -> BigInt,
+        operating_cash_flow -> BigInt,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    signals (id) {
+        id -> Text,
+        borrower_id -> Text,
+        kind -> Text,
+        occurred_on -> Date,
+        amount_fen -> Nullable<BigInt>,
+        detail -> Nullable<Text>,
+        content_hash -> Text,
+        received_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    loan_class_changes (id) {
+        id -> Text,
+        loan_id -> Text,
+        from_class -> Text,
+        to_class -> Text,
+        changed_on -> Date,
+        changed_by -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    borrower_health (borrower_id) {
+        borrower_id -> Text,
+        as_of -> Date,
+        score -> Integer,
+        grade -> Text,
+        worst_tier -> Nullable<Text>,
+        rule_version -> Integer,
+        checks -> Text,
+        computed_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organisations (organisation_id));
 diesel::joinable!(notifications -> users (user_id));
 diesel::joinable!(incident_signatures -> incident_reports (report_id));
@@ -627,4 +685,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     rule_sets,
     warnings,
     warning_events,
+    statements,
+    signals,
+    loan_class_changes,
+    borrower_health,
 );

@@ -14,6 +14,7 @@ mod bad_input;
 mod calendar;
 mod evidence;
 mod field;
+mod health;
 mod idempotency;
 mod incidents;
 mod inspections;

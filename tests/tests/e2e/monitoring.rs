@@ -14,6 +14,14 @@ fn transfer(id: &str, at: &str, from: &str, to: &str, yuan: i64, loan: Option<&s
     })
 }
 
+/// Whether a warning is of a fund-flow rule. The loans of these scenarios are booked on fixed
+/// dates in 2026; the suite runs on the machine's date, when their interest may be past due and
+/// the health check rightly adds workflow warnings, which the scenarios leave aside.
+fn is_flow(rule: &str) -> bool {
+    rule.parse::<loanwatch_domain::monitoring::flow::FlowRule>()
+        .is_ok()
+}
+
 fn batch(transfers: &[Value]) -> Value {
     json!({ "transfers": transfers })
 }
@@ -26,6 +34,7 @@ fn warnings(app: &TestApp, token: &str) -> anyhow::Result<Vec<(String, String, S
         .as_array()
         .map(|a| {
             a.iter()
+                .filter(|w| is_flow(w["rule"].as_str().unwrap_or_default()))
                 .map(|w| {
                     (
                         w["rule"].as_str().unwrap_or_default().to_owned(),
@@ -384,6 +393,7 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
         .as_array()
         .map(|a| {
             a.iter()
+                .filter(|w| is_flow(w["rule"].as_str().unwrap_or_default()))
                 .map(|w| {
                     (
                         w["rule"].as_str().unwrap_or_default().to_owned(),
@@ -811,7 +821,14 @@ fn transfers_import_from_csv_and_xlsx(app: &TestApp) -> anyhow::Result<()> {
     let (outcome, seen) = import(&good)?;
     let report = outcome.map_err(|r| anyhow::anyhow!("{r:?}"))?;
     assert_eq!((report.rows, report.accepted, report.replayed), (3, 3, 0));
-    assert_eq!(report.warnings, 1, "the 6-million payment is large");
+    let large = app.get("/api/v1/warnings?rule=large_transfer", officer)?;
+    assert_eq!(
+        large.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "the 6-million payment is large: {}",
+        large.text
+    );
+    assert_eq!(report.warnings as i64, app.count("warnings")?);
     assert_eq!(seen, [(2, 3), (3, 3)]);
     let (outcome, _) = import(&good)?;
     let again = outcome.map_err(|r| anyhow::anyhow!("{r:?}"))?;

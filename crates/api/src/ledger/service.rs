@@ -571,9 +571,26 @@ pub fn update_loan(
         ));
     }
     let updated = loan::update(tx, &scope, id, &changes)?;
-    if input
+    let class_changed = input
         .class
-        .is_some_and(|c| c.as_str() != current.loan.class)
+        .is_some_and(|c| c.as_str() != current.loan.class);
+    if let Some(to) = input.class
+        && class_changed
+    {
+        loanwatch_store::repo::health::insert_class_change(
+            tx,
+            &loanwatch_store::models::ClassChangeRow {
+                id: uuid::Uuid::now_v7().to_string(),
+                loan_id: id.to_owned(),
+                from_class: current.loan.class.clone(),
+                to_class: to.as_str().to_owned(),
+                changed_on: today,
+                changed_by: actor.subject(),
+                at: tx.now(),
+            },
+        )?;
+    }
+    if class_changed
         || input
             .management_mode
             .is_some_and(|m| m.as_str() != current.loan.management_mode)
@@ -598,6 +615,14 @@ pub fn update_loan(
             "diverted_from": input.diverted_from,
         }),
     )?;
+    if class_changed {
+        // Special mention falling to substandard recommends early recovery at once.
+        crate::monitoring::health::refresh(
+            tx,
+            std::slice::from_ref(&updated.loan.borrower_id),
+            today,
+        )?;
+    }
     views::loan(updated)
 }
 
@@ -789,6 +814,9 @@ pub fn create_event(
         loan_id,
         &json!({ "event_id": row.id, "kind": row.kind, "business_date": row.business_date, "amount_fen": row.amount_fen }),
     )?;
+    // A repayment, extension or settlement moves the arrears and maturity the health check
+    // looks at: the incremental pass.
+    crate::monitoring::health::refresh(tx, std::slice::from_ref(&current.borrower_id), today)?;
     views::loan_event(row)
 }
 

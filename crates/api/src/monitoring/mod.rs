@@ -6,6 +6,8 @@
 //! inside the transaction that stores the transfer; the nightly batch feeds the portfolio's whole
 //! stream. Warnings are kept once per borrower, rule and month, so either may raise first.
 
+pub mod facts;
+pub mod health;
 pub mod import;
 pub mod routes;
 pub mod rules;
@@ -19,6 +21,7 @@ use loanwatch_domain::{
     calendar::WorkingCalendar,
     ledger::ManagementMode,
     monitoring::{
+        Tier,
         flow::{FlowMonitor, FlowRules, Hit, PartyInfo, PartyKind, Transfer, WatchedLoan},
         ruleset::RuleSet,
         warning::{WarningStatus, period},
@@ -304,50 +307,114 @@ pub fn local_midnight_utc(day: NaiveDate, tz: Tz) -> NaiveDateTime {
         .unwrap_or(midnight)
 }
 
-/// Stores the warnings of `hits` that are new for their (borrower, rule, month), each with its
-/// `raise` step, the task its tier creates (assigned to the loan's officer, due in working days
-/// from `today`) and the notifications; returns the warnings stored.
+/// What a finding is about: one loan, or the borrower as a whole (ratios, signals).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum About {
+    /// A loan.
+    Loan(String),
+    /// A borrower; its warning is booked on its largest active loan, which carries the task.
+    Borrower(String),
+}
+
+/// A rule broken, from whichever part of the rule set.
+#[derive(Debug, Clone)]
+pub struct Finding {
+    /// Whom it concerns.
+    pub about: About,
+    /// The rule.
+    pub rule: String,
+    /// How serious.
+    pub tier: Tier,
+    /// The day it refers to.
+    pub on: NaiveDate,
+    /// The warning is kept once per borrower, rule and this period (a month, or a statement
+    /// period).
+    pub period: String,
+    /// The facts behind it: transfer ids, statement periods, signal ids, loan ids.
+    pub facts: Vec<String>,
+    /// Why, for a person.
+    pub detail: String,
+}
+
+impl From<LoanHit> for Finding {
+    fn from(h: LoanHit) -> Self {
+        Self {
+            about: About::Loan(h.loan_id),
+            rule: h.hit.rule.as_str().to_owned(),
+            tier: h.hit.tier,
+            on: h.hit.on,
+            period: period(h.hit.on),
+            facts: h.hit.transfers,
+            detail: h.hit.detail,
+        }
+    }
+}
+
+/// Stores the warnings of `findings` that are new for their (borrower, rule, period), each with
+/// its `raise` step, the task its tier creates (assigned to the loan's officer, due in working
+/// days from `today`) and the notifications; returns the warnings stored.
 pub fn raise(
     tx: &mut WriteTx<'_>,
-    mut hits: Vec<LoanHit>,
+    mut findings: Vec<Finding>,
     version: i32,
     rules: &RuleSet,
     today: NaiveDate,
 ) -> Result<Vec<WarningRow>, ApiError> {
-    if hits.is_empty() {
+    if findings.is_empty() {
         return Ok(Vec::new());
     }
-    hits.sort_by(|a, b| {
-        (a.hit.on, &a.loan_id, a.hit.rule, &a.hit.transfers).cmp(&(
-            b.hit.on,
-            &b.loan_id,
-            b.hit.rule,
-            &b.hit.transfers,
-        ))
+    findings.sort_by(|a, b| {
+        (a.on, &a.about, &a.rule, &a.facts).cmp(&(b.on, &b.about, &b.rule, &b.facts))
     });
-    let loan_ids: Vec<String> = hits.iter().map(|h| h.loan_id.clone()).collect();
+    let mut loan_ids = Vec::new();
+    let mut borrower_ids = Vec::new();
+    for f in &findings {
+        match &f.about {
+            About::Loan(l) => loan_ids.push(l.clone()),
+            About::Borrower(b) => borrower_ids.push(b.clone()),
+        }
+    }
     let meta: HashMap<String, WatchedLoanRow> = repo::loans_by_id(tx.conn(), &loan_ids)?
         .into_iter()
         .map(|l| (l.id.clone(), l))
         .collect();
+    // A borrower's findings go on its largest active loan (then the first booked).
+    let mut anchor: HashMap<String, WatchedLoanRow> = HashMap::new();
+    borrower_ids.sort();
+    borrower_ids.dedup();
+    for l in repo::watched_loans(tx.conn(), Some(&borrower_ids))? {
+        let better = anchor.get(&l.borrower_id).is_none_or(|a| {
+            (l.principal_fen, std::cmp::Reverse(&l.id))
+                > (a.principal_fen, std::cmp::Reverse(&a.id))
+        });
+        if better {
+            anchor.insert(l.borrower_id.clone(), l);
+        }
+    }
     let now = tx.now();
     let mut rows = Vec::new();
-    for h in hits {
-        let Some(loan) = meta.get(&h.loan_id) else {
+    let mut meta = meta;
+    for f in findings {
+        let loan = match &f.about {
+            About::Loan(l) => meta.get(l).cloned(),
+            About::Borrower(b) => anchor.get(b).cloned(),
+        };
+        let Some(loan) = loan else {
             continue;
         };
+        meta.entry(loan.id.clone()).or_insert_with(|| loan.clone());
         rows.push(WarningRow {
             id: uuid::Uuid::now_v7().to_string(),
             borrower_id: loan.borrower_id.clone(),
             loan_id: Some(loan.id.clone()),
             organisation_id: loan.organisation_id.clone(),
-            rule: h.hit.rule.as_str().to_owned(),
-            tier: h.hit.tier.as_str().to_owned(),
-            period: period(h.hit.on),
+            rule: f.rule,
+            tier: f.tier.as_str().to_owned(),
+            period: f.period,
             rule_version: version,
-            raised_on: h.hit.on,
-            detail: h.hit.detail,
-            facts: serde_json::to_string(&h.hit.transfers).map_err(ApiError::internal)?,
+            raised_on: f.on,
+            detail: f.detail,
+            facts: serde_json::to_string(&f.facts).map_err(ApiError::internal)?,
             status: WarningStatus::Open.as_str().to_owned(),
             task_id: None,
             resolution: None,

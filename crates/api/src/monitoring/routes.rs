@@ -667,8 +667,12 @@ pub fn ingest(
                 continue;
             };
             let hits = engine::evaluate_new(tx.conn(), &v.rules.flow, &group, tz)?;
-            raised.extend(engine::raise(tx, hits, version, &v.rules, today)?);
+            let findings = hits.into_iter().map(engine::Finding::from).collect();
+            raised.extend(engine::raise(tx, findings, version, &v.rules, today)?);
         }
+        // A new flow warning changes its borrower's health: the incremental pass.
+        let concerned: Vec<String> = raised.iter().map(|w| w.borrower_id.clone()).collect();
+        raised.extend(engine::health::refresh(tx, &concerned, today)?);
         raised
     };
     // The answer names only the warnings the caller may see; a transfer can raise one on a

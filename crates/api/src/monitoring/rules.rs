@@ -28,7 +28,7 @@ use crate::{
     auth::Actor,
     error::ErrorCode,
     extract::{IdempotencyKey, JsonBody, json_pointer},
-    monitoring::{LoanHit, evaluate_all, raise},
+    monitoring::{Finding, LoanHit, evaluate_all, raise},
     views::utc,
     write,
 };
@@ -421,10 +421,13 @@ pub struct MonitorReport {
     pub hits: u64,
     /// Warnings new this run.
     pub raised: u64,
+    /// Borrowers whose health was checked.
+    pub borrowers: u64,
 }
 
-/// The nightly batch: every active loan's transfers up to the end of `as_of` under the version in
-/// force on `as_of`, plus the idle check; once a day unless `force`.
+/// The nightly batch under the version in force on `as_of`, once a day unless `force`: every
+/// active loan's transfers up to the end of `as_of` plus the idle check, then the health check
+/// of every borrower with an active loan (ratios, signals, workflow, and the score).
 pub fn run_nightly(
     conn: &mut DbConn,
     as_of: NaiveDate,
@@ -437,7 +440,7 @@ pub fn run_nightly(
     }
     let report = monitor(conn, as_of, tz)?;
     let detail =
-        json!({ "transfers": report.transfers, "hits": report.hits, "raised": report.raised })
+        json!({ "transfers": report.transfers, "hits": report.hits, "raised": report.raised, "borrowers": report.borrowers })
             .to_string();
     notice::finish_run(conn, JOB, as_of, loanwatch_store::audit::now(), &detail)?;
     Ok(report)
@@ -456,18 +459,21 @@ fn monitor(
         });
     };
     let (hits, transfers) = evaluate_all(conn, &[&v.rules.flow], as_of, tz)?;
-    let hits: Vec<LoanHit> = hits.into_iter().flatten().collect();
-    let n = hits.len() as u64;
+    let findings: Vec<Finding> = hits.into_iter().flatten().map(Finding::from).collect();
+    let n = findings.len() as u64;
     let ctx = AuditContext {
         actor: "system:monitor".to_owned(),
         request_id: uuid::Uuid::now_v7().to_string(),
     };
-    let raised =
-        loanwatch_store::write(conn, ctx, |tx| raise(tx, hits, v.version, &v.rules, as_of))?;
+    let raised = loanwatch_store::write(conn, ctx, |tx| {
+        raise(tx, findings, v.version, &v.rules, as_of)
+    })?;
+    let health = super::health::run_all(conn, v, as_of)?;
     Ok(MonitorReport {
         ran: true,
         transfers,
         hits: n,
-        raised: raised.len() as u64,
+        raised: raised.len() as u64 + health.raised,
+        borrowers: health.borrowers,
     })
 }

@@ -204,6 +204,7 @@ async fn act_on_warning(
     let id = id.into_inner();
     let input = body.value;
     let who = actor.clone();
+    let today = state.today();
     write::change(&state, &actor, move |tx| {
         let scope = service::scope(&who);
         let w =
@@ -278,6 +279,10 @@ async fn act_on_warning(
             &w.id,
             &json!({ "from": status, "to": next, "comment": comment }),
         )?;
+        if next == WarningStatus::Resolved {
+            // A resolved flow warning no longer counts in the borrower's health.
+            super::health::refresh(tx, std::slice::from_ref(&w.borrower_id), today)?;
+        }
         let w = repo::warning(tx.conn(), &scope, &id)?;
         detail(tx.conn(), w)
     })

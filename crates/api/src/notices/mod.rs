@@ -151,7 +151,7 @@ pub fn spawn_scheduler(
                         }
                         let monitored = crate::monitoring::rules::run_nightly(&mut conn, today, tz, false)?;
                         if monitored.ran {
-                            tracing::info!(date = %today, transfers = monitored.transfers, raised = monitored.raised, "monitoring batch done");
+                            tracing::info!(date = %today, transfers = monitored.transfers, borrowers = monitored.borrowers, raised = monitored.raised, "monitoring batch done");
                         }
                         run(&mut conn, today, false)
                     });

@@ -11,7 +11,11 @@ use loanwatch_domain::{
     position::{Change, Position, ProductSettings, position},
     schedule::{DayCount, Frequency, ScheduleTerms},
 };
-use loanwatch_store::{DbConn, ScopeFilter, models::LoanRow, repo::loan};
+use loanwatch_store::{
+    DbConn, ScopeFilter,
+    models::{LoanEventRow, LoanRow},
+    repo::loan,
+};
 
 use crate::{ApiError, views::stored};
 
@@ -53,52 +57,68 @@ pub fn load(
 
 /// The position of a loan already loaded (batch jobs, which act for the whole institution).
 pub fn position_of(conn: &mut DbConn, l: &LoanRow, as_of: NaiveDate) -> Result<Position, ApiError> {
+    let events = loan::all_events(conn, &l.id)?;
+    let settings = product_settings(conn, &l.product)?;
+    position_from(l, &events, &settings, as_of)
+}
+
+/// The position of a loan from its events (in replay order) and its product's settings.
+pub fn position_from(
+    l: &LoanRow,
+    events: &[LoanEventRow],
+    settings: &ProductSettings,
+    as_of: NaiveDate,
+) -> Result<Position, ApiError> {
     let terms = contract_terms(l)?;
-    let mut changes = Vec::new();
-    for e in loan::all_events(conn, &l.id)? {
-        let payload: EventPayload = serde_json::from_str(&e.payload).map_err(ApiError::internal)?;
-        let change = match e.kind.as_str() {
-            "repayment" => e.amount_fen.map(|amount_fen| Change::Repayment {
-                date: e.business_date,
-                amount_fen,
-            }),
-            "extension" => payload.new_maturity_date.map(|maturity| Change::Extension {
-                date: e.business_date,
-                maturity,
-            }),
-            "rate_change" => payload
-                .new_annual_rate
-                .as_deref()
-                .map(|r| AnnualRate::parse("new_annual_rate", r))
-                .transpose()
-                .map_err(|err| ApiError::internal(anyhow::anyhow!("stored rate: {err}")))?
-                .map(|rate| Change::RateChange {
-                    date: e.business_date,
-                    rate,
-                }),
-            "prepayment" => match (e.amount_fen, payload.prepayment_mode) {
-                (Some(amount_fen), Some(mode)) => Some(Change::Prepayment {
-                    date: e.business_date,
-                    amount_fen,
-                    mode,
-                }),
-                _ => None,
-            },
-            "settlement" => Some(Change::Settlement {
-                date: e.business_date,
-            }),
-            // The booking disbursement is the schedule's start; guarantee changes move no money.
-            _ => None,
-        };
-        changes.extend(change);
+    let mut changes = Vec::with_capacity(events.len());
+    for e in events {
+        changes.extend(change_of(e)?);
     }
-    let penalty = product_settings(conn, &l.product)?.penalty_terms(l.diverted_from);
+    let penalty = settings.penalty_terms(l.diverted_from);
     Ok(position(
         &terms,
         &penalty,
         &changes,
         as_of.max(l.disbursement_date),
     )?)
+}
+
+/// What a recorded event changes in the replay, if anything.
+fn change_of(e: &LoanEventRow) -> Result<Option<Change>, ApiError> {
+    let payload: EventPayload = serde_json::from_str(&e.payload).map_err(ApiError::internal)?;
+    Ok(match e.kind.as_str() {
+        "repayment" => e.amount_fen.map(|amount_fen| Change::Repayment {
+            date: e.business_date,
+            amount_fen,
+        }),
+        "extension" => payload.new_maturity_date.map(|maturity| Change::Extension {
+            date: e.business_date,
+            maturity,
+        }),
+        "rate_change" => payload
+            .new_annual_rate
+            .as_deref()
+            .map(|r| AnnualRate::parse("new_annual_rate", r))
+            .transpose()
+            .map_err(|err| ApiError::internal(anyhow::anyhow!("stored rate: {err}")))?
+            .map(|rate| Change::RateChange {
+                date: e.business_date,
+                rate,
+            }),
+        "prepayment" => match (e.amount_fen, payload.prepayment_mode) {
+            (Some(amount_fen), Some(mode)) => Some(Change::Prepayment {
+                date: e.business_date,
+                amount_fen,
+                mode,
+            }),
+            _ => None,
+        },
+        "settlement" => Some(Change::Settlement {
+            date: e.business_date,
+        }),
+        // The booking disbursement is the schedule's start; guarantee changes move no money.
+        _ => None,
+    })
 }
 
 /// The settings of a product; the defaults when the product has none.

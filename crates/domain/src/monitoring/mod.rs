@@ -2,10 +2,12 @@
 //! the borrower, raising tiered warnings (RULEBOOK §5–§6).
 
 pub mod flow;
+pub mod health;
 pub mod ratios;
 pub mod ruleset;
 pub mod signals;
 pub mod warning;
+pub mod workflow;
 
 /// A value out of range in a rule definition: where, and why.
 #[derive(Debug, Clone, PartialEq, Eq)]

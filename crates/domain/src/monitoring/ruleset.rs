@@ -1,11 +1,14 @@
 //! A rule set (预警规则): one version of an institution's warning rules — fund-flow thresholds,
-//! ratio rules, signal rules — and the work each tier creates. Stored as JSON that names only
+//! ratio rules, signal rules, workflow thresholds — and the work each tier creates. Stored as JSON that names only
 //! known fields; a draft becomes effective from the day it is activated.
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Invalid, Tier, flow::FlowRules, ratios, ratios::RatioRule, signals::SignalRules};
+use super::{
+    Invalid, Tier, flow::FlowRules, ratios, ratios::RatioRule, signals::SignalRules,
+    workflow::WorkflowRules,
+};
 use crate::supervision::TaskKind;
 
 /// What a warning of one tier sets in motion.
@@ -72,6 +75,8 @@ pub struct RuleSet {
     pub ratios: Vec<RatioRule>,
     /// External-signal thresholds.
     pub signals: SignalRules,
+    /// Workflow-signal thresholds.
+    pub workflow: WorkflowRules,
     /// What each tier creates.
     pub actions: TierActions,
 }
@@ -82,6 +87,7 @@ impl Default for RuleSet {
             flow: FlowRules::default(),
             ratios: ratios::default_rules(),
             signals: SignalRules::default(),
+            workflow: WorkflowRules::default(),
             actions: TierActions::default(),
         }
     }
@@ -101,6 +107,7 @@ impl RuleSet {
     pub fn validate(&self) -> Result<(), Invalid> {
         let invalid = |pointer: String, message: String| Err(Invalid { pointer, message });
         self.flow.validate().map_err(|e| e.under("/flow"))?;
+        self.workflow.validate().map_err(|e| e.under("/workflow"))?;
         let mut seen = std::collections::BTreeSet::new();
         for (i, r) in self.ratios.iter().enumerate() {
             if !seen.insert(r.ratio) {

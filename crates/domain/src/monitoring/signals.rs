@@ -85,6 +85,8 @@ pub struct SignalHit {
     pub tier: Tier,
     /// The facts behind it.
     pub signals: Vec<String>,
+    /// The day of the latest of them.
+    pub on: NaiveDate,
     /// Why, for a person.
     pub detail: String,
 }
@@ -107,6 +109,7 @@ pub fn evaluate(rules: &SignalRules, signals: &[Signal], as_of: NaiveDate) -> Ve
             rule: "key_person_changes".into(),
             tier: Tier::Orange,
             signals: changes.iter().map(|s| s.id.clone()).collect(),
+            on: changes.last().map(|s| s.on).unwrap_or(as_of),
             detail: format!("{} changes of key persons within 12 months", changes.len()),
         });
     }
@@ -120,6 +123,7 @@ pub fn evaluate(rules: &SignalRules, signals: &[Signal], as_of: NaiveDate) -> Ve
             rule: s.kind.as_str().into(),
             tier,
             signals: vec![s.id.clone()],
+            on: s.on,
             detail: format!("{} on {}", s.kind, s.on),
         });
     }
@@ -137,6 +141,7 @@ pub fn evaluate(rules: &SignalRules, signals: &[Signal], as_of: NaiveDate) -> Ve
                 rule: "other_borrowing_growth".into(),
                 tier: Tier::Yellow,
                 signals: vec![before.id.clone(), after.id.clone()],
+                on: after.on,
                 detail: format!(
                     "short-term debt at other institutions grew from {} to {} fen",
                     b, a

@@ -160,3 +160,21 @@ pub fn ids_of_officer(
         .select(borrowers::id)
         .load(conn)?)
 }
+
+/// Of these borrowers, those in scope.
+pub fn visible_ids(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    ids: &[String],
+) -> StoreResult<Vec<String>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(1000) {
+        out.extend(
+            scoped(scope)
+                .filter(borrowers::id.eq_any(chunk.to_vec()))
+                .select(borrowers::id)
+                .load::<String>(conn)?,
+        );
+    }
+    Ok(out)
+}

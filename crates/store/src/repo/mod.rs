@@ -5,6 +5,7 @@ pub mod auth;
 pub mod borrower;
 pub mod calendar;
 pub mod field;
+pub mod health;
 pub mod idempotency;
 pub mod incident;
 pub mod inspection;

@@ -1,0 +1,724 @@
+//! Routes of what early warning learns about a borrower besides its money — financial statements
+//! and the data provider's signals — and of the borrower's health check. Each new fact runs the
+//! incremental pass for its borrower in the transaction that stores it: the warnings it raises
+//! come back in the answer.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use actix_web::{get, post, put, web};
+use chrono::{Datelike, NaiveDate};
+use loanwatch_api_types::{
+    FieldError, Problem,
+    monitoring::{
+        BorrowerHealth, NewSignal, PutStatement, Signal, SignalBatch, SignalBatchResult, Statement,
+        StatementResult, Warning,
+    },
+};
+use loanwatch_domain::monitoring::{
+    health::Health,
+    ratios::{self, Ratio},
+    ruleset::in_force,
+    signals::SignalKind,
+};
+use loanwatch_store::{
+    DbConn, ScopeFilter, WriteTx,
+    models::{SignalRow, StatementRow, WarningRow},
+    repo::{borrower, health as repo, monitoring as monitoring_repo},
+};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::{
+    health::{assess, refresh, statement},
+    routes::MAX_BATCH,
+    rules,
+    warnings::warning_view,
+};
+use crate::{
+    ApiError, AppState,
+    auth::Actor,
+    error::ErrorCode,
+    extract::JsonBody,
+    ledger::service,
+    views::{stored, stored_json, utc},
+    write,
+};
+
+/// Registers the routes.
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) {
+    cfg.service(put_statement)
+        .service(get_statements)
+        .service(post_signals)
+        .service(get_signals)
+        .service(get_health);
+}
+
+/// How often a borrower reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PeriodKind {
+    Year,
+    Quarter,
+    Month,
+}
+
+/// A statement period and the day it starts: `2026`, `2026Q2` or `2026-06`, from 2000 to 2100.
+fn parse_period(p: &str) -> Option<(PeriodKind, NaiveDate)> {
+    let year: i32 = p.get(..4)?.parse().ok()?;
+    if !(2000..=2100).contains(&year) || !p.is_char_boundary(4) {
+        return None;
+    }
+    let (kind, month) = match &p[4..] {
+        "" => (PeriodKind::Year, 1),
+        q if q.len() == 2 && q.starts_with('Q') => {
+            let n: u32 = q[1..].parse().ok()?;
+            (
+                PeriodKind::Quarter,
+                (1..=4).contains(&n).then(|| 3 * n - 2)?,
+            )
+        }
+        m if m.len() == 3 && m.starts_with('-') => {
+            let n: u32 = m[1..].parse().ok()?;
+            (PeriodKind::Month, (1..=12).contains(&n).then_some(n)?)
+        }
+        _ => return None,
+    };
+    NaiveDate::from_ymd_opt(year, month, 1).map(|d| (kind, d))
+}
+
+/// Figures at most this large in absolute value, fen (a trillion yuan a hundred times over):
+/// sums and differences of them stay far inside `i64`.
+const MAX_FIGURE: i64 = 10_000_000_000_000_000;
+
+/// What is wrong with a statement's figures: every fault, by pointer.
+fn check_figures(s: &PutStatement) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    let fault = |errors: &mut Vec<FieldError>, field: &str, message: &str| {
+        errors.push(FieldError {
+            pointer: format!("/{field}"),
+            message: message.to_owned(),
+        })
+    };
+    let figures = [
+        ("current_assets", s.current_assets, false),
+        ("inventory", s.inventory, false),
+        ("total_assets", s.total_assets, false),
+        ("current_liabilities", s.current_liabilities, false),
+        ("total_liabilities", s.total_liabilities, false),
+        ("revenue", s.revenue, false),
+        ("net_profit", s.net_profit, true),
+        ("profit_before_tax", s.profit_before_tax, true),
+        ("interest_expense", s.interest_expense, false),
+        ("operating_cash_flow", s.operating_cash_flow, true),
+    ];
+    for (field, value, signed) in figures {
+        if value.abs() > MAX_FIGURE {
+            fault(
+                &mut errors,
+                field,
+                "is out of range (at most 10^16 fen either way)",
+            );
+        } else if !signed && value < 0 {
+            fault(&mut errors, field, "is not negative");
+        }
+    }
+    if errors.is_empty() {
+        if s.inventory > s.current_assets {
+            fault(&mut errors, "inventory", "exceeds current_assets");
+        }
+        if s.current_assets > s.total_assets {
+            fault(&mut errors, "current_assets", "exceeds total_assets");
+        }
+        if s.current_liabilities > s.total_liabilities {
+            fault(
+                &mut errors,
+                "current_liabilities",
+                "exceeds total_liabilities",
+            );
+        }
+    }
+    errors
+}
+
+/// Each ratio of `s`, with `previous` for growth.
+fn ratios_of(
+    s: &loanwatch_domain::monitoring::ratios::Statement,
+    previous: Option<&loanwatch_domain::monitoring::ratios::Statement>,
+) -> BTreeMap<String, Option<String>> {
+    Ratio::ALL
+        .iter()
+        .map(|r| {
+            (
+                r.as_str().to_owned(),
+                ratios::compute(*r, s, previous).map(|d| d.to_string()),
+            )
+        })
+        .collect()
+}
+
+fn statement_views(rows: Vec<StatementRow>) -> Vec<Statement> {
+    let domain: Vec<_> = rows.iter().map(statement).collect();
+    rows.into_iter()
+        .enumerate()
+        .map(|(i, row)| Statement {
+            ratios: ratios_of(&domain[i], i.checked_sub(1).map(|p| &domain[p])),
+            borrower_id: row.borrower_id,
+            period: row.period,
+            figures: PutStatement {
+                current_assets: row.current_assets,
+                inventory: row.inventory,
+                total_assets: row.total_assets,
+                current_liabilities: row.current_liabilities,
+                total_liabilities: row.total_liabilities,
+                revenue: row.revenue,
+                net_profit: row.net_profit,
+                profit_before_tax: row.profit_before_tax,
+                interest_expense: row.interest_expense,
+                operating_cash_flow: row.operating_cash_flow,
+            },
+            recorded_by: row.recorded_by,
+            updated_at: utc(row.updated_at),
+        })
+        .collect()
+}
+
+/// The warnings of `rows` the scope covers, as the API shows them.
+fn visible(
+    conn: &mut DbConn,
+    scope: &ScopeFilter,
+    rows: Vec<WarningRow>,
+) -> Result<Vec<Warning>, ApiError> {
+    let ids: Vec<String> = rows.iter().map(|w| w.id.clone()).collect();
+    let seen: BTreeSet<String> = monitoring_repo::visible_warning_ids(conn, scope, &ids)?
+        .into_iter()
+        .collect();
+    rows.into_iter()
+        .filter(|w| seen.contains(&w.id))
+        .map(warning_view)
+        .collect()
+}
+
+/// Store a borrower's financial statements for a period (`2026`, `2026Q2` or `2026-06`; one kind
+/// per borrower), replacing earlier figures for it, and run the borrower's health check: the
+/// ratio warnings it raises come back in the answer.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "put_statement",
+    request_body = PutStatement,
+    params(
+        ("id" = String, Path, description = "Borrower id"),
+        ("period" = String, Path, description = "`2026`, `2026Q2` or `2026-06`"),
+    ),
+    responses(
+        (status = 200, description = "Stored", body = StatementResult),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The borrower reports by another kind of period", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid, every fault by pointer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/borrowers/{id}/statements/{period}")]
+async fn put_statement(
+    state: web::Data<AppState>,
+    actor: Actor,
+    path: web::Path<(String, String)>,
+    body: JsonBody<PutStatement>,
+) -> Result<web::Json<StatementResult>, ApiError> {
+    actor.require_write()?;
+    let (id, period) = path.into_inner();
+    let today = state.today();
+    let Some((kind, starts)) = parse_period(&period) else {
+        return Err(ApiError::invalid(
+            "period",
+            "is a year (2026), a quarter (2026Q2) or a month (2026-06), 2000–2100",
+        ));
+    };
+    if starts > today {
+        return Err(ApiError::invalid("period", "has not begun yet"));
+    }
+    let input = body.value;
+    let errors = check_figures(&input);
+    if !errors.is_empty() {
+        return Err(ApiError::fields(
+            ErrorCode::ValidationFailed,
+            format!("{} figures are not acceptable", errors.len()),
+            errors,
+        ));
+    }
+    let who = actor.clone();
+    write::change(&state, &actor, move |tx| {
+        let scope = service::scope(&who);
+        let b =
+            borrower::get(tx.conn(), &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
+        let existing = repo::statements_of(tx.conn(), Some(std::slice::from_ref(&b.id)))?;
+        if let Some(other) = existing
+            .iter()
+            .find(|s| parse_period(&s.period).map(|(k, _)| k) != Some(kind))
+        {
+            return Err(ApiError::conflict(format!(
+                "the borrower reports by periods like {}; {period} is of another kind",
+                other.period
+            )));
+        }
+        let now = tx.now();
+        let row = StatementRow {
+            borrower_id: b.id.clone(),
+            period: period.clone(),
+            current_assets: input.current_assets,
+            inventory: input.inventory,
+            total_assets: input.total_assets,
+            current_liabilities: input.current_liabilities,
+            total_liabilities: input.total_liabilities,
+            revenue: input.revenue,
+            net_profit: input.net_profit,
+            profit_before_tax: input.profit_before_tax,
+            interest_expense: input.interest_expense,
+            operating_cash_flow: input.operating_cash_flow,
+            recorded_by: tx.actor().to_owned(),
+            created_at: now,
+            updated_at: now,
+        };
+        let created = repo::put_statement(tx, &row)?;
+        tx.audit(
+            "statement.put",
+            "borrower",
+            &b.id,
+            &json!({ "period": period, "created": created, "figures": input }),
+        )?;
+        let raised = refresh(tx, std::slice::from_ref(&b.id), today)?;
+        let stored_rows = repo::statements_of(tx.conn(), Some(std::slice::from_ref(&b.id)))?;
+        let statement = statement_views(stored_rows)
+            .into_iter()
+            .find(|s| s.period == period)
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("statement not read back")))?;
+        Ok(StatementResult {
+            statement,
+            created,
+            warnings: visible(tx.conn(), &scope, raised)?,
+        })
+    })
+    .await
+    .map(web::Json)
+}
+
+/// A borrower's financial statements, oldest period first, each with its ratios.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "get_statements",
+    params(("id" = String, Path, description = "Borrower id")),
+    responses(
+        (status = 200, description = "The statements", body = Vec<Statement>),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/borrowers/{id}/statements")]
+async fn get_statements(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<Statement>>, ApiError> {
+    actor.require_read()?;
+    let id = id.into_inner();
+    let scope = service::scope(&actor);
+    state
+        .db(move |conn| {
+            borrower::get(conn, &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
+            Ok(statement_views(repo::statements_of(
+                conn,
+                Some(std::slice::from_ref(&id)),
+            )?))
+        })
+        .await
+        .map(web::Json)
+}
+
+/// The content hash that tells a resend from another fact under the same id.
+fn signal_hash(s: &NewSignal) -> Result<String, ApiError> {
+    let canonical = serde_json::to_vec(s).map_err(ApiError::internal)?;
+    Ok(hex::encode(Sha256::digest(&canonical)))
+}
+
+/// What is wrong with one signal on its own, if anything: (field, message).
+fn check_signal(s: &NewSignal, today: NaiveDate) -> Option<(&'static str, String)> {
+    let printable = |t: &str, max: usize| {
+        !t.is_empty() && t.chars().count() <= max && !t.chars().any(char::is_control)
+    };
+    if !printable(&s.id, 128) {
+        return Some(("id", "is 1–128 printable characters".into()));
+    }
+    if !printable(&s.borrower_id, 64) {
+        return Some(("borrower_id", "is 1–64 printable characters".into()));
+    }
+    if s.occurred_on.year() < 2000 || s.occurred_on > today {
+        return Some(("occurred_on", "is before 2000 or in the future".into()));
+    }
+    match s.amount_fen {
+        Some(a) if !(0..=MAX_FIGURE).contains(&a) => {
+            return Some((
+                "amount_fen",
+                "is an amount of fen, not negative, at most 10^16".into(),
+            ));
+        }
+        None if s.kind == SignalKind::OtherBorrowing => {
+            return Some((
+                "amount_fen",
+                "is required for other_borrowing (the debt reported)".into(),
+            ));
+        }
+        _ => {}
+    }
+    if s.detail.as_ref().is_some_and(|d| d.chars().count() > 1000) {
+        return Some(("detail", "is at most 1,000 characters".into()));
+    }
+    None
+}
+
+/// Store a batch of external signals (up to 10,000) from the bank's data provider — changes of
+/// key persons, lawsuits, enforcement, tax arrears, frozen accounts, borrowing elsewhere —
+/// idempotent by the provider's id, and run the health check of every borrower concerned: the
+/// warnings raised come back in the answer. A resend counts as replayed; the same id with other
+/// content is 409. Any row at fault refuses the whole batch, every fault listed by pointer.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "post_signals",
+    request_body = SignalBatch,
+    responses(
+        (status = 200, description = "Stored and evaluated", body = SignalBatchResult),
+        (status = 409, description = "An id was stored with other content", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over MAX_BATCH_BODY_BYTES", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Rows at fault, listed by pointer", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/signals")]
+async fn post_signals(
+    state: web::Data<AppState>,
+    actor: Actor,
+    body: JsonBody<SignalBatch, true>,
+) -> Result<web::Json<SignalBatchResult>, ApiError> {
+    actor.require_write()?;
+    let batch = body.value.signals;
+    if batch.len() > MAX_BATCH {
+        return Err(ApiError::invalid(
+            "signals",
+            format!("at most {MAX_BATCH} signals a batch"),
+        ));
+    }
+    let today = state.today();
+    let mut errors = Vec::new();
+    let mut hashes = Vec::with_capacity(batch.len());
+    for (i, s) in batch.iter().enumerate() {
+        hashes.push(signal_hash(s)?);
+        if let Some((field, message)) = check_signal(s, today) {
+            errors.push(FieldError {
+                pointer: format!("/signals/{i}/{field}"),
+                message,
+            });
+        }
+    }
+    if !errors.is_empty() {
+        return Err(refused(errors));
+    }
+    let who = actor.clone();
+    write::change(&state, &actor, move |tx| {
+        ingest_signals(tx, &service::scope(&who), batch, hashes, today)
+    })
+    .await
+    .map(web::Json)
+}
+
+fn refused(errors: Vec<FieldError>) -> ApiError {
+    ApiError::fields(
+        ErrorCode::ValidationFailed,
+        format!(
+            "{} signals are not acceptable; nothing was stored",
+            errors.len()
+        ),
+        errors,
+    )
+}
+
+fn ingest_signals(
+    tx: &mut WriteTx<'_>,
+    scope: &ScopeFilter,
+    batch: Vec<NewSignal>,
+    hashes: Vec<String>,
+    today: NaiveDate,
+) -> Result<SignalBatchResult, ApiError> {
+    let ids: Vec<String> = batch.iter().map(|s| s.id.clone()).collect();
+    let stored_hash: HashMap<String, String> =
+        repo::signal_hashes(tx.conn(), &ids)?.into_iter().collect();
+    let mut conflicts = Vec::new();
+    let mut first_of: HashMap<&str, (usize, &str)> = HashMap::new();
+    let mut fresh = Vec::new();
+    let mut replayed = 0u64;
+    for (i, (s, h)) in batch.iter().zip(&hashes).enumerate() {
+        if let Some((j, earlier)) = first_of.get(s.id.as_str()) {
+            if *earlier == h.as_str() {
+                replayed += 1;
+            } else {
+                conflicts.push(FieldError {
+                    pointer: format!("/signals/{i}/id"),
+                    message: format!("also at /signals/{j} with other content"),
+                });
+            }
+            continue;
+        }
+        first_of.insert(s.id.as_str(), (i, h.as_str()));
+        match stored_hash.get(&s.id) {
+            Some(old) if old == h => replayed += 1,
+            Some(_) => conflicts.push(FieldError {
+                pointer: format!("/signals/{i}/id"),
+                message: "was stored before with other content".into(),
+            }),
+            None => fresh.push((i, s, h)),
+        }
+    }
+    if !conflicts.is_empty() {
+        return Err(ApiError::fields(
+            ErrorCode::Conflict,
+            format!(
+                "{} signal ids were stored before or repeat with other content",
+                conflicts.len()
+            ),
+            conflicts,
+        ));
+    }
+    let borrower_ids: Vec<String> = fresh
+        .iter()
+        .map(|(_, s, _)| s.borrower_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let known: BTreeSet<String> = borrower::visible_ids(tx.conn(), scope, &borrower_ids)?
+        .into_iter()
+        .collect();
+    let errors: Vec<FieldError> = fresh
+        .iter()
+        .filter(|(_, s, _)| !known.contains(&s.borrower_id))
+        .map(|(i, _, _)| FieldError {
+            pointer: format!("/signals/{i}/borrower_id"),
+            message: "no such borrower".into(),
+        })
+        .collect();
+    if !errors.is_empty() {
+        return Err(refused(errors));
+    }
+    let now = tx.now();
+    let rows: Vec<SignalRow> = fresh
+        .iter()
+        .map(|(_, s, h)| SignalRow {
+            id: s.id.clone(),
+            borrower_id: s.borrower_id.clone(),
+            kind: s.kind.as_str().to_owned(),
+            occurred_on: s.occurred_on,
+            amount_fen: s.amount_fen,
+            detail: s.detail.clone(),
+            content_hash: (*h).clone(),
+            received_at: now,
+        })
+        .collect();
+    if rows.is_empty() {
+        return Ok(SignalBatchResult {
+            accepted: 0,
+            replayed,
+            warnings: Vec::new(),
+        });
+    }
+    repo::insert_signals(tx, &rows)?;
+    tx.audit(
+        "signal.ingest",
+        "signal",
+        rows.first().map(|r| r.id.as_str()).unwrap_or_default(),
+        &json!({ "accepted": rows.len(), "replayed": replayed, "borrowers": borrower_ids.len() }),
+    )?;
+    let raised = refresh(tx, &borrower_ids, today)?;
+    Ok(SignalBatchResult {
+        accepted: rows.len() as u64,
+        replayed,
+        warnings: visible(tx.conn(), scope, raised)?,
+    })
+}
+
+/// The external signals reported on a borrower, newest first.
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "get_signals",
+    params(("id" = String, Path, description = "Borrower id")),
+    responses(
+        (status = 200, description = "The signals", body = Vec<Signal>),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/borrowers/{id}/signals")]
+async fn get_signals(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<web::Json<Vec<Signal>>, ApiError> {
+    actor.require_read()?;
+    let id = id.into_inner();
+    let scope = service::scope(&actor);
+    state
+        .db(move |conn| {
+            borrower::get(conn, &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
+            let since = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
+            let mut rows = repo::signals_of(conn, Some(std::slice::from_ref(&id)), since)?;
+            rows.reverse();
+            rows.into_iter()
+                .map(|s| {
+                    Ok(Signal {
+                        kind: stored(&s.kind, "signal kind")?,
+                        id: s.id,
+                        borrower_id: s.borrower_id,
+                        occurred_on: s.occurred_on,
+                        amount_fen: s.amount_fen,
+                        detail: s.detail,
+                        received_at: utc(s.received_at),
+                    })
+                })
+                .collect()
+        })
+        .await
+        .map(web::Json)
+}
+
+/// A borrower's health check (体检): every rule of the rule set scored with an explanation —
+/// fund flows, ratios, external signals, the loans' workflow — and the score out of 100. It is
+/// the one the nightly batch or the last new fact about the borrower computed; for a borrower
+/// not checked yet it is computed now (and not stored).
+#[utoipa::path(
+    tag = "monitoring",
+    operation_id = "get_borrower_health",
+    params(("id" = String, Path, description = "Borrower id")),
+    responses(
+        (status = 200, description = "The health check", body = BorrowerHealth),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "No rule set is in force", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/borrowers/{id}/health")]
+async fn get_health(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+) -> Result<web::Json<BorrowerHealth>, ApiError> {
+    actor.require_read()?;
+    let id = id.into_inner();
+    let scope = service::scope(&actor);
+    let today = state.today();
+    state
+        .db(move |conn| {
+            borrower::get(conn, &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
+            if let Some(row) = repo::health_of(conn, &id)? {
+                return Ok(BorrowerHealth {
+                    borrower_id: row.borrower_id,
+                    as_of: row.as_of,
+                    score: row.score.max(0) as u32,
+                    grade: stored(&row.grade, "grade")?,
+                    worst_tier: row
+                        .worst_tier
+                        .as_deref()
+                        .map(|t| stored(t, "tier"))
+                        .transpose()?,
+                    rule_version: row.rule_version,
+                    checks: stored_json(&row.checks, "health checks")?,
+                    computed_at: utc(row.computed_at),
+                });
+            }
+            let versions = rules::load(conn)?;
+            let v = in_force(&versions, today)
+                .ok_or_else(|| ApiError::conflict("no rule set is in force"))?;
+            let found = assess(conn, std::slice::from_ref(&id), &v.rules, today)?;
+            let Some((_, h)) = found.health.into_iter().next() else {
+                return Err(ApiError::internal(anyhow::anyhow!("no health computed")));
+            };
+            let Health {
+                score,
+                grade,
+                worst_tier,
+                checks,
+            } = h;
+            Ok(BorrowerHealth {
+                borrower_id: id,
+                as_of: today,
+                score,
+                grade,
+                worst_tier,
+                rule_version: v.version,
+                checks,
+                computed_at: chrono::Utc::now(),
+            })
+        })
+        .await
+        .map(web::Json)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn periods_are_years_quarters_or_months() {
+        let d = |y, m| NaiveDate::from_ymd_opt(y, m, 1);
+        assert_eq!(
+            parse_period("2026"),
+            d(2026, 1).map(|d| (PeriodKind::Year, d))
+        );
+        assert_eq!(
+            parse_period("2026Q3"),
+            d(2026, 7).map(|d| (PeriodKind::Quarter, d))
+        );
+        assert_eq!(
+            parse_period("2026-11"),
+            d(2026, 11).map(|d| (PeriodKind::Month, d))
+        );
+        for bad in [
+            "26",
+            "2026Q5",
+            "2026-13",
+            "2026H1",
+            "1999",
+            "２０２６",
+            "2026-1",
+            "",
+        ] {
+            assert_eq!(parse_period(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn figures_out_of_range_or_inconsistent_are_pointed_at() {
+        let ok = PutStatement {
+            current_assets: 100,
+            inventory: 10,
+            total_assets: 1_000,
+            current_liabilities: 50,
+            total_liabilities: 400,
+            revenue: 900,
+            net_profit: -5,
+            profit_before_tax: -5,
+            interest_expense: 3,
+            operating_cash_flow: -20,
+        };
+        assert!(check_figures(&ok).is_empty());
+        let bad = PutStatement {
+            revenue: -1,
+            total_assets: MAX_FIGURE + 1,
+            ..ok.clone()
+        };
+        let pointers: Vec<String> = check_figures(&bad).into_iter().map(|e| e.pointer).collect();
+        assert_eq!(pointers, ["/total_assets", "/revenue"]);
+        let inconsistent = PutStatement {
+            inventory: 200,
+            ..ok
+        };
+        let pointers: Vec<String> = check_figures(&inconsistent)
+            .into_iter()
+            .map(|e| e.pointer)
+            .collect();
+        assert_eq!(pointers, ["/inventory"]);
+    }
+}

@@ -1,0 +1,250 @@
+//! What early warning watches besides money — financial statements, external signals, class
+//! changes — and each borrower's latest health check.
+//!
+//! Scope is the caller's business: these functions take borrower or loan ids the caller has
+//! already checked, or serve the batch, which acts for the whole institution.
+
+use chrono::NaiveDate;
+use diesel::{dsl::min, prelude::*, upsert::excluded};
+
+use crate::{
+    DbConn, StoreResult, WriteTx,
+    models::{ClassChangeRow, HealthRow, SignalRow, StatementRow},
+    schema::{borrower_health, loan_class_changes, signals, statements, tasks, warnings},
+};
+
+/// Rows per multi-row statement: at most 15 columns a row keeps both backends under their limits
+/// on bound parameters.
+const CHUNK: usize = 1000;
+
+/// Stores a period's statements, replacing earlier figures for the period; true when new.
+pub fn put_statement(tx: &mut WriteTx<'_>, row: &StatementRow) -> StoreResult<bool> {
+    let existing: Option<String> = statements::table
+        .find((&row.borrower_id, &row.period))
+        .select(statements::period)
+        .first(tx.conn())
+        .optional()?;
+    if existing.is_some() {
+        let mut changes = row.clone();
+        changes.created_at = statements::table
+            .find((&row.borrower_id, &row.period))
+            .select(statements::created_at)
+            .first(tx.conn())?;
+        diesel::update(statements::table.find((&row.borrower_id, &row.period)))
+            .set(&changes)
+            .execute(tx.conn())?;
+        return Ok(false);
+    }
+    diesel::insert_into(statements::table)
+        .values(row)
+        .execute(tx.conn())?;
+    Ok(true)
+}
+
+/// The statements of these borrowers (every borrower when `None`), by borrower and period.
+pub fn statements_of(
+    conn: &mut DbConn,
+    borrower_ids: Option<&[String]>,
+) -> StoreResult<Vec<StatementRow>> {
+    let q = || {
+        statements::table
+            .order((statements::borrower_id, statements::period))
+            .select(StatementRow::as_select())
+    };
+    match borrower_ids {
+        None => Ok(q().load(conn)?),
+        Some(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                out.extend(
+                    q().filter(statements::borrower_id.eq_any(chunk))
+                        .load(conn)?,
+                );
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The content hashes of the signals stored under these ids.
+pub fn signal_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(CHUNK) {
+        out.extend(
+            signals::table
+                .filter(signals::id.eq_any(chunk))
+                .select((signals::id, signals::content_hash))
+                .load::<(String, String)>(conn)?,
+        );
+    }
+    Ok(out)
+}
+
+/// Stores new signals.
+pub fn insert_signals(tx: &mut WriteTx<'_>, rows: &[SignalRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(signals::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// The signals of these borrowers (every borrower when `None`) that happened on or after
+/// `since`, by borrower and date.
+pub fn signals_of(
+    conn: &mut DbConn,
+    borrower_ids: Option<&[String]>,
+    since: NaiveDate,
+) -> StoreResult<Vec<SignalRow>> {
+    let q = || {
+        signals::table
+            .filter(signals::occurred_on.ge(since))
+            .order((signals::borrower_id, signals::occurred_on, signals::id))
+            .select(SignalRow::as_select())
+    };
+    match borrower_ids {
+        None => Ok(q().load(conn)?),
+        Some(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                out.extend(q().filter(signals::borrower_id.eq_any(chunk)).load(conn)?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Records a change of class.
+pub fn insert_class_change(tx: &mut WriteTx<'_>, row: &ClassChangeRow) -> StoreResult<()> {
+    diesel::insert_into(loan_class_changes::table)
+        .values(row)
+        .execute(tx.conn())?;
+    Ok(())
+}
+
+/// The class changes made on or after `since` (of these loans; of every loan when `None`),
+/// oldest first.
+pub fn class_changes_since(
+    conn: &mut DbConn,
+    loan_ids: Option<&[String]>,
+    since: NaiveDate,
+) -> StoreResult<Vec<ClassChangeRow>> {
+    let q = || {
+        loan_class_changes::table
+            .filter(loan_class_changes::changed_on.ge(since))
+            .order((loan_class_changes::at, loan_class_changes::id))
+            .select(ClassChangeRow::as_select())
+    };
+    match loan_ids {
+        None => Ok(q().load(conn)?),
+        Some(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                out.extend(
+                    q().filter(loan_class_changes::loan_id.eq_any(chunk))
+                        .load(conn)?,
+                );
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// The due date of each loan's oldest task still waiting on the officer (not submitted for
+/// review and not closed), for these loans or every loan.
+pub fn oldest_open_task_due(
+    conn: &mut DbConn,
+    loan_ids: Option<&[String]>,
+) -> StoreResult<Vec<(String, Option<NaiveDate>)>> {
+    let q = || {
+        tasks::table
+            .filter(tasks::status.eq_any(["planned", "assigned", "in_progress", "returned"]))
+            .group_by(tasks::loan_id)
+            .select((tasks::loan_id, min(tasks::due_date)))
+    };
+    match loan_ids {
+        None => Ok(q().load(conn)?),
+        Some(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                out.extend(q().filter(tasks::loan_id.eq_any(chunk)).load(conn)?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// A warning still standing, as the health check reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct Standing {
+    pub borrower_id: String,
+    pub rule: String,
+    pub tier: String,
+    pub raised_on: NaiveDate,
+    pub detail: String,
+}
+
+/// The warnings of these rules raised on or after `since` and not resolved, for these
+/// borrowers or every borrower.
+pub fn standing_warnings(
+    conn: &mut DbConn,
+    borrower_ids: Option<&[String]>,
+    rules: &[&str],
+    since: NaiveDate,
+) -> StoreResult<Vec<Standing>> {
+    let q = || {
+        warnings::table
+            .filter(warnings::rule.eq_any(rules.to_vec()))
+            .filter(warnings::raised_on.ge(since))
+            .filter(warnings::status.ne("resolved"))
+            .order((warnings::borrower_id, warnings::raised_on, warnings::id))
+            .select((
+                warnings::borrower_id,
+                warnings::rule,
+                warnings::tier,
+                warnings::raised_on,
+                warnings::detail,
+            ))
+    };
+    match borrower_ids {
+        None => Ok(q().load(conn)?),
+        Some(ids) => {
+            let mut out = Vec::new();
+            for chunk in ids.chunks(CHUNK) {
+                out.extend(q().filter(warnings::borrower_id.eq_any(chunk)).load(conn)?);
+            }
+            Ok(out)
+        }
+    }
+}
+
+/// Stores health checks, replacing each borrower's previous one.
+pub fn put_health(tx: &mut WriteTx<'_>, rows: &[HealthRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(borrower_health::table)
+            .values(chunk)
+            .on_conflict(borrower_health::borrower_id)
+            .do_update()
+            .set((
+                borrower_health::as_of.eq(excluded(borrower_health::as_of)),
+                borrower_health::score.eq(excluded(borrower_health::score)),
+                borrower_health::grade.eq(excluded(borrower_health::grade)),
+                borrower_health::worst_tier.eq(excluded(borrower_health::worst_tier)),
+                borrower_health::rule_version.eq(excluded(borrower_health::rule_version)),
+                borrower_health::checks.eq(excluded(borrower_health::checks)),
+                borrower_health::computed_at.eq(excluded(borrower_health::computed_at)),
+            ))
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// A borrower's latest health check (the caller has checked the borrower is in scope).
+pub fn health_of(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Option<HealthRow>> {
+    Ok(borrower_health::table
+        .find(borrower_id)
+        .select(HealthRow::as_select())
+        .first(conn)
+        .optional()?)
+}

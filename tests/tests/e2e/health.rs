@@ -1,0 +1,331 @@
+//! The health check (体检) and the rules beyond money: statements and signals in, each fact
+//! running the borrower's incremental pass; ratio, signal and workflow warnings with their
+//! tasks; a fall from special mention to substandard recommending early recovery; the nightly
+//! batch giving the same health and warnings as the incremental passes.
+
+use chrono::Duration;
+use loanwatch_e2e::{TestApp, enterprise, seed_institution};
+use serde_json::{Value, json};
+
+/// A borrower registered as a party with a fresh loan: disbursed ten days ago, maturing in a
+/// year, nothing due yet whatever the day the suite runs.
+fn fresh_loan(app: &TestApp, officer: &str, n: u32) -> anyhow::Result<(String, String)> {
+    let today = app.state.today();
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("杭州明达纺织有限公司", n),
+    )?;
+    anyhow::ensure!(b.status == 201, "{}", b.text);
+    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": format!("H-{n}"), "borrower_id": bid, "product": "流动资金贷款",
+            "principal_fen": 5_000_000_00, "currency": "CNY", "annual_rate": "4.35",
+            "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "购买原材料",
+            "disbursement_date": (today - Duration::days(10)).to_string(),
+            "maturity_date": (today + Duration::days(365)).to_string(),
+        }),
+    )?;
+    anyhow::ensure!(l.status == 201, "{}", l.text);
+    let party = app.put(
+        &format!("/api/v1/parties/P-{n}"),
+        officer,
+        &json!({ "name": "明达", "kind": "company", "borrower_id": bid }),
+    )?;
+    anyhow::ensure!(party.status == 200, "{}", party.text);
+    Ok((bid, l.body["id"].as_str().unwrap_or_default().to_owned()))
+}
+
+fn statement(current_assets: i64) -> Value {
+    json!({
+        "current_assets": current_assets, "inventory": 100_00, "total_assets": 10_000_00,
+        "current_liabilities": 1_000_00, "total_liabilities": 4_000_00,
+        "revenue": 8_000_00, "net_profit": 800_00, "profit_before_tax": 1_000_00,
+        "interest_expense": 100_00, "operating_cash_flow": 900_00,
+    })
+}
+
+fn check<'a>(health: &'a Value, rule: &str) -> &'a Value {
+    health["checks"]
+        .as_array()
+        .and_then(|a| a.iter().find(|c| c["rule"] == rule))
+        .unwrap_or(&Value::Null)
+}
+
+fn rules_of(warnings: &Value) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = warnings
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| {
+                    (
+                        w["rule"].as_str().unwrap_or_default().to_owned(),
+                        w["tier"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// (rule, tier, period, facts, detail) of every warning of a borrower, sorted.
+fn warnings_of(app: &TestApp, token: &str, bid: &str) -> anyhow::Result<Vec<Value>> {
+    let r = app.get(
+        &format!("/api/v1/warnings?borrower_id={bid}&limit=500"),
+        token,
+    )?;
+    anyhow::ensure!(r.status == 200, "{}", r.text);
+    let mut out: Vec<Value> = r.body["items"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| json!([w["rule"], w["tier"], w["period"], w["facts"], w["detail"]]))
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort_by_key(|v| v.to_string());
+    Ok(out)
+}
+
+fn health_is_scored_on_each_fact_and_nightly(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let today = app.state.today();
+    let (bid, loan_id) = fresh_loan(app, officer, 501)?;
+    let health_path = format!("/api/v1/borrowers/{bid}/health");
+
+    // Before any fact: computed on the spot, every rule listed, nothing wrong.
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(h.status, 200, "{}", h.text);
+    assert_eq!(h.body["checks"].as_array().map(Vec::len), Some(25));
+    assert_eq!(
+        (h.body["score"].as_u64(), h.body["grade"].as_str()),
+        (Some(100), Some("healthy"))
+    );
+    assert_eq!(check(&h.body, "current_ratio")["status"], "no_data");
+    assert_eq!(check(&h.body, "flow_back")["status"], "pass");
+    assert_eq!(check(&h.body, "overdue_loan")["status"], "pass");
+
+    // Statements: the current ratio falls to 0.8, past the threshold 1.0.
+    let year = today.format("%Y").to_string();
+    let last_year: i32 = year.parse::<i32>()? - 1;
+    let s = format!("/api/v1/borrowers/{bid}/statements");
+    let first = app.put(&format!("{s}/{last_year}Q3"), officer, &statement(2_000_00))?;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["created"], true);
+    assert_eq!(first.body["warnings"], json!([]));
+    assert_eq!(first.body["statement"]["ratios"]["current_ratio"], "2");
+    let period = format!("{last_year}Q4");
+    let weak = app.put(&format!("{s}/{period}"), officer, &statement(800_00))?;
+    assert_eq!(weak.status, 200, "{}", weak.text);
+    assert_eq!(
+        rules_of(&weak.body["warnings"]),
+        [("current_ratio".to_owned(), "yellow".to_owned())]
+    );
+    let w = &weak.body["warnings"][0];
+    assert_eq!(w["period"].as_str(), Some(period.as_str()));
+    assert_eq!(w["facts"], json!([format!("statement:{period}")]));
+    let task = app.get(
+        &format!(
+            "/api/v1/tasks/{}",
+            w["task_id"].as_str().unwrap_or_default()
+        ),
+        officer,
+    )?;
+    assert_eq!(task.body["kind"], "phone_follow_up", "{}", task.text);
+    assert_eq!(weak.body["statement"]["ratios"]["revenue_growth"], "0");
+    // Restated: the same warning is not raised twice.
+    let again = app.put(&format!("{s}/{period}"), officer, &statement(800_00))?;
+    assert_eq!(
+        (
+            again.body["created"].clone(),
+            again.body["warnings"].clone()
+        ),
+        (json!(false), json!([]))
+    );
+    // Bad input: nothing stored, every fault pointed at.
+    let annual = app.put(&format!("{s}/{last_year}"), officer, &statement(800_00))?;
+    assert_eq!(annual.status, 409, "{}", annual.text);
+    let bad_period = app.put(&format!("{s}/{last_year}Q5"), officer, &statement(800_00))?;
+    assert_eq!(bad_period.status, 422, "{}", bad_period.text);
+    assert_eq!(bad_period.body["errors"][0]["pointer"], "/period");
+    let mut negative = statement(800_00);
+    negative["revenue"] = json!(-1);
+    negative["inventory"] = json!(-5);
+    let bad = app.put(&format!("{s}/{last_year}Q2"), officer, &negative)?;
+    assert_eq!(bad.status, 422, "{}", bad.text);
+    let pointers: Vec<&str> = bad.body["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(pointers, ["/inventory", "/revenue"]);
+    assert_eq!(app.count("statements")?, 2);
+    let listed = app.get(&s, officer)?;
+    assert_eq!(listed.body.as_array().map(Vec::len), Some(2));
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(check(&h.body, "current_ratio")["status"], "hit");
+    assert_eq!(check(&h.body, "current_ratio")["tier"], "yellow");
+    assert_eq!(h.body["score"], 90, "{}", h.text);
+
+    // Signals: two changes of key persons and a lawsuit within the year.
+    let day = |d: i64| (today - Duration::days(d)).to_string();
+    let signal = |id: &str, kind: &str, on: String| json!({ "id": id, "borrower_id": bid, "kind": kind, "occurred_on": on });
+    let batch = json!({ "signals": [
+        signal("S1", "legal_representative_change", day(40)),
+        signal("S2", "director_change", day(20)),
+        signal("S3", "lawsuit", day(5)),
+    ]});
+    let posted = app.post("/api/v1/signals", officer, &batch)?;
+    assert_eq!(posted.status, 200, "{}", posted.text);
+    assert_eq!(posted.body["accepted"], 3);
+    assert_eq!(
+        rules_of(&posted.body["warnings"]),
+        [
+            ("key_person_changes".to_owned(), "orange".to_owned()),
+            ("lawsuit".to_owned(), "orange".to_owned())
+        ]
+    );
+    let resent = app.post("/api/v1/signals", officer, &batch)?;
+    assert_eq!(
+        (
+            resent.body["accepted"].clone(),
+            resent.body["replayed"].clone()
+        ),
+        (json!(0), json!(3))
+    );
+    let other = app.post(
+        "/api/v1/signals",
+        officer,
+        &json!({ "signals": [signal("S3", "enforcement", day(5))] }),
+    )?;
+    assert_eq!(other.status, 409, "{}", other.text);
+    assert_eq!(other.body["errors"][0]["pointer"], "/signals/0/id");
+    let faults = app.post(
+        "/api/v1/signals",
+        officer,
+        &json!({ "signals": [
+            { "id": "S4", "borrower_id": bid, "kind": "other_borrowing", "occurred_on": day(1) },
+            { "id": "S5", "borrower_id": bid, "kind": "tax_arrears", "occurred_on": (today + Duration::days(3)).to_string() },
+            { "id": "S6", "borrower_id": "nobody", "kind": "tax_arrears", "occurred_on": day(1) },
+        ]}),
+    )?;
+    assert_eq!(faults.status, 422, "{}", faults.text);
+    let pointers: Vec<&str> = faults.body["errors"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|e| e["pointer"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(
+        pointers,
+        ["/signals/0/amount_fen", "/signals/1/occurred_on"]
+    );
+    let unknown_kind = app.post(
+        "/api/v1/signals",
+        officer,
+        &json!({ "signals": [signal("S6", "bankruptcy", day(1))] }),
+    )?;
+    assert_eq!(unknown_kind.status, 400, "{}", unknown_kind.text);
+    assert_eq!(unknown_kind.body["errors"][0]["pointer"], "/signals/0/kind");
+    // Another branch's officer cannot tell anything of this borrower.
+    let elsewhere = app.post(
+        "/api/v1/signals",
+        inst.token("b.officer"),
+        &json!({ "signals": [signal("S7", "tax_arrears", day(1))] }),
+    )?;
+    assert_eq!(elsewhere.status, 422, "{}", elsewhere.text);
+    assert_eq!(
+        elsewhere.body["errors"][0]["pointer"],
+        "/signals/0/borrower_id"
+    );
+    assert_eq!(app.count("signals")?, 3);
+    assert_eq!(app.get(&health_path, inst.token("b.officer"))?.status, 404);
+    let listed = app.get(&format!("/api/v1/borrowers/{bid}/signals"), officer)?;
+    assert_eq!(listed.body[0]["id"], "S3", "{}", listed.text);
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(h.body["score"], 50, "{}", h.text);
+    assert_eq!(
+        (h.body["grade"].as_str(), h.body["worst_tier"].as_str()),
+        (Some("concern"), Some("orange"))
+    );
+    assert!(
+        check(&h.body, "key_person_changes")["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("2 changes"))
+    );
+
+    // Special mention, then substandard: recover early — a red warning, an on-site inspection,
+    // the supervisor told.
+    let loan_path = format!("/api/v1/loans/{loan_id}");
+    let r = app.patch(&loan_path, officer, &json!({ "class": "special_mention" }))?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = app.patch(&loan_path, officer, &json!({ "class": "substandard" }))?;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let live = warnings_of(app, officer, &bid)?;
+    let recovery = live
+        .iter()
+        .find(|w| w[0] == "early_recovery")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(recovery[1], "red", "{live:?}");
+    assert!(
+        recovery[4]
+            .as_str()
+            .is_some_and(|d| d.contains("special_mention to substandard"))
+    );
+    let red = app.get("/api/v1/warnings?rule=early_recovery", officer)?;
+    let task = app.get(
+        &format!(
+            "/api/v1/tasks/{}",
+            red.body["items"][0]["task_id"].as_str().unwrap_or_default()
+        ),
+        officer,
+    )?;
+    assert_eq!(task.body["kind"], "on_site_inspection", "{}", task.text);
+    let told = app.get("/api/v1/me/notifications", inst.token("a.supervisor"))?;
+    assert!(told.text.contains("early recovery"), "{}", told.text);
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(check(&h.body, "early_recovery")["tier"], "red");
+    assert_eq!(
+        (h.body["score"].as_u64(), h.body["grade"].as_str()),
+        (Some(10), Some("critical"))
+    );
+
+    // The nightly batch, from nothing, finds the same warnings and the same health.
+    let incremental = h.body.clone();
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = app.conn()?;
+        diesel::sql_query("DELETE FROM warning_events").execute(&mut conn)?;
+        diesel::sql_query("DELETE FROM warnings").execute(&mut conn)?;
+        diesel::sql_query("DELETE FROM borrower_health").execute(&mut conn)?;
+    }
+    let nightly = loanwatch_api::monitoring::rules::run_nightly(
+        &mut app.conn()?,
+        today,
+        app.state.config.time_zone,
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(nightly.borrowers, 1);
+    assert_eq!(nightly.raised as usize, live.len());
+    assert_eq!(warnings_of(app, officer, &bid)?, live);
+    let batch = app.get(&health_path, officer)?.body;
+    for field in [
+        "score",
+        "grade",
+        "worst_tier",
+        "checks",
+        "as_of",
+        "rule_version",
+    ] {
+        assert_eq!(batch[field], incremental[field], "{field}");
+    }
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(health_is_scored_on_each_fact_and_nightly);
