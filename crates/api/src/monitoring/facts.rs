@@ -26,11 +26,10 @@ use loanwatch_store::{
     repo::{borrower, health as repo, monitoring as monitoring_repo},
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use super::{
     health::{assess, refresh, statement},
-    routes::MAX_BATCH,
+    routes::{MAX_BATCH, content_hash, printable},
     rules,
     warnings::warning_view,
 };
@@ -332,17 +331,8 @@ async fn get_statements(
         .map(web::Json)
 }
 
-/// The content hash that tells a resend from another fact under the same id.
-fn signal_hash(s: &NewSignal) -> Result<String, ApiError> {
-    let canonical = serde_json::to_vec(s).map_err(ApiError::internal)?;
-    Ok(hex::encode(Sha256::digest(&canonical)))
-}
-
 /// What is wrong with one signal on its own, if anything: (field, message).
 fn check_signal(s: &NewSignal, today: NaiveDate) -> Option<(&'static str, String)> {
-    let printable = |t: &str, max: usize| {
-        !t.is_empty() && t.chars().count() <= max && !t.chars().any(char::is_control)
-    };
     if !printable(&s.id, 128) {
         return Some(("id", "is 1–128 printable characters".into()));
     }
@@ -408,7 +398,7 @@ async fn post_signals(
     let mut errors = Vec::new();
     let mut hashes = Vec::with_capacity(batch.len());
     for (i, s) in batch.iter().enumerate() {
-        hashes.push(signal_hash(s)?);
+        hashes.push(content_hash(s)?);
         if let Some((field, message)) = check_signal(s, today) {
             errors.push(FieldError {
                 pointer: format!("/signals/{i}/{field}"),

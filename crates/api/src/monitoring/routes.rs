@@ -381,9 +381,14 @@ async fn put_account(
 }
 
 /// The hash that tells a resend from another transfer under the same id.
-pub fn content_hash(t: &NewTransfer) -> Result<String, ApiError> {
+pub fn content_hash<T: serde::Serialize>(t: &T) -> Result<String, ApiError> {
     let canonical = serde_json::to_vec(t).map_err(ApiError::internal)?;
     Ok(hex::encode(Sha256::digest(&canonical)))
+}
+
+/// Whether `s` is 1–`max` characters, none of them control characters (ids, account numbers).
+pub fn printable(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
 }
 
 /// What is wrong with one transfer on its own, if anything: (field, message).
@@ -391,9 +396,6 @@ pub fn check_transfer(
     t: &NewTransfer,
     now: chrono::DateTime<Utc>,
 ) -> Option<(&'static str, String)> {
-    let printable = |s: &str, max: usize| {
-        !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
-    };
     if !printable(&t.id, 128) {
         return Some(("id", "is 1–128 printable characters".into()));
     }
