@@ -165,6 +165,21 @@ enum BenchCommand {
         #[arg(long)]
         date: Option<chrono::NaiveDate>,
     },
+    /// The health check of every borrower by the nightly batch, beside a per-borrower loop over a
+    /// sample (extrapolated) and one incremental pass over the same sample, which must store the
+    /// batch's health. Raises and stores warnings like the nightly job, so give it a database of
+    /// its own; an empty one is seeded with the demo portfolio.
+    Health {
+        /// Loans to seed into an empty database.
+        #[arg(long, default_value_t = 1_000_000)]
+        loans: u64,
+        /// The business day checked; today in the institution's time zone if absent.
+        #[arg(long)]
+        date: Option<chrono::NaiveDate>,
+        /// Borrowers in the loop's sample and the incremental pass.
+        #[arg(long, default_value_t = 2_000)]
+        sample: usize,
+    },
     /// Authenticated, scoped GET /api/v1/loans/{id}; seeds the demo portfolio if the database
     /// is empty.
     Loans {
@@ -479,6 +494,24 @@ pub fn run() -> anyhow::Result<i32> {
             let spec = crate::plan_bench::PlanBenchSpec { loans, date };
             let report = crate::plan_bench::run(&config, &spec)?;
             crate::plan_bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Health {
+                    loans,
+                    date,
+                    sample,
+                },
+        } => {
+            let date = business_date(&config, date);
+            let spec = crate::health_bench::HealthBenchSpec {
+                loans,
+                date,
+                sample,
+            };
+            let report = crate::health_bench::run(&config, &spec)?;
+            crate::health_bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
             Ok(0)
         }
         Command::Audit {

@@ -18,6 +18,7 @@ pub mod evidence_bench;
 pub mod extract;
 pub mod field;
 pub mod health;
+pub mod health_bench;
 pub mod ledger;
 pub mod monitoring;
 pub mod notices;

@@ -1,0 +1,226 @@
+//! `loanwatch bench health`: the health check of the whole synthetic portfolio by the nightly
+//! batch, beside a per-borrower loop (load one borrower's loans and schedules, evaluate, store,
+//! next) and the incremental pass over a day's worth of borrowers, in the same run on the same
+//! database, so the ratios mean something on any machine.
+//!
+//! The loop runs the same judging code with one borrower per transaction over a sample and is
+//! extrapolated to the portfolio. The incremental pass must store exactly the health the batch
+//! stored for its borrowers, or the run fails.
+
+use std::{io::Write, time::Instant};
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use loanwatch_domain::monitoring::ruleset::in_force;
+use loanwatch_store::{AuditContext, DbConn, models::HealthRow, schema::borrower_health};
+
+use crate::{
+    Config, demo,
+    monitoring::{health, rules},
+};
+
+/// What to measure.
+#[derive(Debug, Clone)]
+pub struct HealthBenchSpec {
+    /// Loans to seed when the database is empty.
+    pub loans: u64,
+    /// The business day checked.
+    pub date: NaiveDate,
+    /// Borrowers the per-borrower loop and the incremental pass take.
+    pub sample: usize,
+}
+
+/// What was measured.
+#[derive(Debug, Clone)]
+pub struct HealthBenchReport {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Loans in the database.
+    pub loans_in_db: i64,
+    /// Borrowers with an active loan, checked by the batch.
+    pub borrowers: u64,
+    /// Seconds of the batch: first run (raising warnings) and second run (steady state).
+    pub batch_seconds: [f64; 2],
+    /// Seconds of the per-borrower loop over the sample.
+    pub loop_seconds: f64,
+    /// Seconds of one incremental pass over the sample.
+    pub incremental_seconds: f64,
+    /// Borrowers in the sample.
+    pub sample: usize,
+}
+
+impl HealthBenchReport {
+    /// The loop's time for the whole portfolio, extrapolated from the sample.
+    pub fn loop_extrapolated(&self) -> f64 {
+        self.loop_seconds * self.borrowers as f64 / self.sample.max(1) as f64
+    }
+
+    /// The slower batch run.
+    pub fn batch(&self) -> f64 {
+        self.batch_seconds[0].max(self.batch_seconds[1])
+    }
+
+    /// How many times faster the batch is than the loop over the same portfolio.
+    pub fn batch_ratio(&self) -> f64 {
+        self.loop_extrapolated() / self.batch()
+    }
+
+    /// How many times faster one incremental pass is than the full batch.
+    pub fn incremental_ratio(&self) -> f64 {
+        self.batch_seconds[1] / self.incremental_seconds
+    }
+}
+
+fn snapshot(conn: &mut DbConn, ids: &[String]) -> anyhow::Result<Vec<HealthRow>> {
+    let mut rows = Vec::new();
+    for chunk in ids.chunks(1000) {
+        rows.extend(
+            borrower_health::table
+                .filter(borrower_health::borrower_id.eq_any(chunk))
+                .order(borrower_health::borrower_id)
+                .select(HealthRow::as_select())
+                .load(conn)?,
+        );
+    }
+    for r in &mut rows {
+        r.computed_at = chrono::NaiveDateTime::default();
+    }
+    Ok(rows)
+}
+
+fn ctx() -> AuditContext {
+    AuditContext {
+        actor: "cli:bench-health".to_owned(),
+        request_id: uuid::Uuid::now_v7().to_string(),
+    }
+}
+
+/// Runs the benchmark on the configured database and returns its figures.
+pub fn run(config: &Config, spec: &HealthBenchSpec) -> anyhow::Result<HealthBenchReport> {
+    let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
+    let mut conn = pool.get()?;
+    crate::app::prepare_database(&mut conn)?;
+    if !demo::already_seeded(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))? {
+        demo::seed_with_progress(
+            &mut conn,
+            demo::DemoSpec {
+                loans: spec.loans,
+                seed: 1,
+                today: spec.date,
+            },
+        )?;
+    }
+    let loans_in_db = crate::bench::count_loans(&mut conn)?;
+    let versions = rules::load(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let v = in_force(&versions, spec.date)
+        .ok_or_else(|| anyhow::anyhow!("no rule set in force on {}", spec.date))?
+        .clone();
+    let mut batch_seconds = [0.0; 2];
+    let mut borrowers = 0;
+    for s in &mut batch_seconds {
+        let started = Instant::now();
+        let r = health::run_all(&mut conn, &v, spec.date).map_err(|e| anyhow::anyhow!("{e}"))?;
+        *s = started.elapsed().as_secs_f64();
+        borrowers = r.borrowers;
+    }
+    let stride = (borrowers as usize / spec.sample.max(1)).max(1);
+    let mut sample = Vec::new();
+    let mut after: Option<String> = None;
+    let mut k = 0usize;
+    while sample.len() < spec.sample {
+        let page = loanwatch_store::repo::loan::borrowers_with_active_loans(
+            &mut conn,
+            after.as_deref(),
+            10_000,
+        )?;
+        let Some(last) = page.last().cloned() else {
+            break;
+        };
+        for b in page {
+            if k.is_multiple_of(stride) && sample.len() < spec.sample {
+                sample.push(b);
+            }
+            k += 1;
+        }
+        after = Some(last);
+    }
+    let by_batch = snapshot(&mut conn, &sample)?;
+
+    let started = Instant::now();
+    for b in &sample {
+        loanwatch_store::write(&mut conn, ctx(), |tx| {
+            health::refresh(tx, std::slice::from_ref(b), spec.date)
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let loop_seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        snapshot(&mut conn, &sample)? == by_batch,
+        "the per-borrower loop stored other health than the batch"
+    );
+
+    let started = Instant::now();
+    loanwatch_store::write(&mut conn, ctx(), |tx| {
+        health::refresh(tx, &sample, spec.date)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let incremental_seconds = started.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        snapshot(&mut conn, &sample)? == by_batch,
+        "the incremental pass stored other health than the batch"
+    );
+    Ok(HealthBenchReport {
+        backend: match &*conn {
+            DbConn::Postgres(_) => "postgres",
+            DbConn::Sqlite(_) => "sqlite",
+        },
+        loans_in_db,
+        borrowers,
+        batch_seconds,
+        loop_seconds,
+        incremental_seconds,
+        sample: sample.len(),
+    })
+}
+
+/// Writes the report with the goals.
+pub fn print(
+    out: &mut impl Write,
+    spec: &HealthBenchSpec,
+    r: &HealthBenchReport,
+) -> std::io::Result<()> {
+    let met = |ok: bool| if ok { "met" } else { "NOT met" };
+    let goal = if r.backend == "sqlite" { 30.0 } else { 60.0 };
+    writeln!(
+        out,
+        "loanwatch bench health — health check on {} ({} loans in {}, {} borrowers with an active loan)",
+        spec.date, r.loans_in_db, r.backend, r.borrowers
+    )?;
+    writeln!(
+        out,
+        "  batch:              {:>9.3} s first (raising), {:.3} s second",
+        r.batch_seconds[0], r.batch_seconds[1]
+    )?;
+    writeln!(
+        out,
+        "  per-borrower loop:  {:>9.3} s for {} borrowers → {:.1} s for the portfolio",
+        r.loop_seconds,
+        r.sample,
+        r.loop_extrapolated()
+    )?;
+    writeln!(
+        out,
+        "  incremental pass:   {:>9.3} s for the same {} borrowers (same health as the batch)",
+        r.incremental_seconds, r.sample
+    )?;
+    writeln!(
+        out,
+        "  batch {:.3} s (goal ≤ {goal} s at 1M loans: {})   loop/batch {:.1}× (goal ≥ 100×: {})   batch/incremental {:.1}× (goal ≥ 10×: {})",
+        r.batch(),
+        met(r.batch() <= goal * r.loans_in_db as f64 / 1_000_000.0),
+        r.batch_ratio(),
+        met(r.batch_ratio() >= 100.0),
+        r.incremental_ratio(),
+        met(r.incremental_ratio() >= 10.0)
+    )
+}
