@@ -54,15 +54,39 @@ pub struct Watch {
 
 impl Watch {
     /// The active loans of `borrower_ids` (every borrower when `None`) whose borrower is a
-    /// registered party, with their related parties and contract counterparties. The kind and
-    /// category of every party are loaded for the batch; the real-time path loads those of the
-    /// counterparties and adds the rest with [`Watch::learn_parties`].
+    /// registered party, with their related parties and contract counterparties. The batch loads
+    /// every party once; the real-time path loads the borrowers' and the counterparties' and
+    /// adds the rest with [`Watch::learn_parties`].
     pub fn load(conn: &mut DbConn, borrower_ids: Option<&[String]>) -> Result<Self, ApiError> {
         let rows = repo::watched_loans(conn, borrower_ids)?;
-        let own: HashMap<String, String> = repo::borrower_parties(conn, borrower_ids)?
+        // A loan's counterparty names a party by its id or, failing that, its exact name.
+        let named: Vec<String> = rows
+            .iter()
+            .filter_map(|l| l.counterparty.clone())
+            .collect::<BTreeSet<_>>()
             .into_iter()
-            .filter_map(|p| p.borrower_id.clone().map(|b| (b, p.id)))
             .collect();
+        let parties = match borrower_ids {
+            None => repo::all_parties(conn)?,
+            Some(ids) => {
+                let mut found = repo::borrower_parties(conn, Some(ids))?;
+                found.extend(repo::parties_by_name(conn, &named)?);
+                found.extend(repo::parties_by_id(conn, &named)?);
+                found
+            }
+        };
+        let own: HashMap<String, String> = parties
+            .iter()
+            .filter_map(|p| p.borrower_id.clone().map(|b| (b, p.id.clone())))
+            .collect();
+        let named: BTreeSet<String> = named.into_iter().collect();
+        let mut counterparty: HashMap<String, String> = HashMap::new();
+        for p in parties.iter().filter(|p| named.contains(&p.name)) {
+            counterparty.insert(p.name.clone(), p.id.clone());
+        }
+        for p in parties.iter().filter(|p| named.contains(&p.id)) {
+            counterparty.insert(p.id.clone(), p.id.clone());
+        }
         let relations = match borrower_ids {
             Some(ids) => repo::relations_of(conn, ids)?,
             None => repo::all_relations(conn)?,
@@ -73,20 +97,6 @@ impl Watch {
                 .entry(r.borrower_id.as_str())
                 .or_default()
                 .insert(r.party_id.clone());
-        }
-        // A loan's counterparty names a party by its id or, failing that, its exact name.
-        let named: Vec<String> = rows
-            .iter()
-            .filter_map(|l| l.counterparty.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let mut counterparty: HashMap<String, String> = HashMap::new();
-        for p in repo::parties_by_name(conn, &named)? {
-            counterparty.insert(p.name.clone(), p.id);
-        }
-        for p in repo::parties_by_id(conn, &named)? {
-            counterparty.insert(p.id.clone(), p.id);
         }
         let mut watch = Self::default();
         for row in rows {
@@ -108,16 +118,7 @@ impl Watch {
                 disbursed_on: row.disbursement_date,
             });
         }
-        if borrower_ids.is_none() {
-            watch.add_parties(repo::all_parties(conn)?)?;
-        } else {
-            let names: Vec<String> = watch
-                .loans
-                .iter()
-                .filter_map(|l| l.counterparty.clone())
-                .collect();
-            watch.learn_parties(conn, names)?;
-        }
+        watch.add_parties(parties)?;
         Ok(watch)
     }
 
