@@ -14,11 +14,14 @@ use loanwatch_api_types::{
         StatementResult, Warning,
     },
 };
-use loanwatch_domain::monitoring::{
-    health::Health,
-    ratios::{self, Ratio},
-    ruleset::in_force,
-    signals::SignalKind,
+use loanwatch_domain::{
+    money::MAX_AMOUNT_FEN,
+    monitoring::{
+        health::Health,
+        ratios::{self, Ratio},
+        ruleset::in_force,
+        signals::SignalKind,
+    },
 };
 use loanwatch_store::{
     DbConn, ScopeFilter, WriteTx,
@@ -343,10 +346,10 @@ fn check_signal(s: &NewSignal, today: NaiveDate) -> Option<(&'static str, String
         return Some(("occurred_on", "is before 2000 or in the future".into()));
     }
     match s.amount_fen {
-        Some(a) if !(0..=MAX_FIGURE).contains(&a) => {
+        Some(a) if !(0..=MAX_AMOUNT_FEN).contains(&a) => {
             return Some((
                 "amount_fen",
-                "is an amount of fen, not negative, at most 10^16".into(),
+                "is an amount of fen, not negative, at most 10 trillion yuan".into(),
             ));
         }
         None if s.kind == SignalKind::OtherBorrowing => {

@@ -12,7 +12,7 @@ use loanwatch_api_types::{
         RelatedParty, TransferBatch, TransferBatchResult,
     },
 };
-use loanwatch_domain::monitoring::is_category;
+use loanwatch_domain::{money::MAX_AMOUNT_FEN, monitoring::is_category};
 use loanwatch_store::{
     ScopeFilter, WriteTx,
     models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
@@ -408,7 +408,7 @@ pub fn check_transfer(
     if t.from_account == t.to_account {
         return Some(("to_account", "is the paying account".into()));
     }
-    if !(1..=1_000_000_000_000_000).contains(&t.amount_fen) {
+    if !(1..=MAX_AMOUNT_FEN).contains(&t.amount_fen) {
         return Some((
             "amount_fen",
             "is a positive amount of fen, at most 10 trillion yuan".into(),

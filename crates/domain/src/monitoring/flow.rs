@@ -14,6 +14,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, Tier, is_category};
+use crate::money::MAX_AMOUNT_FEN;
 
 text_enum!(
     /// A fund-flow rule.
@@ -113,8 +114,14 @@ impl FlowRules {
     /// Checks a definition's values; the error points at the field.
     pub fn validate(&self) -> Result<(), Invalid> {
         let checks = [
-            ("large_transfer_fen", self.large_transfer_fen > 0),
-            ("entrusted_payment_fen", self.entrusted_payment_fen > 0),
+            (
+                "large_transfer_fen",
+                (1..=MAX_AMOUNT_FEN).contains(&self.large_transfer_fen),
+            ),
+            (
+                "entrusted_payment_fen",
+                (1..=MAX_AMOUNT_FEN).contains(&self.entrusted_payment_fen),
+            ),
             ("flow_back_days", (1..=366).contains(&self.flow_back_days)),
             (
                 "flow_back_min_pct",
@@ -944,6 +951,15 @@ mod tests {
         assert_eq!(
             bad.validate(),
             Err(Invalid::at("/idle_pct", "is out of range"))
+        );
+        // A threshold past any amount would overflow the structuring band.
+        let huge = FlowRules {
+            entrusted_payment_fen: i64::MAX,
+            ..FlowRules::default()
+        };
+        assert_eq!(
+            huge.validate().map_err(|e| e.pointer),
+            Err("/entrusted_payment_fen".to_owned())
         );
         let mut loose = FlowRules::default();
         loose.restricted_categories.insert("Real Estate".into());

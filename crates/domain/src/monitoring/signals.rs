@@ -136,7 +136,9 @@ pub fn evaluate(rules: &SignalRules, signals: &[Signal], as_of: NaiveDate) -> Ve
             before.amount_fen.unwrap_or(0),
             after.amount_fen.unwrap_or(0),
         );
-        if b > 0 && (a - b) * 100 >= b * rules.other_borrowing_growth_pct {
+        // In i128: amounts and percentages as reported never overflow the comparison.
+        let growth = (i128::from(a) - i128::from(b)) * 100;
+        if b > 0 && growth >= i128::from(b) * i128::from(rules.other_borrowing_growth_pct) {
             hits.push(SignalHit {
                 rule: "other_borrowing_growth".into(),
                 tier: Tier::Yellow,
@@ -236,5 +238,20 @@ mod tests {
             ["other_borrowing_growth"]
         );
         assert!(evaluate(&SignalRules::default(), &grow(12_999), day(7, 1)).is_empty());
+        // The largest amounts and growth threshold compare without overflow.
+        let steep = SignalRules {
+            other_borrowing_growth_pct: 1000,
+            ..SignalRules::default()
+        };
+        let big = [
+            sig(
+                "b1",
+                SignalKind::OtherBorrowing,
+                day(3, 31),
+                Some(i64::MAX / 2),
+            ),
+            sig("b2", SignalKind::OtherBorrowing, day(6, 30), Some(i64::MAX)),
+        ];
+        assert!(evaluate(&steep, &big, day(7, 1)).is_empty());
     }
 }
