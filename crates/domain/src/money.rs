@@ -16,6 +16,21 @@ use crate::DomainError;
 /// inside `i64`.
 pub const MAX_AMOUNT_FEN: i64 = 1_000_000_000_000_000;
 
+/// An amount of fen as yuan for people: thousands grouped, two decimals (`1,234,567.89`).
+pub fn yuan(fen: i64) -> String {
+    let sign = if fen < 0 { "-" } else { "" };
+    let fen = fen.unsigned_abs();
+    let whole = (fen / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    format!("{sign}{grouped}.{:02}", fen % 100)
+}
+
 /// ISO 4217 currencies that Chinese lenders book loans in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -242,6 +257,14 @@ mod tests {
             currency: Currency::Usd,
         };
         assert_eq!(a.checked_add(b), None);
+    }
+
+    #[test]
+    fn amounts_are_printed_in_yuan_with_separators() {
+        assert_eq!(yuan(123_456_789), "1,234,567.89");
+        assert_eq!(yuan(5), "0.05");
+        assert_eq!(yuan(100_000), "1,000.00");
+        assert_eq!(yuan(-150), "-1.50");
     }
 
     #[test]

@@ -24,20 +24,6 @@ pub struct TextFacts<'a> {
     pub currency: &'a str,
 }
 
-fn yuan(fen: i64) -> String {
-    let sign = if fen < 0 { "-" } else { "" };
-    let fen = fen.unsigned_abs();
-    let whole = (fen / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in whole.chars().enumerate() {
-        if i > 0 && (whole.len() - i).is_multiple_of(3) {
-            grouped.push(',');
-        }
-        grouped.push(c);
-    }
-    format!("{sign}{grouped}.{:02}", fen % 100)
-}
-
 /// The notice's text.
 pub fn render(f: &TextFacts<'_>) -> NoticeText {
     let (b, a, c, d, due, cur) = (
@@ -48,7 +34,7 @@ pub fn render(f: &TextFacts<'_>) -> NoticeText {
         f.due_date,
         f.currency,
     );
-    let amt = yuan(f.amount_fen);
+    let amt = loanwatch_domain::money::yuan(f.amount_fen);
     let (zh_cn, en) = match f.kind {
         NoticeKind::MaturityNotice => (
             format!(
@@ -108,16 +94,4 @@ pub fn render(f: &TextFacts<'_>) -> NoticeText {
         ),
     };
     NoticeText { zh_cn, en }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn amounts_are_printed_in_yuan_with_separators() {
-        assert_eq!(yuan(123_456_789), "1,234,567.89");
-        assert_eq!(yuan(5), "0.05");
-        assert_eq!(yuan(100_000), "1,000.00");
-    }
 }

@@ -14,7 +14,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, Tier, is_category};
-use crate::money::MAX_AMOUNT_FEN;
+use crate::money::{MAX_AMOUNT_FEN, yuan};
 
 text_enum!(
     /// A fund-flow rule.
@@ -225,10 +225,6 @@ struct Onward {
     id: String,
     to: String,
     amount_fen: i64,
-}
-
-fn yuan(fen: i64) -> String {
-    format!("{}.{:02}", fen / 100, (fen % 100).abs())
 }
 
 /// The fund-flow rules applied to one loan's transfers, in time order.

@@ -6,6 +6,7 @@ use chrono::{Months, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use super::Tier;
+use crate::money::yuan;
 
 crate::text_enum!(
     /// What the data provider reported.
@@ -145,8 +146,9 @@ pub fn evaluate(rules: &SignalRules, signals: &[Signal], as_of: NaiveDate) -> Ve
                 signals: vec![before.id.clone(), after.id.clone()],
                 on: after.on,
                 detail: format!(
-                    "short-term debt at other institutions grew from {} to {} fen",
-                    b, a
+                    "short-term debt at other institutions grew from {} to {} yuan",
+                    yuan(b),
+                    yuan(a)
                 ),
             });
         }

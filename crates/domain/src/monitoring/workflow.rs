@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, Tier};
-use crate::{ledger::LoanClass, position::Bucket};
+use crate::{ledger::LoanClass, money::yuan, position::Bucket};
 
 /// The thresholds of the workflow rules.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -161,8 +161,10 @@ pub fn evaluate(rules: &WorkflowRules, loan: &LoanFacts, as_of: NaiveDate) -> Ve
             Tier::Blue,
             loan.maturity_date,
             format!(
-                "loan {} matures on {} ({to_maturity} days), {} fen outstanding",
-                loan.contract_no, loan.maturity_date, loan.outstanding_fen
+                "loan {} matures on {} ({to_maturity} days), {} yuan outstanding",
+                loan.contract_no,
+                loan.maturity_date,
+                yuan(loan.outstanding_fen)
             ),
         );
     }
