@@ -11,7 +11,6 @@ use std::{io::Write, time::Instant};
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use loanwatch_domain::monitoring::ruleset::in_force;
 use loanwatch_store::{AuditContext, DbConn, models::HealthRow, schema::borrower_health};
 
 use crate::{
@@ -111,10 +110,9 @@ pub fn run(config: &Config, spec: &HealthBenchSpec) -> anyhow::Result<HealthBenc
         )?;
     }
     let loans_in_db = crate::bench::count_loans(&mut conn)?;
-    let versions = rules::load(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let v = in_force(&versions, spec.date)
-        .ok_or_else(|| anyhow::anyhow!("no rule set in force on {}", spec.date))?
-        .clone();
+    let v = rules::in_force_on(&mut conn, spec.date)
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .ok_or_else(|| anyhow::anyhow!("no rule set in force on {}", spec.date))?;
     let mut batch_seconds = [0.0; 2];
     let mut borrowers = 0;
     for s in &mut batch_seconds {

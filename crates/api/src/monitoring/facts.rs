@@ -19,7 +19,6 @@ use loanwatch_domain::{
     monitoring::{
         health::Health,
         ratios::{self, Ratio},
-        ruleset::in_force,
         signals::SignalKind,
     },
 };
@@ -31,7 +30,7 @@ use loanwatch_store::{
 use serde_json::json;
 
 use super::{
-    health::{assess, refresh, statement},
+    health::{Judged, assess, refresh, statement},
     routes::{MAX_BATCH, content_hash, printable},
     rules,
     warnings::warning_view,
@@ -621,10 +620,15 @@ async fn get_health(
                     computed_at: utc(row.computed_at),
                 });
             }
-            let versions = rules::load(conn)?;
-            let v = in_force(&versions, today)
+            let v = rules::in_force_on(conn, today)?
                 .ok_or_else(|| ApiError::conflict("no rule set is in force"))?;
-            let found = assess(conn, std::slice::from_ref(&id), &v.rules, today)?;
+            let found = assess(
+                conn,
+                std::slice::from_ref(&id),
+                Judged::All,
+                &v.rules,
+                today,
+            )?;
             let Some((_, h)) = found.health.into_iter().next() else {
                 return Err(ApiError::internal(anyhow::anyhow!("no health computed")));
             };

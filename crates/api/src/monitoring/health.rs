@@ -15,11 +15,11 @@ use loanwatch_domain::{
     monitoring::{
         flow::FlowRule,
         health::{self, FLOW_LOOKBACK_DAYS, Health, StandingWarning, Subject},
-        ratios::{self, Statement},
-        ruleset::{RuleSet, Version, in_force},
-        signals::{self, Signal},
+        ratios::Statement,
+        ruleset::{RuleSet, Version},
+        signals::Signal,
         warning::period,
-        workflow::{self, LoanFacts},
+        workflow::LoanFacts,
     },
     position::ProductSettings,
 };
@@ -70,16 +70,43 @@ fn group<T>(rows: Vec<T>, key: impl Fn(&T) -> &str) -> HashMap<String, Vec<T>> {
     out
 }
 
+/// Which borrowers [`assess`] judges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Judged {
+    /// Every one asked about (a health check on request).
+    All,
+    /// Those with an active loan: the monitored ones.
+    Monitored,
+}
+
 /// Judges `borrower_ids` on `as_of` under `rules`: loads their active loans with their events
 /// (one query each for the set), statements, signals of the last 13 months, open tasks, recent
-/// class changes and standing flow warnings, then runs every rule per borrower.
+/// class changes and standing flow warnings, then runs every rule per borrower, once.
 pub fn assess(
     conn: &mut DbConn,
     borrower_ids: &[String],
+    judged: Judged,
     rules: &RuleSet,
     as_of: NaiveDate,
 ) -> Result<Assessment, ApiError> {
     let loans = loan::active_of_borrowers(conn, borrower_ids)?;
+    let borrower_ids: Vec<String> = match judged {
+        Judged::All => borrower_ids.to_vec(),
+        Judged::Monitored => {
+            let active: BTreeSet<&str> = loans.iter().map(|l| l.borrower_id.as_str()).collect();
+            borrower_ids
+                .iter()
+                .filter(|b| active.contains(b.as_str()))
+                .cloned()
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect()
+        }
+    };
+    if borrower_ids.is_empty() {
+        return Ok(Assessment::default());
+    }
+    let borrower_ids = borrower_ids.as_slice();
     let loan_ids: Vec<String> = loans.iter().map(|l| l.id.clone()).collect();
     let mut events = group(
         loan::events_of_loans(conn, &loan_ids)?,
@@ -181,7 +208,15 @@ pub fn assess(
             .unwrap_or_default();
         let signals = signals.get(b).map(Vec::as_slice).unwrap_or_default();
         let loans = facts.get(b).map(Vec::as_slice).unwrap_or_default();
-        for h in ratios::evaluate(&rules.ratios, &statements) {
+        let subject = Subject {
+            watched: watched.contains(b),
+            flow_warnings: standing.get(b).map(Vec::as_slice).unwrap_or_default(),
+            statements: &statements,
+            signals,
+            loans,
+        };
+        let judged = health::judge(rules, subject, as_of);
+        for h in judged.ratio_hits {
             out.findings.push(Finding {
                 about: About::Borrower(b.clone()),
                 rule: h.ratio.as_str().to_owned(),
@@ -193,7 +228,7 @@ pub fn assess(
                 detail: h.detail,
             });
         }
-        for h in signals::evaluate(&rules.signals, signals, as_of) {
+        for h in judged.signal_hits {
             out.findings.push(Finding {
                 about: About::Borrower(b.clone()),
                 rule: h.rule,
@@ -204,28 +239,18 @@ pub fn assess(
                 detail: h.detail,
             });
         }
-        for l in loans {
-            for h in workflow::evaluate(&rules.workflow, l, as_of) {
-                out.findings.push(Finding {
-                    about: About::Loan(h.loan_id.clone()),
-                    rule: h.rule.to_owned(),
-                    tier: h.tier,
-                    on: h.on,
-                    period: period(h.on),
-                    facts: vec![format!("loan:{}", h.loan_id)],
-                    detail: h.detail,
-                });
-            }
+        for h in judged.workflow_hits {
+            out.findings.push(Finding {
+                facts: vec![format!("loan:{}", h.loan_id)],
+                about: About::Loan(h.loan_id),
+                rule: h.rule.to_owned(),
+                tier: h.tier,
+                on: h.on,
+                period: period(h.on),
+                detail: h.detail,
+            });
         }
-        let subject = Subject {
-            watched: watched.contains(b),
-            flow_warnings: standing.get(b).map(Vec::as_slice).unwrap_or_default(),
-            statements: &statements,
-            signals,
-            loans,
-        };
-        out.health
-            .push((b.clone(), health::assess(rules, subject, as_of)));
+        out.health.push((b.clone(), judged.health));
     }
     Ok(out)
 }
@@ -258,7 +283,7 @@ fn judge_and_store(
     v: &Version<RuleSet>,
     as_of: NaiveDate,
 ) -> Result<(usize, Vec<WarningRow>), ApiError> {
-    let found = assess(tx.conn(), borrower_ids, &v.rules, as_of)?;
+    let found = assess(tx.conn(), borrower_ids, Judged::Monitored, &v.rules, as_of)?;
     let raised = raise(tx, found.findings, v.version, &v.rules, as_of)?;
     let now = tx.now();
     let rows = found
@@ -278,22 +303,13 @@ pub fn refresh(
     borrower_ids: &[String],
     today: NaiveDate,
 ) -> Result<Vec<WarningRow>, ApiError> {
-    let mut ids: Vec<String> = borrower_ids.to_vec();
-    ids.sort();
-    ids.dedup();
-    let active: BTreeSet<String> = loan::active_of_borrowers(tx.conn(), &ids)?
-        .into_iter()
-        .map(|l| l.borrower_id)
-        .collect();
-    ids.retain(|b| active.contains(b));
-    if ids.is_empty() {
+    if borrower_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let versions = rules::load(tx.conn())?;
-    let Some(v) = in_force(&versions, today) else {
+    let Some(v) = rules::in_force_on(tx.conn(), today)? else {
         return Ok(Vec::new());
     };
-    Ok(judge_and_store(tx, &ids, v, today)?.1)
+    Ok(judge_and_store(tx, borrower_ids, &v, today)?.1)
 }
 
 /// What the batch did.

@@ -61,21 +61,32 @@ pub fn parse(definition: &serde_json::Value) -> Result<RuleSet, ApiError> {
     Ok(rules)
 }
 
+/// A stored definition, parsed.
+fn definition(row: &RuleSetRow) -> Result<RuleSet, ApiError> {
+    serde_json::from_str(&row.definition)
+        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored rule set {}: {e}", row.version)))
+}
+
+/// A stored version, parsed.
+fn parsed(row: RuleSetRow) -> Result<Version<RuleSet>, ApiError> {
+    Ok(Version {
+        rules: definition(&row)?,
+        version: row.version,
+        active_from: row.active_from,
+    })
+}
+
 /// Every stored version, parsed.
 pub fn load(conn: &mut DbConn) -> Result<Vec<Version<RuleSet>>, ApiError> {
-    repo::rule_sets(conn)?
-        .into_iter()
-        .map(|row| {
-            let rules: RuleSet = serde_json::from_str(&row.definition).map_err(|e| {
-                ApiError::internal(anyhow::anyhow!("stored rule set {}: {e}", row.version))
-            })?;
-            Ok(Version {
-                version: row.version,
-                active_from: row.active_from,
-                rules,
-            })
-        })
-        .collect()
+    repo::rule_sets(conn)?.into_iter().map(parsed).collect()
+}
+
+/// The version in force on `day`, alone (what a new fact about a borrower is judged by).
+pub fn in_force_on(
+    conn: &mut DbConn,
+    day: NaiveDate,
+) -> Result<Option<Version<RuleSet>>, ApiError> {
+    repo::rule_set_in_force(conn, day)?.map(parsed).transpose()
 }
 
 /// Stores the shipped defaults as version 1, in force from 2000-01-01, when no version exists.
@@ -124,11 +135,9 @@ fn view(
         Some(_) if in_force_today == Some(row.version) => "active",
         Some(_) => "superseded",
     };
-    let rules: RuleSet = serde_json::from_str(&row.definition)
-        .map_err(|e| ApiError::internal(anyhow::anyhow!("stored rule set {}: {e}", row.version)))?;
     Ok(RuleSetVersion {
         version: row.version,
-        definition: serde_json::to_value(rules).map_err(ApiError::internal)?,
+        definition: serde_json::to_value(definition(&row)?).map_err(ApiError::internal)?,
         note: row.note,
         status: status.into(),
         active_from: row.active_from,
@@ -150,7 +159,7 @@ fn require_rules_role(actor: &Actor) -> Result<(), ApiError> {
 }
 
 fn current(conn: &mut DbConn, today: NaiveDate) -> Result<Option<i32>, ApiError> {
-    Ok(in_force(&load(conn)?, today).map(|v| v.version))
+    Ok(repo::rule_set_in_force(conn, today)?.map(|r| r.version))
 }
 
 /// Every version of the warning rules, oldest first, with its status today.
@@ -451,8 +460,7 @@ fn monitor(
     as_of: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> Result<MonitorReport, ApiError> {
-    let versions = load(conn)?;
-    let Some(v) = in_force(&versions, as_of) else {
+    let Some(v) = in_force_on(conn, as_of)? else {
         return Ok(MonitorReport {
             ran: true,
             ..MonitorReport::default()
@@ -468,7 +476,7 @@ fn monitor(
     let raised = loanwatch_store::write(conn, ctx, |tx| {
         raise(tx, findings, v.version, &v.rules, as_of)
     })?;
-    let health = super::health::run_all(conn, v, as_of)?;
+    let health = super::health::run_all(conn, &v, as_of)?;
     Ok(MonitorReport {
         ran: true,
         transfers,

@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use super::{
     Tier,
     flow::FlowRule,
-    ratios::{self, Statement},
+    ratios::{self, RatioHit, Statement},
     ruleset::RuleSet,
-    signals::{self, Signal, SignalKind},
-    workflow::{self, LoanFacts},
+    signals::{self, Signal, SignalHit},
+    workflow::{self, LoanFacts, WorkflowHit},
 };
 
 crate::text_enum!(
@@ -104,6 +104,19 @@ pub struct Health {
     pub checks: Vec<Check>,
 }
 
+/// A borrower judged: its health, and the rules it breaks as found (to raise as warnings).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// The health check.
+    pub health: Health,
+    /// Ratio rules broken.
+    pub ratio_hits: Vec<RatioHit>,
+    /// Signal rules broken.
+    pub signal_hits: Vec<SignalHit>,
+    /// Workflow rules broken, loan by loan.
+    pub workflow_hits: Vec<WorkflowHit>,
+}
+
 /// Points a broken rule of `tier` takes off.
 pub fn deduction(tier: Tier) -> u32 {
     match tier {
@@ -145,17 +158,6 @@ pub struct Subject<'a> {
     pub loans: &'a [LoanFacts],
 }
 
-/// The signal rules a health check lists: the key-person count, each kind that warns on its own,
-/// the growth of borrowing elsewhere.
-const SIGNAL_RULES: [&str; 6] = [
-    "key_person_changes",
-    "lawsuit",
-    "enforcement",
-    "tax_arrears",
-    "account_frozen",
-    "other_borrowing_growth",
-];
-
 struct Builder {
     checks: Vec<Check>,
 }
@@ -195,8 +197,9 @@ impl Builder {
     }
 }
 
-/// Scores every rule of `rules` over `subject` on `as_of`.
-pub fn assess(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Health {
+/// Runs every rule of `rules` over `subject` on `as_of`, once: the rules broken, and the score
+/// of every rule with its explanation.
+pub fn judge(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Judgement {
     let mut b = Builder { checks: Vec::new() };
     let mut by_rule: BTreeMap<String, Vec<(Tier, String)>> = BTreeMap::new();
     for w in subject.flow_warnings {
@@ -269,14 +272,15 @@ pub fn assess(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Health
         }
     }
 
-    let mut signal_hits: BTreeMap<String, Vec<(Tier, String)>> = BTreeMap::new();
-    for h in signals::evaluate(&rules.signals, subject.signals, as_of) {
+    let signal_hits_found = signals::evaluate(&rules.signals, subject.signals, as_of);
+    let mut signal_hits: BTreeMap<&str, Vec<(Tier, String)>> = BTreeMap::new();
+    for h in &signal_hits_found {
         signal_hits
-            .entry(h.rule)
+            .entry(h.rule.as_str())
             .or_default()
-            .push((h.tier, h.detail));
+            .push((h.tier, h.detail.clone()));
     }
-    for name in SIGNAL_RULES {
+    for name in signals::RULES {
         match signal_hits.get(name) {
             Some(found) => b.hit(name, CheckGroup::Signal, found),
             None => {
@@ -289,13 +293,7 @@ pub fn assess(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Health
                         "short-term debt elsewhere grew less than {} %",
                         rules.signals.other_borrowing_growth_pct
                     ),
-                    other => format!(
-                        "no {} reported",
-                        other
-                            .parse::<SignalKind>()
-                            .map(|k| k.as_str().replace('_', " "))
-                            .unwrap_or_else(|_| other.to_owned())
-                    ),
+                    kind => format!("no {} reported", kind.replace('_', " ")),
                 };
                 b.pass(
                     name,
@@ -306,14 +304,17 @@ pub fn assess(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Health
         }
     }
 
+    let workflow_hits_found: Vec<WorkflowHit> = subject
+        .loans
+        .iter()
+        .flat_map(|loan| workflow::evaluate(&rules.workflow, loan, as_of))
+        .collect();
     let mut workflow_hits: BTreeMap<&str, Vec<(Tier, String)>> = BTreeMap::new();
-    for loan in subject.loans {
-        for h in workflow::evaluate(&rules.workflow, loan, as_of) {
-            workflow_hits
-                .entry(h.rule)
-                .or_default()
-                .push((h.tier, h.detail));
-        }
+    for h in &workflow_hits_found {
+        workflow_hits
+            .entry(h.rule)
+            .or_default()
+            .push((h.tier, h.detail.clone()));
     }
     for name in workflow::RULES {
         match workflow_hits.get(name) {
@@ -331,18 +332,23 @@ pub fn assess(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Health
 
     let lost: u32 = b.checks.iter().map(|c| c.deduction).sum();
     let score = 100u32.saturating_sub(lost);
-    Health {
-        score,
-        grade: Grade::of(score),
-        worst_tier: b.checks.iter().filter_map(|c| c.tier).max(),
-        checks: b.checks,
+    Judgement {
+        health: Health {
+            score,
+            grade: Grade::of(score),
+            worst_tier: b.checks.iter().filter_map(|c| c.tier).max(),
+            checks: b.checks,
+        },
+        ratio_hits,
+        signal_hits: signal_hits_found,
+        workflow_hits: workflow_hits_found,
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ledger::LoanClass;
+    use crate::{ledger::LoanClass, monitoring::signals::SignalKind};
 
     fn day(m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, m, d).unwrap_or_default()
@@ -389,7 +395,7 @@ mod tests {
         let rules = RuleSet::default();
         let loans = [loan(0)];
         let statements = [statement("2026Q1", 2_000)];
-        let h = assess(
+        let h = judge(
             &rules,
             Subject {
                 watched: true,
@@ -399,10 +405,11 @@ mod tests {
                 loans: &loans,
             },
             day(6, 30),
-        );
+        )
+        .health;
         assert_eq!(
             h.checks.len(),
-            FlowRule::ALL.len() + rules.ratios.len() + SIGNAL_RULES.len() + workflow::RULES.len()
+            FlowRule::ALL.len() + rules.ratios.len() + signals::RULES.len() + workflow::RULES.len()
         );
         assert_eq!(
             (h.score, h.grade, h.worst_tier),
@@ -435,7 +442,7 @@ mod tests {
             on: day(5, 1),
             amount_fen: None,
         }];
-        let h = assess(
+        let h = judge(
             &rules,
             Subject {
                 watched: true,
@@ -445,7 +452,8 @@ mod tests {
                 loans: &loans,
             },
             day(6, 30),
-        );
+        )
+        .health;
         let overdue = check(&h, "overdue_loan");
         // Two loans past due: the worst tier, both reasons.
         assert_eq!((overdue.tier, overdue.deduction), (Some(Tier::Red), 40));
@@ -460,7 +468,7 @@ mod tests {
 
     #[test]
     fn without_data_a_rule_says_so_and_costs_nothing() {
-        let h = assess(
+        let h = judge(
             &RuleSet::default(),
             Subject {
                 watched: false,
@@ -470,7 +478,8 @@ mod tests {
                 loans: &[],
             },
             day(6, 30),
-        );
+        )
+        .health;
         assert_eq!(h.score, 100);
         assert_eq!(check(&h, "large_transfer").status, CheckStatus::NoData);
         assert_eq!(check(&h, "debt_to_asset").status, CheckStatus::NoData);

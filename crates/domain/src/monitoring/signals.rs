@@ -45,6 +45,17 @@ impl SignalKind {
     }
 }
 
+/// The signal rules, in the order a health check lists them: the key-person count, each kind
+/// that warns on its own, the growth of borrowing elsewhere. [`evaluate`] names its hits so.
+pub const RULES: [&str; 6] = [
+    "key_person_changes",
+    "lawsuit",
+    "enforcement",
+    "tax_arrears",
+    "account_frozen",
+    "other_borrowing_growth",
+];
+
 /// One reported fact.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signal {
@@ -255,5 +266,25 @@ mod tests {
             sig("b2", SignalKind::OtherBorrowing, day(6, 30), Some(i64::MAX)),
         ];
         assert!(evaluate(&steep, &big, day(7, 1)).is_empty());
+    }
+
+    #[test]
+    fn every_hit_is_named_as_the_health_check_lists_it() {
+        let facts = [
+            sig("k1", SignalKind::LegalRepresentativeChange, day(2, 1), None),
+            sig("k2", SignalKind::FinanceHeadChange, day(3, 1), None),
+            sig("c1", SignalKind::Lawsuit, day(3, 2), None),
+            sig("c2", SignalKind::Enforcement, day(3, 3), None),
+            sig("c3", SignalKind::TaxArrears, day(3, 4), None),
+            sig("c4", SignalKind::AccountFrozen, day(3, 5), None),
+            sig("d1", SignalKind::OtherBorrowing, day(3, 6), Some(100)),
+            sig("d2", SignalKind::OtherBorrowing, day(6, 6), Some(200)),
+        ];
+        let hits = evaluate(&SignalRules::default(), &facts, day(7, 1));
+        let mut named = rules_of(&hits);
+        named.sort_unstable();
+        let mut listed = RULES.to_vec();
+        listed.sort_unstable();
+        assert_eq!(named, listed);
     }
 }

@@ -351,6 +351,17 @@ pub fn rule_set(conn: &mut DbConn, version: i32) -> StoreResult<RuleSetRow> {
         .ok_or(StoreError::NotFound)
 }
 
+/// The version in force on `day`: the activated one with the latest start not after `day`, the
+/// higher version when two start the same day.
+pub fn rule_set_in_force(conn: &mut DbConn, day: NaiveDate) -> StoreResult<Option<RuleSetRow>> {
+    Ok(rule_sets::table
+        .filter(rule_sets::active_from.le(day))
+        .order((rule_sets::active_from.desc(), rule_sets::version.desc()))
+        .select(RuleSetRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 /// Stores a new version, numbered one after the highest.
 pub fn insert_rule_set(tx: &mut WriteTx<'_>, mut row: RuleSetRow) -> StoreResult<RuleSetRow> {
     let last: Option<i32> = rule_sets::table
