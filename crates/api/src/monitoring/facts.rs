@@ -250,7 +250,7 @@ async fn put_statement(
         let scope = service::scope(&who);
         let b =
             borrower::get(tx.conn(), &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
-        let existing = repo::statements_of(tx.conn(), Some(std::slice::from_ref(&b.id)))?;
+        let existing = repo::statements_of(tx.conn(), std::slice::from_ref(&b.id))?;
         if let Some(other) = existing
             .iter()
             .find(|s| parse_period(&s.period).map(|(k, _)| k) != Some(kind))
@@ -286,7 +286,7 @@ async fn put_statement(
             &json!({ "period": period, "created": created, "figures": input }),
         )?;
         let raised = refresh(tx, std::slice::from_ref(&b.id), today)?;
-        let stored_rows = repo::statements_of(tx.conn(), Some(std::slice::from_ref(&b.id)))?;
+        let stored_rows = repo::statements_of(tx.conn(), std::slice::from_ref(&b.id))?;
         let statement = statement_views(stored_rows)
             .into_iter()
             .find(|s| s.period == period)
@@ -326,7 +326,7 @@ async fn get_statements(
             borrower::get(conn, &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
             Ok(statement_views(repo::statements_of(
                 conn,
-                Some(std::slice::from_ref(&id)),
+                std::slice::from_ref(&id),
             )?))
         })
         .await
@@ -556,7 +556,7 @@ async fn get_signals(
         .db(move |conn| {
             borrower::get(conn, &scope, &id).map_err(|_| ApiError::not_found("borrower"))?;
             let since = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or_default();
-            let mut rows = repo::signals_of(conn, Some(std::slice::from_ref(&id)), since)?;
+            let mut rows = repo::signals_of(conn, std::slice::from_ref(&id), since)?;
             rows.reverse();
             rows.into_iter()
                 .map(|s| {

@@ -112,13 +112,13 @@ pub fn assess(
         loan::events_of_loans(conn, &loan_ids)?,
         |e: &LoanEventRow| e.loan_id.as_str(),
     );
-    let task_due: HashMap<String, NaiveDate> = repo::oldest_open_task_due(conn, Some(&loan_ids))?
+    let task_due: HashMap<String, NaiveDate> = repo::oldest_open_task_due(conn, &loan_ids)?
         .into_iter()
         .filter_map(|(l, d)| d.map(|d| (l, d)))
         .collect();
     let since = as_of - Duration::days(rules.workflow.early_recovery_days);
     let mut class_change: HashMap<String, (LoanClass, NaiveDate)> = HashMap::new();
-    for c in repo::class_changes_since(conn, Some(&loan_ids), since)? {
+    for c in repo::class_changes_since(conn, &loan_ids, since)? {
         // Oldest first: the last one stays.
         class_change.insert(c.loan_id, (stored(&c.from_class, "class")?, c.changed_on));
     }
@@ -158,12 +158,12 @@ pub fn assess(
             });
     }
     let statements = group(
-        repo::statements_of(conn, Some(borrower_ids))?,
+        repo::statements_of(conn, borrower_ids)?,
         |s: &StatementRow| s.borrower_id.as_str(),
     );
     let signal_since = as_of.checked_sub_months(Months::new(13)).unwrap_or(as_of);
     let mut signals: HashMap<String, Vec<Signal>> = HashMap::new();
-    for s in repo::signals_of(conn, Some(borrower_ids), signal_since)? {
+    for s in repo::signals_of(conn, borrower_ids, signal_since)? {
         signals
             .entry(s.borrower_id.clone())
             .or_default()
@@ -174,7 +174,7 @@ pub fn assess(
                 amount_fen: s.amount_fen,
             });
     }
-    let watched: BTreeSet<String> = monitoring_repo::borrower_parties(conn, Some(borrower_ids))?
+    let watched: BTreeSet<String> = monitoring_repo::borrower_parties(conn, borrower_ids)?
         .into_iter()
         .filter_map(|p| p.borrower_id)
         .collect();
@@ -182,7 +182,7 @@ pub fn assess(
     let mut standing: HashMap<String, Vec<StandingWarning>> = HashMap::new();
     for w in repo::standing_warnings(
         conn,
-        Some(borrower_ids),
+        borrower_ids,
         &flow_rules,
         as_of - Duration::days(FLOW_LOOKBACK_DAYS),
     )? {

@@ -69,7 +69,7 @@ impl Watch {
         let parties = match borrower_ids {
             None => repo::all_parties(conn)?,
             Some(ids) => {
-                let mut found = repo::borrower_parties(conn, Some(ids))?;
+                let mut found = repo::borrower_parties(conn, ids)?;
                 found.extend(repo::parties_by_name(conn, &named)?);
                 found.extend(repo::parties_by_id(conn, &named)?);
                 found

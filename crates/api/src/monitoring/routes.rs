@@ -578,7 +578,7 @@ pub fn ingest(
     // Per loan in scope: the party its borrower is, if registered (two queries a batch).
     let loan_borrower = loan::borrowers_in_scope(tx.conn(), scope, &loan_ids)?;
     let borrowers: Vec<String> = loan_borrower.iter().map(|(_, b)| b.clone()).collect();
-    let party_of: HashMap<String, String> = repo::borrower_parties(tx.conn(), Some(&borrowers))?
+    let party_of: HashMap<String, String> = repo::borrower_parties(tx.conn(), &borrowers)?
         .into_iter()
         .filter_map(|p| p.borrower_id.map(|b| (b, p.id)))
         .collect();

@@ -6,6 +6,7 @@ use crate::{
     DbConn, PageOf, PageRequest, ScopeFilter, StoreError, StoreResult, WriteTx,
     models::{BorrowerChangeset, BorrowerRow},
     page::seek,
+    repo::chunked,
     schema::borrowers,
     scope::subtree_org_ids,
 };
@@ -167,14 +168,10 @@ pub fn visible_ids(
     scope: &ScopeFilter,
     ids: &[String],
 ) -> StoreResult<Vec<String>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(1000) {
-        out.extend(
-            scoped(scope)
-                .filter(borrowers::id.eq_any(chunk.to_vec()))
-                .select(borrowers::id)
-                .load::<String>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(ids, |chunk| {
+        Ok(scoped(scope)
+            .filter(borrowers::id.eq_any(chunk.to_vec()))
+            .select(borrowers::id)
+            .load(conn)?)
+    })
 }

@@ -10,74 +10,54 @@ use diesel::{dsl::min, prelude::*, upsert::excluded};
 use crate::{
     DbConn, StoreResult, WriteTx,
     models::{ClassChangeRow, HealthRow, SignalRow, StatementRow},
+    repo::{CHUNK, chunked},
     schema::{borrower_health, loan_class_changes, signals, statements, tasks, warnings},
 };
 
-/// Rows per multi-row statement: at most 15 columns a row keeps both backends under their limits
-/// on bound parameters.
-const CHUNK: usize = 1000;
-
-/// Stores a period's statements, replacing earlier figures for the period; true when new.
+/// Stores a period's statements, replacing earlier figures for the period (keeping when it was
+/// first recorded); true when the period is new.
 pub fn put_statement(tx: &mut WriteTx<'_>, row: &StatementRow) -> StoreResult<bool> {
-    let existing: Option<String> = statements::table
-        .find((&row.borrower_id, &row.period))
-        .select(statements::period)
+    let key = (&row.borrower_id, &row.period);
+    let first_recorded: Option<chrono::NaiveDateTime> = statements::table
+        .find(key)
+        .select(statements::created_at)
         .first(tx.conn())
         .optional()?;
-    if existing.is_some() {
-        let mut changes = row.clone();
-        changes.created_at = statements::table
-            .find((&row.borrower_id, &row.period))
-            .select(statements::created_at)
-            .first(tx.conn())?;
-        diesel::update(statements::table.find((&row.borrower_id, &row.period)))
-            .set(&changes)
+    let Some(created_at) = first_recorded else {
+        diesel::insert_into(statements::table)
+            .values(row)
             .execute(tx.conn())?;
-        return Ok(false);
-    }
-    diesel::insert_into(statements::table)
-        .values(row)
+        return Ok(true);
+    };
+    let changes = StatementRow {
+        created_at,
+        ..row.clone()
+    };
+    diesel::update(statements::table.find(key))
+        .set(&changes)
         .execute(tx.conn())?;
-    Ok(true)
+    Ok(false)
 }
 
-/// The statements of these borrowers (every borrower when `None`), by borrower and period.
-pub fn statements_of(
-    conn: &mut DbConn,
-    borrower_ids: Option<&[String]>,
-) -> StoreResult<Vec<StatementRow>> {
-    let q = || {
-        statements::table
+/// The statements of these borrowers, by borrower and period.
+pub fn statements_of(conn: &mut DbConn, borrower_ids: &[String]) -> StoreResult<Vec<StatementRow>> {
+    chunked(borrower_ids, |chunk| {
+        Ok(statements::table
+            .filter(statements::borrower_id.eq_any(chunk))
             .order((statements::borrower_id, statements::period))
             .select(StatementRow::as_select())
-    };
-    match borrower_ids {
-        None => Ok(q().load(conn)?),
-        Some(ids) => {
-            let mut out = Vec::new();
-            for chunk in ids.chunks(CHUNK) {
-                out.extend(
-                    q().filter(statements::borrower_id.eq_any(chunk))
-                        .load(conn)?,
-                );
-            }
-            Ok(out)
-        }
-    }
+            .load(conn)?)
+    })
 }
 
 /// The content hashes of the signals stored under these ids.
 pub fn signal_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        out.extend(
-            signals::table
-                .filter(signals::id.eq_any(chunk))
-                .select((signals::id, signals::content_hash))
-                .load::<(String, String)>(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(ids, |chunk| {
+        Ok(signals::table
+            .filter(signals::id.eq_any(chunk))
+            .select((signals::id, signals::content_hash))
+            .load(conn)?)
+    })
 }
 
 /// Stores new signals.
@@ -90,29 +70,20 @@ pub fn insert_signals(tx: &mut WriteTx<'_>, rows: &[SignalRow]) -> StoreResult<(
     Ok(())
 }
 
-/// The signals of these borrowers (every borrower when `None`) that happened on or after
-/// `since`, by borrower and date.
+/// The signals of these borrowers that happened on or after `since`, by borrower and date.
 pub fn signals_of(
     conn: &mut DbConn,
-    borrower_ids: Option<&[String]>,
+    borrower_ids: &[String],
     since: NaiveDate,
 ) -> StoreResult<Vec<SignalRow>> {
-    let q = || {
-        signals::table
+    chunked(borrower_ids, |chunk| {
+        Ok(signals::table
+            .filter(signals::borrower_id.eq_any(chunk))
             .filter(signals::occurred_on.ge(since))
             .order((signals::borrower_id, signals::occurred_on, signals::id))
             .select(SignalRow::as_select())
-    };
-    match borrower_ids {
-        None => Ok(q().load(conn)?),
-        Some(ids) => {
-            let mut out = Vec::new();
-            for chunk in ids.chunks(CHUNK) {
-                out.extend(q().filter(signals::borrower_id.eq_any(chunk)).load(conn)?);
-            }
-            Ok(out)
-        }
-    }
+            .load(conn)?)
+    })
 }
 
 /// Records a change of class.
@@ -123,56 +94,37 @@ pub fn insert_class_change(tx: &mut WriteTx<'_>, row: &ClassChangeRow) -> StoreR
     Ok(())
 }
 
-/// The class changes made on or after `since` (of these loans; of every loan when `None`),
-/// oldest first.
+/// The class changes of these loans made on or after `since`, oldest first.
 pub fn class_changes_since(
     conn: &mut DbConn,
-    loan_ids: Option<&[String]>,
+    loan_ids: &[String],
     since: NaiveDate,
 ) -> StoreResult<Vec<ClassChangeRow>> {
-    let q = || {
-        loan_class_changes::table
+    let mut rows = chunked(loan_ids, |chunk| {
+        Ok(loan_class_changes::table
+            .filter(loan_class_changes::loan_id.eq_any(chunk))
             .filter(loan_class_changes::changed_on.ge(since))
-            .order((loan_class_changes::at, loan_class_changes::id))
             .select(ClassChangeRow::as_select())
-    };
-    match loan_ids {
-        None => Ok(q().load(conn)?),
-        Some(ids) => {
-            let mut out = Vec::new();
-            for chunk in ids.chunks(CHUNK) {
-                out.extend(
-                    q().filter(loan_class_changes::loan_id.eq_any(chunk))
-                        .load(conn)?,
-                );
-            }
-            Ok(out)
-        }
-    }
+            .load(conn)?)
+    })?;
+    rows.sort_by(|a, b| (a.at, &a.id).cmp(&(b.at, &b.id)));
+    Ok(rows)
 }
 
 /// The due date of each loan's oldest task still waiting on the officer (not submitted for
-/// review and not closed), for these loans or every loan.
+/// review and not closed), for these loans.
 pub fn oldest_open_task_due(
     conn: &mut DbConn,
-    loan_ids: Option<&[String]>,
+    loan_ids: &[String],
 ) -> StoreResult<Vec<(String, Option<NaiveDate>)>> {
-    let q = || {
-        tasks::table
+    chunked(loan_ids, |chunk| {
+        Ok(tasks::table
+            .filter(tasks::loan_id.eq_any(chunk))
             .filter(tasks::status.eq_any(["planned", "assigned", "in_progress", "returned"]))
             .group_by(tasks::loan_id)
             .select((tasks::loan_id, min(tasks::due_date)))
-    };
-    match loan_ids {
-        None => Ok(q().load(conn)?),
-        Some(ids) => {
-            let mut out = Vec::new();
-            for chunk in ids.chunks(CHUNK) {
-                out.extend(q().filter(tasks::loan_id.eq_any(chunk)).load(conn)?);
-            }
-            Ok(out)
-        }
-    }
+            .load(conn)?)
+    })
 }
 
 /// A warning still standing, as the health check reads it.
@@ -185,17 +137,17 @@ pub struct Standing {
     pub detail: String,
 }
 
-/// The warnings of these rules raised on or after `since` and not resolved, for these
-/// borrowers or every borrower.
+/// The warnings of these rules raised on or after `since` and not resolved, for these borrowers.
 pub fn standing_warnings(
     conn: &mut DbConn,
-    borrower_ids: Option<&[String]>,
+    borrower_ids: &[String],
     rules: &[&str],
     since: NaiveDate,
 ) -> StoreResult<Vec<Standing>> {
-    let q = || {
-        warnings::table
-            .filter(warnings::rule.eq_any(rules.to_vec()))
+    chunked(borrower_ids, |chunk| {
+        Ok(warnings::table
+            .filter(warnings::borrower_id.eq_any(chunk))
+            .filter(warnings::rule.eq_any(rules))
             .filter(warnings::raised_on.ge(since))
             .filter(warnings::status.ne("resolved"))
             .order((warnings::borrower_id, warnings::raised_on, warnings::id))
@@ -206,17 +158,8 @@ pub fn standing_warnings(
                 warnings::raised_on,
                 warnings::detail,
             ))
-    };
-    match borrower_ids {
-        None => Ok(q().load(conn)?),
-        Some(ids) => {
-            let mut out = Vec::new();
-            for chunk in ids.chunks(CHUNK) {
-                out.extend(q().filter(warnings::borrower_id.eq_any(chunk)).load(conn)?);
-            }
-            Ok(out)
-        }
-    }
+            .load(conn)?)
+    })
 }
 
 /// Stores health checks, replacing each borrower's previous one.

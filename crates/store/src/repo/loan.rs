@@ -10,7 +10,7 @@ use crate::{
         LoanGuarantorRow, LoanListing, LoanRow,
     },
     page::seek,
-    repo::borrower::like_contains,
+    repo::{borrower::like_contains, chunked},
     schema::{
         borrowers, collateral, guarantors, loan_collateral, loan_events, loan_guarantors, loans,
     },
@@ -446,9 +446,6 @@ pub fn active_ids_of_borrower(conn: &mut DbConn, borrower_id: &str) -> StoreResu
         .load(conn)?)
 }
 
-/// Rows per `IN (…)` list: both backends limit bound parameters.
-const IN_CHUNK: usize = 1000;
-
 /// Up to `limit` borrowers with an active loan, after `after` by id (the health batch's pages).
 pub fn borrowers_with_active_loans(
     conn: &mut DbConn,
@@ -474,35 +471,27 @@ pub fn active_of_borrowers(
     conn: &mut DbConn,
     borrower_ids: &[String],
 ) -> StoreResult<Vec<LoanRow>> {
-    let mut out = Vec::new();
-    for chunk in borrower_ids.chunks(IN_CHUNK) {
-        out.extend(
-            loans::table
-                .filter(loans::borrower_id.eq_any(chunk))
-                .filter(loans::status.eq("active"))
-                .order((loans::borrower_id.asc(), loans::id.asc()))
-                .select(LoanRow::as_select())
-                .load(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(borrower_ids, |chunk| {
+        Ok(loans::table
+            .filter(loans::borrower_id.eq_any(chunk))
+            .filter(loans::status.eq("active"))
+            .order((loans::borrower_id.asc(), loans::id.asc()))
+            .select(LoanRow::as_select())
+            .load(conn)?)
+    })
 }
 
 /// Every event of these loans, by loan, then in replay order.
 pub fn events_of_loans(conn: &mut DbConn, loan_ids: &[String]) -> StoreResult<Vec<LoanEventRow>> {
-    let mut out = Vec::new();
-    for chunk in loan_ids.chunks(IN_CHUNK) {
-        out.extend(
-            loan_events::table
-                .filter(loan_events::loan_id.eq_any(chunk))
-                .order((
-                    loan_events::loan_id.asc(),
-                    loan_events::business_date.asc(),
-                    loan_events::id.asc(),
-                ))
-                .select(LoanEventRow::as_select())
-                .load(conn)?,
-        );
-    }
-    Ok(out)
+    chunked(loan_ids, |chunk| {
+        Ok(loan_events::table
+            .filter(loan_events::loan_id.eq_any(chunk))
+            .order((
+                loan_events::loan_id.asc(),
+                loan_events::business_date.asc(),
+                loan_events::id.asc(),
+            ))
+            .select(LoanEventRow::as_select())
+            .load(conn)?)
+    })
 }

@@ -18,3 +18,19 @@ pub mod people;
 pub mod product;
 pub mod task;
 pub mod work_log;
+
+/// Keys per `IN (…)` list and rows per multi-row statement: with at most 15 columns a row, both
+/// backends stay under their limits on bound parameters.
+pub(crate) const CHUNK: usize = 1000;
+
+/// Runs `load` over `keys` in chunks of [`CHUNK`] and joins the rows.
+pub(crate) fn chunked<T>(
+    keys: &[String],
+    mut load: impl FnMut(&[String]) -> crate::StoreResult<Vec<T>>,
+) -> crate::StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        out.extend(load(chunk)?);
+    }
+    Ok(out)
+}

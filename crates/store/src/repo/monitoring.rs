@@ -16,6 +16,7 @@ use crate::{
         AccountRow, PartyRelationRow, PartyRow, RuleSetRow, TransferRow, WarningEventRow,
         WarningRow,
     },
+    repo::{CHUNK, chunked},
     schema::{
         accounts, borrowers, fund_transfers, loans, parties, party_relations, rule_sets,
         warning_events, warnings,
@@ -24,22 +25,6 @@ use crate::{
 };
 
 type Backend = crate::conn::MultiBackend;
-
-/// Rows per multi-row statement: at most 12 columns a row keeps both backends under their limits
-/// on bound parameters.
-const CHUNK: usize = 1000;
-
-/// Runs `load` over `keys` in chunks (both backends limit bound parameters) and joins the rows.
-fn chunked<T>(
-    keys: &[String],
-    mut load: impl FnMut(&[String]) -> StoreResult<Vec<T>>,
-) -> StoreResult<Vec<T>> {
-    let mut out = Vec::new();
-    for chunk in keys.chunks(CHUNK) {
-        out.extend(load(chunk)?);
-    }
-    Ok(out)
-}
 
 /// One party.
 pub fn party(conn: &mut DbConn, id: &str) -> StoreResult<Option<PartyRow>> {
@@ -301,24 +286,14 @@ pub fn watched_loans(
     })
 }
 
-/// The parties that are borrowers of these loans, or of everyone when `None`.
-pub fn borrower_parties(
-    conn: &mut DbConn,
-    borrower_ids: Option<&[String]>,
-) -> StoreResult<Vec<PartyRow>> {
-    let q = || {
-        parties::table
-            .filter(parties::borrower_id.is_not_null())
+/// The parties that are these borrowers.
+pub fn borrower_parties(conn: &mut DbConn, borrower_ids: &[String]) -> StoreResult<Vec<PartyRow>> {
+    chunked(borrower_ids, |chunk| {
+        Ok(parties::table
+            .filter(parties::borrower_id.eq_any(chunk))
             .select(PartyRow::as_select())
-    };
-    let Some(ids) = borrower_ids else {
-        return Ok(q().load(conn)?);
-    };
-    let mut out = Vec::new();
-    for chunk in ids.chunks(CHUNK) {
-        out.extend(q().filter(parties::borrower_id.eq_any(chunk)).load(conn)?);
-    }
-    Ok(out)
+            .load(conn)?)
+    })
 }
 
 /// Every party (the nightly batch's view of who is who).
