@@ -24,7 +24,7 @@ use loanwatch_domain::{
     position::ProductSettings,
 };
 use loanwatch_store::{
-    AuditContext, DbConn, WriteTx,
+    DbConn, WriteTx,
     models::{HealthRow, LoanEventRow, StatementRow, WarningRow},
     repo::{health as repo, loan, monitoring as monitoring_repo},
 };
@@ -335,21 +335,14 @@ pub fn run_all(
         let Some(last) = page.last().cloned() else {
             break;
         };
-        let ctx = AuditContext {
-            actor: "system:monitor".to_owned(),
-            request_id: uuid::Uuid::now_v7().to_string(),
-        };
-        let (checked, raised) =
-            loanwatch_store::write(conn, ctx, |tx| judge_and_store(tx, &page, v, as_of))?;
+        let (checked, raised) = loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
+            judge_and_store(tx, &page, v, as_of)
+        })?;
         report.borrowers += checked as u64;
         report.raised += raised.len() as u64;
         after = Some(last);
     }
-    let ctx = AuditContext {
-        actor: "system:monitor".to_owned(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-    };
-    loanwatch_store::write(conn, ctx, |tx| {
+    loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
         tx.audit(
             "health.batch",
             "rule_set",

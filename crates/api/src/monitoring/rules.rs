@@ -419,6 +419,14 @@ async fn backtest_rule_set(
 /// The job's name in `job_runs`.
 pub const JOB: &str = "monitor";
 
+/// Who writes in the nightly run for `as_of`, as the other jobs name themselves.
+pub fn job_context(as_of: NaiveDate) -> AuditContext {
+    AuditContext {
+        actor: format!("system:{JOB}"),
+        request_id: format!("job:{JOB}:{as_of}"),
+    }
+}
+
 /// What a nightly run did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct MonitorReport {
@@ -469,11 +477,7 @@ fn monitor(
     let (hits, transfers) = evaluate_all(conn, &[&v.rules.flow], as_of, tz)?;
     let findings: Vec<Finding> = hits.into_iter().flatten().map(Finding::from).collect();
     let n = findings.len() as u64;
-    let ctx = AuditContext {
-        actor: "system:monitor".to_owned(),
-        request_id: uuid::Uuid::now_v7().to_string(),
-    };
-    let raised = loanwatch_store::write(conn, ctx, |tx| {
+    let raised = loanwatch_store::write(conn, job_context(as_of), |tx| {
         raise(tx, findings, v.version, &v.rules, as_of)
     })?;
     let health = super::health::run_all(conn, &v, as_of)?;
