@@ -11,7 +11,7 @@ use loanwatch_api_types::{
     FieldError, Problem,
     monitoring::{
         BorrowerHealth, NewSignal, PutStatement, Signal, SignalBatch, SignalBatchResult, Statement,
-        StatementResult, Warning,
+        StatementResult,
     },
 };
 use loanwatch_domain::{
@@ -23,17 +23,17 @@ use loanwatch_domain::{
     },
 };
 use loanwatch_store::{
-    DbConn, ScopeFilter, WriteTx,
-    models::{SignalRow, StatementRow, WarningRow},
-    repo::{borrower, health as repo, monitoring as monitoring_repo},
+    ScopeFilter, WriteTx,
+    models::{SignalRow, StatementRow},
+    repo::{borrower, health as repo},
 };
 use serde_json::json;
 
 use super::{
     health::{Judged, assess, refresh, statement},
-    routes::{MAX_BATCH, content_hash, printable},
+    routes::{MAX_BATCH, Repeat, content_hash, printable, repeats},
     rules,
-    warnings::warning_view,
+    warnings::visible_warnings,
 };
 use crate::{
     ApiError, AppState,
@@ -65,7 +65,7 @@ enum PeriodKind {
 /// A statement period and the day it starts: `2026`, `2026Q2` or `2026-06`, from 2000 to 2100.
 fn parse_period(p: &str) -> Option<(PeriodKind, NaiveDate)> {
     let year: i32 = p.get(..4)?.parse().ok()?;
-    if !(2000..=2100).contains(&year) || !p.is_char_boundary(4) {
+    if !(2000..=2100).contains(&year) {
         return None;
     }
     let (kind, month) = match &p[4..] {
@@ -182,22 +182,6 @@ fn statement_views(rows: Vec<StatementRow>) -> Vec<Statement> {
         .collect()
 }
 
-/// The warnings of `rows` the scope covers, as the API shows them.
-fn visible(
-    conn: &mut DbConn,
-    scope: &ScopeFilter,
-    rows: Vec<WarningRow>,
-) -> Result<Vec<Warning>, ApiError> {
-    let ids: Vec<String> = rows.iter().map(|w| w.id.clone()).collect();
-    let seen: BTreeSet<String> = monitoring_repo::visible_warning_ids(conn, scope, &ids)?
-        .into_iter()
-        .collect();
-    rows.into_iter()
-        .filter(|w| seen.contains(&w.id))
-        .map(warning_view)
-        .collect()
-}
-
 /// Store a borrower's financial statements for a period (`2026`, `2026Q2` or `2026-06`; one kind
 /// per borrower), replacing earlier figures for it, and run the borrower's health check: the
 /// ratio warnings it raises come back in the answer.
@@ -286,15 +270,22 @@ async fn put_statement(
             &json!({ "period": period, "created": created, "figures": input }),
         )?;
         let raised = refresh(tx, std::slice::from_ref(&b.id), today)?;
-        let stored_rows = repo::statements_of(tx.conn(), std::slice::from_ref(&b.id))?;
-        let statement = statement_views(stored_rows)
+        // The borrower's periods as they now stand, in order: the answer's ratios need the
+        // period before this one.
+        let mut all = existing;
+        all.retain(|s| s.period != period);
+        all.push(row);
+        all.sort_by(|a, b| a.period.cmp(&b.period));
+        let Some(statement) = statement_views(all)
             .into_iter()
             .find(|s| s.period == period)
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("statement not read back")))?;
+        else {
+            return Err(ApiError::internal(anyhow::anyhow!("statement not kept")));
+        };
         Ok(StatementResult {
             statement,
             created,
-            warnings: visible(tx.conn(), &scope, raised)?,
+            warnings: visible_warnings(tx.conn(), &scope, raised)?,
         })
     })
     .await
@@ -440,30 +431,23 @@ fn ingest_signals(
     let ids: Vec<String> = batch.iter().map(|s| s.id.clone()).collect();
     let stored_hash: HashMap<String, String> =
         repo::signal_hashes(tx.conn(), &ids)?.into_iter().collect();
+    let again: HashMap<usize, Repeat> = repeats(batch.iter().map(|s| s.id.as_str()).zip(&hashes))
+        .into_iter()
+        .map(|r| (r.at, r))
+        .collect();
     let mut conflicts = Vec::new();
-    let mut first_of: HashMap<&str, (usize, &str)> = HashMap::new();
     let mut fresh = Vec::new();
     let mut replayed = 0u64;
     for (i, (s, h)) in batch.iter().zip(&hashes).enumerate() {
-        if let Some((j, earlier)) = first_of.get(s.id.as_str()) {
-            if *earlier == h.as_str() {
-                replayed += 1;
-            } else {
-                conflicts.push(FieldError {
-                    pointer: format!("/signals/{i}/id"),
-                    message: format!("also at /signals/{j} with other content"),
-                });
-            }
-            continue;
-        }
-        first_of.insert(s.id.as_str(), (i, h.as_str()));
-        match stored_hash.get(&s.id) {
-            Some(old) if old == h => replayed += 1,
-            Some(_) => conflicts.push(FieldError {
+        match (again.get(&i), stored_hash.get(&s.id)) {
+            (Some(r), _) if r.same => replayed += 1,
+            (Some(r), _) => conflicts.push(r.conflict("signals")),
+            (None, Some(old)) if old == h => replayed += 1,
+            (None, Some(_)) => conflicts.push(FieldError {
                 pointer: format!("/signals/{i}/id"),
                 message: "was stored before with other content".into(),
             }),
-            None => fresh.push((i, s, h)),
+            (None, None) => fresh.push((i, s, h)),
         }
     }
     if !conflicts.is_empty() {
@@ -528,7 +512,7 @@ fn ingest_signals(
     Ok(SignalBatchResult {
         accepted: rows.len() as u64,
         replayed,
-        warnings: visible(tx.conn(), scope, raised)?,
+        warnings: visible_warnings(tx.conn(), scope, raised)?,
     })
 }
 

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use loanwatch_api_types::monitoring::NewTransfer;
 use loanwatch_store::{AuditContext, DbConn, ScopeFilter};
 
-use super::routes::{MAX_BATCH, check_transfer, content_hash, ingest};
+use super::routes::{MAX_BATCH, check_transfer, content_hash, ingest, repeats};
 
 /// A row refused, by line (the header is line 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,8 +245,7 @@ pub fn import_transfers(
     };
     // Each row on its own, and ids repeated in the file with other content.
     let now = Utc::now();
-    let mut first: HashMap<String, (usize, String)> = HashMap::new();
-    let mut rows: Vec<(usize, NewTransfer, String)> = Vec::new();
+    let mut candidates: Vec<(usize, NewTransfer, String)> = Vec::new();
     for (line, t) in transfers {
         if let Some((column, reason)) = check_transfer(&t, now) {
             rejected.push(Rejected {
@@ -257,19 +256,26 @@ pub fn import_transfers(
             continue;
         }
         let hash = content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
-        match first.get(&t.id) {
-            Some((l, h)) if *h != hash => rejected.push(Rejected {
-                line,
-                column: "id".into(),
-                reason: format!("also on line {l} with other content"),
-            }),
-            Some(_) => {}
-            None => {
-                first.insert(t.id.clone(), (line, hash.clone()));
-                rows.push((line, t, hash));
-            }
-        }
+        candidates.push((line, t, hash));
     }
+    let again = repeats(candidates.iter().map(|(_, t, h)| (t.id.as_str(), h)));
+    for r in again.iter().filter(|r| !r.same) {
+        rejected.push(Rejected {
+            line: candidates.get(r.at).map_or(0, |c| c.0),
+            column: "id".into(),
+            reason: format!(
+                "also on line {} with other content",
+                candidates.get(r.first).map_or(0, |c| c.0)
+            ),
+        });
+    }
+    let repeated: std::collections::BTreeSet<usize> = again.iter().map(|r| r.at).collect();
+    let rows: Vec<(usize, NewTransfer, String)> = candidates
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| !repeated.contains(i))
+        .map(|(_, c)| c)
+        .collect();
     let scope = ScopeFilter::Subtree {
         path_prefix: "/".to_owned(),
     };

@@ -27,7 +27,7 @@ use crate::{
     error::ErrorCode,
     extract::JsonBody,
     ledger::service,
-    monitoring::{self as engine, rules, warnings::warning_view},
+    monitoring::{self as engine, rules, warnings::visible_warnings},
     views::{stored, utc},
     write,
 };
@@ -80,9 +80,7 @@ fn party_visible(
 
 /// A key from the path: 1–128 printable characters.
 fn key(value: &str, what: &str) -> Result<String, ApiError> {
-    let ok =
-        !value.is_empty() && value.chars().count() <= 128 && !value.chars().any(char::is_control);
-    if ok {
+    if printable(value, 128) {
         Ok(value.to_owned())
     } else {
         Err(ApiError::field(
@@ -202,12 +200,17 @@ async fn put_related_parties(
         }
         let ids: Vec<String> = input.parties.iter().map(|p| p.party_id.clone()).collect();
         let scope = service::scope(&who);
-        let mut known = BTreeSet::new();
-        for p in repo::parties_by_id(tx.conn(), &ids)? {
-            if party_visible(tx.conn(), &scope, &p)? {
-                known.insert(p.id);
-            }
-        }
+        let found = repo::parties_by_id(tx.conn(), &ids)?;
+        // A party that is a borrower follows that borrower's scope: one query for them all.
+        let theirs: Vec<String> = found.iter().filter_map(|p| p.borrower_id.clone()).collect();
+        let seen: BTreeSet<String> = borrower::visible_ids(tx.conn(), &scope, &theirs)?
+            .into_iter()
+            .collect();
+        let known: BTreeSet<String> = found
+            .into_iter()
+            .filter(|p| p.borrower_id.as_ref().is_none_or(|b| seen.contains(b)))
+            .map(|p| p.id)
+            .collect();
         let own = repo::party_of_borrower(tx.conn(), &b.id)?.map(|p| p.id);
         let mut errors = Vec::new();
         let mut seen = BTreeSet::new();
@@ -386,6 +389,46 @@ pub fn content_hash<T: serde::Serialize>(t: &T) -> Result<String, ApiError> {
     Ok(hex::encode(Sha256::digest(&canonical)))
 }
 
+/// An id met again within one batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeat {
+    /// Where, by index.
+    pub at: usize,
+    /// Where it came first.
+    pub first: usize,
+    /// Whether with the same content (a resend within the batch) or other content (409).
+    pub same: bool,
+}
+
+impl Repeat {
+    /// The 409 fault of a repeat with other content, in the batch's array `field`.
+    pub fn conflict(self, field: &str) -> FieldError {
+        FieldError {
+            pointer: format!("/{field}/{}/id", self.at),
+            message: format!("also at /{field}/{} with other content", self.first),
+        }
+    }
+}
+
+/// The ids of a batch, each with its content hash, that came earlier in it.
+pub fn repeats<'a>(items: impl IntoIterator<Item = (&'a str, &'a String)>) -> Vec<Repeat> {
+    let mut first: HashMap<&str, (usize, &str)> = HashMap::new();
+    let mut out = Vec::new();
+    for (i, (id, hash)) in items.into_iter().enumerate() {
+        match first.get(id) {
+            Some(&(j, h)) => out.push(Repeat {
+                at: i,
+                first: j,
+                same: h == hash.as_str(),
+            }),
+            None => {
+                first.insert(id, (i, hash.as_str()));
+            }
+        }
+    }
+    out
+}
+
 /// Whether `s` is 1–`max` characters, none of them control characters (ids, account numbers).
 pub fn printable(s: &str, max: usize) -> bool {
     !s.is_empty() && s.chars().count() <= max && !s.chars().any(char::is_control)
@@ -465,27 +508,17 @@ async fn post_transfers(
         });
     };
     let mut hashes = Vec::with_capacity(batch.len());
-    let mut first_of: HashMap<&str, (usize, &str)> = HashMap::new();
     for (i, t) in batch.iter().enumerate() {
         hashes.push(content_hash(t)?);
         if let Some((field, message)) = check_transfer(t, now) {
             fault(i, field, message);
         }
     }
-    let mut conflicts = Vec::new();
-    for (i, t) in batch.iter().enumerate() {
-        let hash = hashes.get(i).map(String::as_str).unwrap_or_default();
-        match first_of.get(t.id.as_str()) {
-            Some((j, h)) if *h != hash => conflicts.push(FieldError {
-                pointer: format!("/transfers/{i}/id"),
-                message: format!("also at /transfers/{j} with other content"),
-            }),
-            Some(_) => {}
-            None => {
-                first_of.insert(t.id.as_str(), (i, hash));
-            }
-        }
-    }
+    let conflicts: Vec<FieldError> = repeats(batch.iter().map(|t| t.id.as_str()).zip(&hashes))
+        .into_iter()
+        .filter(|r| !r.same)
+        .map(|r| r.conflict("transfers"))
+        .collect();
     if !errors.is_empty() {
         return Err(batch_refused(errors));
     }
@@ -679,17 +712,9 @@ pub fn ingest(
     };
     // The answer names only the warnings the caller may see; a transfer can raise one on a
     // borrower of another branch.
-    let ids: Vec<String> = warnings.iter().map(|w| w.id.clone()).collect();
-    let visible: BTreeSet<String> = repo::visible_warning_ids(tx.conn(), scope, &ids)?
-        .into_iter()
-        .collect();
     Ok(TransferBatchResult {
         accepted: rows.len() as u64,
         replayed,
-        warnings: warnings
-            .into_iter()
-            .filter(|w| visible.contains(&w.id))
-            .map(warning_view)
-            .collect::<Result<_, _>>()?,
+        warnings: visible_warnings(tx.conn(), scope, warnings)?,
     })
 }

@@ -57,6 +57,23 @@ pub fn warning_view(w: WarningRow) -> Result<Warning, ApiError> {
     })
 }
 
+/// The warnings of `rows` the scope covers, as the API shows them: what a write answers when
+/// it may have raised warnings on borrowers of other branches.
+pub fn visible_warnings(
+    conn: &mut loanwatch_store::DbConn,
+    scope: &loanwatch_store::ScopeFilter,
+    rows: Vec<WarningRow>,
+) -> Result<Vec<Warning>, ApiError> {
+    let ids: Vec<String> = rows.iter().map(|w| w.id.clone()).collect();
+    let seen: std::collections::BTreeSet<String> = repo::visible_warning_ids(conn, scope, &ids)?
+        .into_iter()
+        .collect();
+    rows.into_iter()
+        .filter(|w| seen.contains(&w.id))
+        .map(warning_view)
+        .collect()
+}
+
 fn event_view(e: WarningEventRow) -> Result<WarningEvent, ApiError> {
     Ok(WarningEvent {
         from_status: stored(&e.from_status, "warning status")?,
