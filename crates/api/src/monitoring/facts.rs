@@ -19,7 +19,6 @@ use loanwatch_domain::{
     monitoring::{
         health::Health,
         ratios::{self, Ratio},
-        signals::SignalKind,
     },
 };
 use loanwatch_store::{
@@ -54,90 +53,21 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(get_health);
 }
 
-/// How often a borrower reports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum PeriodKind {
-    Year,
-    Quarter,
-    Month,
-}
-
-/// A statement period and the day it starts: `2026`, `2026Q2` or `2026-06`, from 2000 to 2100.
-fn parse_period(p: &str) -> Option<(PeriodKind, NaiveDate)> {
-    let year: i32 = p.get(..4)?.parse().ok()?;
-    if !(2000..=2100).contains(&year) {
-        return None;
+/// The figures sent for `period` as the ratio rules see them.
+fn statement_of(period: &str, s: &PutStatement) -> ratios::Statement {
+    ratios::Statement {
+        period: period.to_owned(),
+        current_assets: s.current_assets,
+        inventory: s.inventory,
+        total_assets: s.total_assets,
+        current_liabilities: s.current_liabilities,
+        total_liabilities: s.total_liabilities,
+        revenue: s.revenue,
+        net_profit: s.net_profit,
+        profit_before_tax: s.profit_before_tax,
+        interest_expense: s.interest_expense,
+        operating_cash_flow: s.operating_cash_flow,
     }
-    let (kind, month) = match &p[4..] {
-        "" => (PeriodKind::Year, 1),
-        q if q.len() == 2 && q.starts_with('Q') => {
-            let n: u32 = q[1..].parse().ok()?;
-            (
-                PeriodKind::Quarter,
-                (1..=4).contains(&n).then(|| 3 * n - 2)?,
-            )
-        }
-        m if m.len() == 3 && m.starts_with('-') => {
-            let n: u32 = m[1..].parse().ok()?;
-            (PeriodKind::Month, (1..=12).contains(&n).then_some(n)?)
-        }
-        _ => return None,
-    };
-    NaiveDate::from_ymd_opt(year, month, 1).map(|d| (kind, d))
-}
-
-/// Figures at most this large in absolute value, fen (a trillion yuan a hundred times over):
-/// sums and differences of them stay far inside `i64`.
-const MAX_FIGURE: i64 = 10_000_000_000_000_000;
-
-/// What is wrong with a statement's figures: every fault, by pointer.
-fn check_figures(s: &PutStatement) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    let fault = |errors: &mut Vec<FieldError>, field: &str, message: &str| {
-        errors.push(FieldError {
-            pointer: format!("/{field}"),
-            message: message.to_owned(),
-        })
-    };
-    let figures = [
-        ("current_assets", s.current_assets, false),
-        ("inventory", s.inventory, false),
-        ("total_assets", s.total_assets, false),
-        ("current_liabilities", s.current_liabilities, false),
-        ("total_liabilities", s.total_liabilities, false),
-        ("revenue", s.revenue, false),
-        ("net_profit", s.net_profit, true),
-        ("profit_before_tax", s.profit_before_tax, true),
-        ("interest_expense", s.interest_expense, false),
-        ("operating_cash_flow", s.operating_cash_flow, true),
-    ];
-    for (field, value, signed) in figures {
-        if value.abs() > MAX_FIGURE {
-            fault(
-                &mut errors,
-                field,
-                "is out of range (at most 10^16 fen either way)",
-            );
-        } else if !signed && value < 0 {
-            fault(&mut errors, field, "is not negative");
-        }
-    }
-    if errors.is_empty() {
-        if s.inventory > s.current_assets {
-            fault(&mut errors, "inventory", "exceeds current_assets");
-        }
-        if s.current_assets > s.total_assets {
-            fault(&mut errors, "current_assets", "exceeds total_assets");
-        }
-        if s.current_liabilities > s.total_liabilities {
-            fault(
-                &mut errors,
-                "current_liabilities",
-                "exceeds total_liabilities",
-            );
-        }
-    }
-    errors
 }
 
 /// Each ratio of `s`, with `previous` for growth.
@@ -211,7 +141,7 @@ async fn put_statement(
     actor.require_write()?;
     let (id, period) = path.into_inner();
     let today = state.today();
-    let Some((kind, starts)) = parse_period(&period) else {
+    let Some((kind, starts)) = ratios::parse_period(&period) else {
         return Err(ApiError::invalid(
             "period",
             "is a year (2026), a quarter (2026Q2) or a month (2026-06), 2000–2100",
@@ -221,7 +151,14 @@ async fn put_statement(
         return Err(ApiError::invalid("period", "has not begun yet"));
     }
     let input = body.value;
-    let errors = check_figures(&input);
+    let errors: Vec<FieldError> = statement_of(&period, &input)
+        .check()
+        .into_iter()
+        .map(|e| FieldError {
+            pointer: e.pointer,
+            message: e.message,
+        })
+        .collect();
     if !errors.is_empty() {
         return Err(ApiError::fields(
             ErrorCode::ValidationFailed,
@@ -237,7 +174,7 @@ async fn put_statement(
         let existing = repo::statements_of(tx.conn(), std::slice::from_ref(&b.id))?;
         if let Some(other) = existing
             .iter()
-            .find(|s| parse_period(&s.period).map(|(k, _)| k) != Some(kind))
+            .find(|s| ratios::parse_period(&s.period).map(|(k, _)| k) != Some(kind))
         {
             return Err(ApiError::conflict(format!(
                 "the borrower reports by periods like {}; {period} is of another kind",
@@ -342,7 +279,7 @@ fn check_signal(s: &NewSignal, today: NaiveDate) -> Option<(&'static str, String
                 "is an amount of fen, not negative, at most 10 trillion yuan".into(),
             ));
         }
-        None if s.kind == SignalKind::OtherBorrowing => {
+        None if s.kind.needs_amount() => {
             return Some((
                 "amount_fen",
                 "is required for other_borrowing (the debt reported)".into(),
@@ -635,71 +572,4 @@ async fn get_health(
         })
         .await
         .map(web::Json)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn periods_are_years_quarters_or_months() {
-        let d = |y, m| NaiveDate::from_ymd_opt(y, m, 1);
-        assert_eq!(
-            parse_period("2026"),
-            d(2026, 1).map(|d| (PeriodKind::Year, d))
-        );
-        assert_eq!(
-            parse_period("2026Q3"),
-            d(2026, 7).map(|d| (PeriodKind::Quarter, d))
-        );
-        assert_eq!(
-            parse_period("2026-11"),
-            d(2026, 11).map(|d| (PeriodKind::Month, d))
-        );
-        for bad in [
-            "26",
-            "2026Q5",
-            "2026-13",
-            "2026H1",
-            "1999",
-            "２０２６",
-            "2026-1",
-            "",
-        ] {
-            assert_eq!(parse_period(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn figures_out_of_range_or_inconsistent_are_pointed_at() {
-        let ok = PutStatement {
-            current_assets: 100,
-            inventory: 10,
-            total_assets: 1_000,
-            current_liabilities: 50,
-            total_liabilities: 400,
-            revenue: 900,
-            net_profit: -5,
-            profit_before_tax: -5,
-            interest_expense: 3,
-            operating_cash_flow: -20,
-        };
-        assert!(check_figures(&ok).is_empty());
-        let bad = PutStatement {
-            revenue: -1,
-            total_assets: MAX_FIGURE + 1,
-            ..ok.clone()
-        };
-        let pointers: Vec<String> = check_figures(&bad).into_iter().map(|e| e.pointer).collect();
-        assert_eq!(pointers, ["/total_assets", "/revenue"]);
-        let inconsistent = PutStatement {
-            inventory: 200,
-            ..ok
-        };
-        let pointers: Vec<String> = check_figures(&inconsistent)
-            .into_iter()
-            .map(|e| e.pointer)
-            .collect();
-        assert_eq!(pointers, ["/inventory"]);
-    }
 }

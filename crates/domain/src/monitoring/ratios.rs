@@ -4,10 +4,12 @@
 //! Amounts are integer fen; ratios are exact decimals rounded to four places. A ratio whose
 //! denominator is zero or missing is absent, never infinite.
 
+use chrono::NaiveDate;
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Serialize};
 
-use super::Tier;
+use super::{Invalid, Tier};
+use crate::money::MAX_AMOUNT_FEN;
 
 /// The figures of one period's balance sheet, income statement and cash-flow statement that the
 /// ratios use, fen.
@@ -36,6 +38,114 @@ pub struct Statement {
     pub interest_expense: i64,
     /// Net cash flow from operating activities.
     pub operating_cash_flow: i64,
+}
+
+/// How often a borrower reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeriodKind {
+    /// `2026`.
+    Year,
+    /// `2026Q2`.
+    Quarter,
+    /// `2026-06`.
+    Month,
+}
+
+/// A statement period and the day it starts: `2026`, `2026Q2` or `2026-06`, from 2000 to 2100.
+/// Periods of one kind sort in time order as text.
+pub fn parse_period(p: &str) -> Option<(PeriodKind, NaiveDate)> {
+    let number = |digits: &str| {
+        digits
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+            .then(|| digits.parse::<u32>().ok())
+            .flatten()
+    };
+    let year = number(p.get(..4)?)?;
+    if !(2000..=2100).contains(&year) {
+        return None;
+    }
+    let (kind, month) = match p.get(4..)? {
+        "" => (PeriodKind::Year, 1),
+        q if q.len() == 2 && q.starts_with('Q') => {
+            let n = number(&q[1..])?;
+            (
+                PeriodKind::Quarter,
+                (1..=4).contains(&n).then(|| 3 * n - 2)?,
+            )
+        }
+        m if m.len() == 3 && m.starts_with('-') => {
+            let n = number(&m[1..])?;
+            (PeriodKind::Month, (1..=12).contains(&n).then_some(n)?)
+        }
+        _ => return None,
+    };
+    NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, 1).map(|d| (kind, d))
+}
+
+/// Figures at most this large in absolute value, fen (ten times [`MAX_AMOUNT_FEN`]: a balance
+/// sheet outgrows any single loan); sums and differences of them stay far inside `i64`.
+pub const MAX_FIGURE: i64 = 10 * MAX_AMOUNT_FEN;
+
+impl Statement {
+    /// What is wrong with the figures: every fault, pointed at by field. Assets, liabilities,
+    /// inventory, revenue and interest are not negative; profits and cash flow may be; the
+    /// parts are not larger than their wholes.
+    pub fn check(&self) -> Vec<Invalid> {
+        let figures = [
+            ("current_assets", self.current_assets, false),
+            ("inventory", self.inventory, false),
+            ("total_assets", self.total_assets, false),
+            ("current_liabilities", self.current_liabilities, false),
+            ("total_liabilities", self.total_liabilities, false),
+            ("revenue", self.revenue, false),
+            ("net_profit", self.net_profit, true),
+            ("profit_before_tax", self.profit_before_tax, true),
+            ("interest_expense", self.interest_expense, false),
+            ("operating_cash_flow", self.operating_cash_flow, true),
+        ];
+        let mut errors = Vec::new();
+        for (field, value, signed) in figures {
+            if value.abs() > MAX_FIGURE {
+                errors.push(Invalid::at(
+                    format!("/{field}"),
+                    "is out of range (at most 10^16 fen either way)",
+                ));
+            } else if !signed && value < 0 {
+                errors.push(Invalid::at(format!("/{field}"), "is not negative"));
+            }
+        }
+        if !errors.is_empty() {
+            return errors;
+        }
+        let parts = [
+            (
+                "inventory",
+                self.inventory,
+                self.current_assets,
+                "current_assets",
+            ),
+            (
+                "current_assets",
+                self.current_assets,
+                self.total_assets,
+                "total_assets",
+            ),
+            (
+                "current_liabilities",
+                self.current_liabilities,
+                self.total_liabilities,
+                "total_liabilities",
+            ),
+        ];
+        parts
+            .into_iter()
+            .filter(|(_, part, whole, _)| part > whole)
+            .map(|(field, _, _, whole)| {
+                Invalid::at(format!("/{field}"), format!("exceeds {whole}"))
+            })
+            .collect()
+    }
 }
 
 crate::text_enum!(
@@ -334,5 +444,72 @@ mod tests {
             r#"[{"ratio": "acid_test", "threshold": "0.8", "tier": "orange", "worsening_periods": 2}]"#,
         );
         assert!(unknown.is_err());
+    }
+
+    #[test]
+    fn periods_are_years_quarters_or_months() {
+        let d = |y, m| NaiveDate::from_ymd_opt(y, m, 1);
+        assert_eq!(
+            parse_period("2026"),
+            d(2026, 1).map(|d| (PeriodKind::Year, d))
+        );
+        assert_eq!(
+            parse_period("2026Q3"),
+            d(2026, 7).map(|d| (PeriodKind::Quarter, d))
+        );
+        assert_eq!(
+            parse_period("2026-11"),
+            d(2026, 11).map(|d| (PeriodKind::Month, d))
+        );
+        for bad in [
+            "26",
+            "2026Q5",
+            "2026-13",
+            "2026H1",
+            "1999",
+            "２０２６",
+            "2026-1",
+            "",
+            "2026-+1",
+            "2026Q+",
+            "+2026",
+        ] {
+            assert_eq!(parse_period(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn figures_out_of_range_or_inconsistent_are_pointed_at() {
+        let ok = Statement {
+            period: "2026Q1".into(),
+            current_assets: 100,
+            inventory: 10,
+            total_assets: 1_000,
+            current_liabilities: 50,
+            total_liabilities: 400,
+            revenue: 900,
+            net_profit: -5,
+            profit_before_tax: -5,
+            interest_expense: 3,
+            operating_cash_flow: -20,
+        };
+        assert!(ok.check().is_empty());
+        let bad = Statement {
+            revenue: -1,
+            total_assets: MAX_FIGURE + 1,
+            ..ok.clone()
+        };
+        let pointers: Vec<String> = bad.check().into_iter().map(|e| e.pointer).collect();
+        assert_eq!(pointers, ["/total_assets", "/revenue"]);
+        let inconsistent = Statement {
+            inventory: 200,
+            ..ok
+        };
+        let pointers: Vec<String> = inconsistent
+            .check()
+            .into_iter()
+            .map(|e| e.pointer)
+            .collect();
+        assert_eq!(pointers, ["/inventory"]);
     }
 }

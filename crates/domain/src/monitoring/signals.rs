@@ -33,6 +33,12 @@ crate::text_enum!(
 );
 
 impl SignalKind {
+    /// Whether a report of this kind must carry its amount: the growth rule compares the debt
+    /// reported at other institutions.
+    pub fn needs_amount(self) -> bool {
+        self == Self::OtherBorrowing
+    }
+
     /// Whether it is a change of the people who run the borrower.
     pub fn is_key_person_change(self) -> bool {
         matches!(
