@@ -10,8 +10,7 @@
 use std::{io::Write, time::Instant};
 
 use chrono::NaiveDate;
-use diesel::prelude::*;
-use loanwatch_store::{AuditContext, DbConn, models::HealthRow, schema::borrower_health};
+use loanwatch_store::{AuditContext, DbConn, models::HealthRow};
 
 use crate::{
     Config, demo,
@@ -70,17 +69,9 @@ impl HealthBenchReport {
     }
 }
 
+/// The stored health of `ids`, without when it was computed (what two passes must agree on).
 fn snapshot(conn: &mut DbConn, ids: &[String]) -> anyhow::Result<Vec<HealthRow>> {
-    let mut rows = Vec::new();
-    for chunk in ids.chunks(1000) {
-        rows.extend(
-            borrower_health::table
-                .filter(borrower_health::borrower_id.eq_any(chunk))
-                .order(borrower_health::borrower_id)
-                .select(HealthRow::as_select())
-                .load(conn)?,
-        );
-    }
+    let mut rows = loanwatch_store::repo::health::health_of_many(conn, ids)?;
     for r in &mut rows {
         r.computed_at = chrono::NaiveDateTime::default();
     }

@@ -191,3 +191,15 @@ pub fn health_of(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Option<Hea
         .first(conn)
         .optional()?)
 }
+
+/// The latest health checks of these borrowers, by borrower.
+pub fn health_of_many(conn: &mut DbConn, borrower_ids: &[String]) -> StoreResult<Vec<HealthRow>> {
+    let mut rows = chunked(borrower_ids, |chunk| {
+        Ok(borrower_health::table
+            .filter(borrower_health::borrower_id.eq_any(chunk))
+            .select(HealthRow::as_select())
+            .load(conn)?)
+    })?;
+    rows.sort_by(|a, b| a.borrower_id.cmp(&b.borrower_id));
+    Ok(rows)
+}
