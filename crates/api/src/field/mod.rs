@@ -46,7 +46,6 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
     evidence::configure(cfg);
 }
 
-/// A task in the caller's scope that is assigned to the caller (field work is the assignee's).
 /// The person writing field data: check-ins and evidence are made by people, not API clients.
 pub(crate) fn field_person(actor: &Actor) -> Result<loanwatch_domain::UserId, ApiError> {
     actor.require_write()?;
@@ -55,6 +54,7 @@ pub(crate) fn field_person(actor: &Actor) -> Result<loanwatch_domain::UserId, Ap
         .ok_or_else(|| ApiError::forbidden("check-ins and evidence are made by people"))
 }
 
+/// A task in the caller's scope that is assigned to the caller (field work is the assignee's).
 pub(crate) fn assigned_task(
     conn: &mut DbConn,
     who: &Actor,
