@@ -106,6 +106,14 @@ impl<T: DeserializeOwned + 'static, const BATCH: bool> FromRequest for JsonBody<
     }
 }
 
+/// The hash that tells a resend from other content under the same id, over the parsed value
+/// (so transport fields left out of it, such as a device's `sent_at`, do not count).
+pub fn content_hash<T: serde::Serialize>(t: &T) -> Result<String, ApiError> {
+    use sha2::{Digest, Sha256};
+    let canonical = serde_json::to_vec(t).map_err(ApiError::internal)?;
+    Ok(hex::encode(Sha256::digest(&canonical)))
+}
+
 /// serde_path_to_error's path as a JSON Pointer (`/items/0/amount_fen`).
 pub fn json_pointer(path: &serde_path_to_error::Path) -> String {
     use serde_path_to_error::Segment;

@@ -139,6 +139,12 @@ fn check_ins_are_judged_replayed_and_private(app: &TestApp) -> anyhow::Result<()
     assert_eq!(again.status, 200, "{}", again.text);
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     assert_eq!(again.body, first.body);
+    // A resend after a lost answer leaves the phone later: a new `sent_at` is the same check-in.
+    let mut resent = body.clone();
+    resent["sent_at"] = json!(Utc::now().to_rfc3339());
+    let later = app.post(&checkins, officer, &resent)?;
+    assert_eq!(later.status, 200, "{}", later.text);
+    assert_eq!(later.body, first.body);
     let other = app.post(
         &checkins,
         officer,

@@ -310,7 +310,12 @@ async fn create_checkin(
 ) -> Result<HttpResponse, ApiError> {
     let me = field_person(&actor)?;
     let input = body.value;
-    let hash = body.request_hash;
+    // `sent_at` says when this attempt left the phone: a resend after a lost answer carries a
+    // new one and is still the same check-in.
+    let hash = crate::extract::content_hash(&CreateCheckin {
+        sent_at: None,
+        ..input.clone()
+    })?;
     let task_id = id.into_inner();
     uuid::Uuid::parse_str(&input.id).map_err(|_| ApiError::invalid("id", "must be a UUID"))?;
     check_times(&[

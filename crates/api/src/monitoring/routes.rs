@@ -19,7 +19,6 @@ use loanwatch_store::{
     repo::{borrower, loan, monitoring as repo},
 };
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
 use crate::{
     ApiError, AppState,
@@ -383,11 +382,7 @@ async fn put_account(
     Ok(web::Json(account_view(row)))
 }
 
-/// The hash that tells a resend from another transfer under the same id.
-pub fn content_hash<T: serde::Serialize>(t: &T) -> Result<String, ApiError> {
-    let canonical = serde_json::to_vec(t).map_err(ApiError::internal)?;
-    Ok(hex::encode(Sha256::digest(&canonical)))
-}
+pub use crate::extract::content_hash;
 
 /// An id met again within one batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
