@@ -26,5 +26,6 @@ mod positions;
 mod products;
 mod schedules;
 mod scope;
+mod sdk;
 mod tasks;
 mod work_logs;

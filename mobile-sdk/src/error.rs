@@ -1,0 +1,116 @@
+//! The few errors an app acts on, each with a message a person can read.
+
+use loanwatch_api_types::Problem;
+
+/// What went wrong, in the terms the app acts on.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, uniffi::Error)]
+pub enum SdkError {
+    /// The server could not be reached or answered with a fault of its own; try again later.
+    /// Nothing queued is lost.
+    #[error("no connection to the server: {message}")]
+    Network {
+        /// What happened.
+        message: String,
+    },
+    /// Not signed in, or the session ended: sign in again.
+    #[error("sign in again: {message}")]
+    Auth {
+        /// What happened.
+        message: String,
+    },
+    /// An input is wrong; `field` names it (a JSON pointer, or an item key).
+    #[error("{field}: {message}")]
+    Validation {
+        /// The input at fault.
+        field: String,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The server holds something else under this id, or the task moved on (for example a
+    /// supervisor returned it).
+    #[error("conflict: {message}")]
+    Conflict {
+        /// What happened.
+        message: String,
+    },
+    /// The device's storage failed (full disk, unreadable file).
+    #[error("device storage: {message}")]
+    Storage {
+        /// What happened.
+        message: String,
+    },
+}
+
+impl SdkError {
+    pub(crate) fn network(e: impl std::fmt::Display) -> Self {
+        Self::Network {
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn storage(e: impl std::fmt::Display) -> Self {
+        Self::Storage {
+            message: e.to_string(),
+        }
+    }
+
+    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+        Self::Conflict {
+            message: message.into(),
+        }
+    }
+
+    /// The error an HTTP answer means: the problem's detail and first field for a 4xx, a network
+    /// error for a 5xx (the server's fault; retrying is right).
+    pub(crate) fn from_answer(status: u16, body: &str) -> Self {
+        let problem: Option<Problem> = serde_json::from_str(body).ok();
+        let detail = problem
+            .as_ref()
+            .map(|p| p.detail.clone())
+            .unwrap_or_else(|| format!("HTTP {status}"));
+        match status {
+            401 => Self::Auth { message: detail },
+            409 => Self::Conflict { message: detail },
+            400..=499 => {
+                let (field, message) = problem
+                    .and_then(|p| p.errors.into_iter().next())
+                    .map(|e| (e.pointer, e.message))
+                    .unwrap_or_else(|| (String::new(), detail));
+                Self::Validation { field, message }
+            }
+            _ => Self::Network {
+                message: format!("the server answered {status}: {detail}"),
+            },
+        }
+    }
+
+    /// Whether sending again later may succeed (the outbox keeps the entry and backs off).
+    pub(crate) fn retryable(&self) -> bool {
+        matches!(self, Self::Network { .. } | Self::Auth { .. })
+    }
+}
+
+impl From<rusqlite::Error> for SdkError {
+    fn from(e: rusqlite::Error) -> Self {
+        Self::storage(e)
+    }
+}
+
+impl From<std::io::Error> for SdkError {
+    fn from(e: std::io::Error) -> Self {
+        Self::storage(e)
+    }
+}
+
+impl From<serde_json::Error> for SdkError {
+    fn from(e: serde_json::Error) -> Self {
+        Self::storage(format!("unreadable stored record: {e}"))
+    }
+}

@@ -1,0 +1,307 @@
+//! The field SDK against a real server: sign in, download the agenda, do the visit offline,
+//! sync once the network returns; a kill after every acknowledged step loses and doubles
+//! nothing; a returned inspection comes back and is resubmitted.
+
+use chrono::NaiveDate;
+use loanwatch_e2e::{PASSWORD, TestApp, enterprise, seed_institution};
+use loanwatch_sdk::{Client, LocationFix, SdkError, SyncProgress, Watermarker, watermark};
+use serde_json::json;
+
+const GATE_WGS: (f64, f64) = (39.911954, 116.377817);
+const GATE_GCJ: (f64, f64) = (39.91334545536069, 116.38404722455657);
+
+/// A CJK font (Debian's fonts-wqy-microhei), required on CI.
+fn font() -> Option<String> {
+    let path = std::env::var("LOANWATCH_TEST_FONT")
+        .unwrap_or_else(|_| "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc".into());
+    if std::path::Path::new(&path).exists() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var("CI").as_deref() != Ok("true"),
+        "no CJK font at {path}: install fonts-wqy-microhei (CI must not skip the SDK visit)"
+    );
+    eprintln!("SKIPPED: the SDK visit needs a CJK font (install fonts-wqy-microhei)");
+    None
+}
+
+fn fix() -> LocationFix {
+    LocationFix {
+        latitude: GATE_WGS.0,
+        longitude: GATE_WGS.1,
+        datum: "wgs84".into(),
+        accuracy_m: 9.0,
+        provider: "gps".into(),
+        mock_location: false,
+        fix_time_ms: chrono::Utc::now().timestamp_millis() - 5_000,
+    }
+}
+
+/// Stops a sync after one entry.
+struct One;
+
+impl SyncProgress for One {
+    fn on_progress(&self, _done: u32, _total: u32, _what: String) -> bool {
+        false
+    }
+}
+
+/// The outbox as stored on the device: (seq, task, op, step).
+fn outbox_rows(db: &std::path::Path) -> anyhow::Result<Vec<(i64, String, String, i64)>> {
+    let conn = rusqlite::Connection::open(db)?;
+    let mut stmt = conn.prepare("SELECT seq, task_id, op, step FROM outbox ORDER BY seq")?;
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+fn field_visit_offline_then_synced(app: &TestApp) -> anyhow::Result<()> {
+    let Some(font) = font() else {
+        return Ok(());
+    };
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("北京汇通商贸有限公司", 77),
+    )?;
+    anyhow::ensure!(b.status == 201, "{}", b.text);
+    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
+    let site = app.post(
+        &format!("/api/v1/borrowers/{bid}/sites"),
+        officer,
+        &json!({ "name": "厂区大门", "datum": "gcj02", "geometry": { "circle": { "center": { "latitude": GATE_GCJ.0, "longitude": GATE_GCJ.1 }, "radius_m": 150.0 } } }),
+    )?;
+    anyhow::ensure!(site.status == 201, "{}", site.text);
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "SDK-1", "borrower_id": bid, "product": "流动资金贷款", "principal_fen": 200_000_00,
+            "currency": "CNY", "annual_rate": "4.5", "repayment_method": "monthly_interest", "guarantee_method": "credit",
+            "purpose": "采购原材料", "disbursement_date": "2026-06-15", "maturity_date": "2027-06-15",
+        }),
+    )?;
+    anyhow::ensure!(l.status == 201, "{}", l.text);
+    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
+    loanwatch_api::tasks::run(
+        &mut app.conn()?,
+        NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default(),
+        3,
+        false,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let tasks = app.get(&format!("/api/v1/tasks?loan_id={lid}"), officer)?;
+    let task = tasks.body["items"]
+        .as_array()
+        .and_then(|a| a.iter().find(|t| t["kind"] == "on_site_inspection"))
+        .and_then(|t| t["id"].as_str())
+        .unwrap_or_default()
+        .to_owned();
+
+    // Online: sign in and take the agenda along.
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().to_string_lossy().into_owned();
+    let db = dir.path().join("loanwatch.db");
+    let online = Client::new(app.base.clone(), data.clone())?;
+    assert!(matches!(
+        online.login("a.officer".into(), "wrong".into()),
+        Err(SdkError::Auth { .. })
+    ));
+    let me = online.login("a.officer".into(), PASSWORD.into())?;
+    assert_eq!(me.id, inst.user("a.officer"));
+    let agenda = online.download_agenda(None, None)?;
+    let mine = agenda
+        .iter()
+        .find(|t| t.id == task)
+        .ok_or_else(|| anyhow::anyhow!("the task is not on the agenda: {agenda:?}"))?;
+    assert_eq!(
+        (mine.borrower_name.as_str(), mine.status.as_str()),
+        ("北京汇通商贸有限公司", "assigned")
+    );
+    drop(online);
+
+    // Offline (nothing listens on port 9): the whole visit is done on the device.
+    let offline = Client::new("http://127.0.0.1:9".into(), data.clone())?;
+    assert_eq!(offline.officer()?.map(|o| o.id), Some(me.id.clone()));
+    offline.start_task(task.clone())?;
+    let verdict = offline.check_in(task.clone(), fix())?;
+    assert!(verdict.trusted, "{verdict:?}");
+    assert_eq!(verdict.site_name.as_deref(), Some("厂区大门"));
+    let mut far = fix();
+    far.latitude += 0.05;
+    far.mock_location = true;
+    let warned = offline.check_in(task.clone(), far);
+    let flags: Vec<String> = warned?.reasons.into_iter().map(|r| r.flag).collect();
+    assert!(
+        flags.contains(&"outside_geofence".to_owned()) && flags.contains(&"mock_location".into()),
+        "{flags:?}"
+    );
+    let list = offline.checklist(task.clone())?;
+    assert_eq!(list.template_code, "enterprise_first_inspection");
+    assert!(list.checked_in);
+    // Same validation as the server's, by item.
+    assert!(matches!(
+        offline.answer(task.clone(), "operations_status".into(), "\"booming\"".into()),
+        Err(SdkError::Validation { field, .. }) if field == "operations_status"
+    ));
+    for (k, v) in [
+        ("proceeds_as_agreed", "false"),
+        ("proceeds_deviation", "\"部分资金流入关联企业\""),
+        ("payee_matches_contract", "true"),
+        ("operations_status", "\"normal\""),
+        ("capacity_utilisation_pct", "85"),
+        ("inventory_reasonable", "true"),
+        ("risk_assessment", "\"attention\""),
+    ] {
+        offline.answer(task.clone(), k.into(), v.into())?;
+    }
+    assert!(matches!(
+        offline.sign_off(task.clone()),
+        Err(SdkError::Validation { field, .. }) if field == "site_photos"
+    ));
+    let marker = Watermarker::new(font, 0)?;
+    let mut hashes = Vec::new();
+    for (item, seed) in [
+        ("site_photos", 1u16),
+        ("site_photos", 6),
+        ("proceeds_evidence", 1),
+    ] {
+        let camera = watermark::sample_jpeg(800 + u32::from(seed), 600, seed)?;
+        let stamp = offline.stamp(task.clone(), fix())?;
+        let photo = marker.watermark(camera, stamp.clone())?;
+        hashes.push(photo.sha256.clone());
+        offline.add_photo(task.clone(), item.into(), photo, stamp)?;
+    }
+    assert!(offline.sign_off(task.clone())?.signed);
+    offline.submit(task.clone())?;
+    let queued = offline.outbox()?;
+    let kinds: Vec<&str> = queued.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "start_task",
+            "check_in",
+            "check_in",
+            "start_inspection",
+            "answers",
+            "answers",
+            "answers",
+            "answers",
+            "answers",
+            "answers",
+            "answers",
+            "evidence",
+            "evidence",
+            "evidence",
+            "sign_off",
+            "submit"
+        ]
+    );
+    // No network: the sync fails as a network error and keeps everything.
+    assert!(matches!(
+        offline.sync(true, None),
+        Err(SdkError::Network { .. })
+    ));
+    assert_eq!(offline.outbox()?.len(), queued.len());
+    assert_eq!(app.count("checkins")?, 0);
+    drop(offline);
+
+    // Back online, the app killed after every acknowledged step: the server's answer is lost
+    // and the entry is sent again after the restart.
+    let mut snapshot = outbox_rows(&db)?;
+    snapshot.reverse();
+    let mut sent = 0;
+    while let Some((seq, task_id, op, _)) = snapshot.pop() {
+        let client = Client::new(app.base.clone(), data.clone())?;
+        let report = client.sync(true, Some(Box::new(One)))?;
+        assert_eq!((report.sent, report.parked), (1, 0), "{seq}: {report:?}");
+        drop(client);
+        // The kill: the entry is back as if its removal never reached the disk.
+        let conn = rusqlite::Connection::open(&db)?;
+        conn.execute(
+            "INSERT INTO outbox (seq, task_id, op) VALUES (?1, ?2, ?3)",
+            rusqlite::params![seq, task_id, op],
+        )?;
+        let client = Client::new(app.base.clone(), data.clone())?;
+        let report = client.sync(true, Some(Box::new(One)))?;
+        assert_eq!(
+            (report.sent, report.parked),
+            (1, 0),
+            "replay of {seq} ({op}): {:?}",
+            client.outbox()?
+        );
+        sent += 1;
+    }
+    assert_eq!(sent, queued.len());
+    let client = Client::new(app.base.clone(), data.clone())?;
+    assert!(client.outbox()?.is_empty());
+
+    // On the server, everything once, with matching hashes.
+    assert_eq!(app.count("checkins")?, 2);
+    let evidence = app.get(&format!("/api/v1/tasks/{task}/evidence"), officer)?;
+    let mut stored: Vec<String> = evidence.body.as_array().map_or(vec![], |a| {
+        a.iter()
+            .filter(|e| e["status"] == "stored")
+            .filter_map(|e| e["sha256"].as_str().map(str::to_owned))
+            .collect()
+    });
+    stored.sort();
+    hashes.sort();
+    assert_eq!(stored, hashes, "{}", evidence.text);
+    let inspection = app.get(&format!("/api/v1/tasks/{task}/inspection"), officer)?;
+    assert!(
+        inspection.body["signed_by"].is_string(),
+        "{}",
+        inspection.text
+    );
+    assert_eq!(inspection.body["answers"]["capacity_utilisation_pct"], 85);
+    let t = app.get(&format!("/api/v1/tasks/{task}"), officer)?;
+    assert_eq!(t.body["status"], "submitted", "{}", t.text);
+    let submits = t.body["history"]
+        .as_array()
+        .map_or(0, |h| h.iter().filter(|e| e["action"] == "submit").count());
+    assert_eq!(submits, 1, "{}", t.text);
+
+    // The supervisor returns it; the device shows why, and the officer reworks and resubmits.
+    let version = t.body["version"].as_i64().unwrap_or_default();
+    let returned = app.post(
+        &format!("/api/v1/tasks/{task}/actions"),
+        inst.token("a.supervisor"),
+        &json!({ "action": "return", "comment": "补拍仓库照片", "version": version }),
+    )?;
+    anyhow::ensure!(returned.status == 200, "{}", returned.text);
+    let agenda = client.download_agenda(None, None)?;
+    let back = agenda
+        .iter()
+        .find(|t| t.id == task)
+        .ok_or_else(|| anyhow::anyhow!("the returned task is not on the agenda"))?;
+    assert_eq!(back.status, "returned");
+    assert_eq!(back.return_comment.as_deref(), Some("补拍仓库照片"));
+    client.start_task(task.clone())?;
+    let again = client.checklist(task.clone())?;
+    assert!(!again.signed && again.missing.is_empty(), "{again:?}");
+    let stamp = client.stamp(task.clone(), fix())?;
+    let photo = marker.watermark(watermark::sample_jpeg(640, 480, 1)?, stamp.clone())?;
+    client.add_photo(task.clone(), "site_photos".into(), photo, stamp)?;
+    client.sign_off(task.clone())?;
+    client.submit(task.clone())?;
+    let report = client.sync(false, None)?;
+    assert_eq!((report.remaining, report.parked), (0, 0), "{report:?}");
+    let t = app.get(&format!("/api/v1/tasks/{task}"), officer)?;
+    assert_eq!(t.body["status"], "submitted", "{}", t.text);
+    assert_eq!(t.body["returns"], 1);
+
+    // Signing out forgets the session; the next call asks for a sign-in.
+    client.logout()?;
+    assert!(client.officer()?.is_none());
+    assert!(matches!(
+        client.download_agenda(None, None),
+        Err(SdkError::Auth { .. })
+    ));
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(field_visit_offline_then_synced);
