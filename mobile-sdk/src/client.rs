@@ -259,7 +259,7 @@ impl Client {
             .send(&self.store, "POST", "/auth/login", None, Some(&body))?;
         if answer.status == 401 {
             return Err(SdkError::Auth {
-                message: "wrong username or password".into(),
+                detail: "wrong username or password".into(),
             });
         }
         let tokens: TokenResponse = answer.json()?;
@@ -302,7 +302,7 @@ impl Client {
     /// when needed).
     pub fn refresh(&self) -> Result<(), SdkError> {
         let refresh = self.store.get(keys::REFRESH)?.ok_or(SdkError::Auth {
-            message: "not signed in".into(),
+            detail: "not signed in".into(),
         })?;
         let body = serde_json::to_value(RefreshRequest {
             refresh_token: refresh,
@@ -724,7 +724,7 @@ impl Client {
     pub fn stamp(&self, task_id: String, fix: LocationFix) -> Result<Stamp, SdkError> {
         let task = self.task(&task_id)?;
         let officer = self.officer()?.ok_or(SdkError::Auth {
-            message: "not signed in".into(),
+            detail: "not signed in".into(),
         })?;
         let borrower: String = self
             .store

@@ -1,4 +1,6 @@
-//! The few errors an app acts on, each with a message a person can read.
+//! The few errors an app acts on, each with a detail a person can read. (The field is not
+//! called `message`: Kotlin exceptions have a `message` of their own, which the generated
+//! `SdkException` derives from the `Display` text below.)
 
 use loanwatch_api_types::Problem;
 
@@ -7,63 +9,63 @@ use loanwatch_api_types::Problem;
 pub enum SdkError {
     /// The server could not be reached or answered with a fault of its own; try again later.
     /// Nothing queued is lost.
-    #[error("no connection to the server: {message}")]
+    #[error("no connection to the server: {detail}")]
     Network {
         /// What happened.
-        message: String,
+        detail: String,
     },
     /// Not signed in, or the session ended: sign in again.
-    #[error("sign in again: {message}")]
+    #[error("sign in again: {detail}")]
     Auth {
         /// What happened.
-        message: String,
+        detail: String,
     },
     /// An input is wrong; `field` names it (a JSON pointer, or an item key).
-    #[error("{field}: {message}")]
+    #[error("{field}: {detail}")]
     Validation {
         /// The input at fault.
         field: String,
         /// What is wrong with it.
-        message: String,
+        detail: String,
     },
     /// The server holds something else under this id, or the task moved on (for example a
     /// supervisor returned it).
-    #[error("conflict: {message}")]
+    #[error("conflict: {detail}")]
     Conflict {
         /// What happened.
-        message: String,
+        detail: String,
     },
     /// The device's storage failed (full disk, unreadable file).
-    #[error("device storage: {message}")]
+    #[error("device storage: {detail}")]
     Storage {
         /// What happened.
-        message: String,
+        detail: String,
     },
 }
 
 impl SdkError {
     pub(crate) fn network(e: impl std::fmt::Display) -> Self {
         Self::Network {
-            message: e.to_string(),
+            detail: e.to_string(),
         }
     }
 
     pub(crate) fn storage(e: impl std::fmt::Display) -> Self {
         Self::Storage {
-            message: e.to_string(),
+            detail: e.to_string(),
         }
     }
 
-    pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+    pub(crate) fn invalid(field: impl Into<String>, detail: impl Into<String>) -> Self {
         Self::Validation {
             field: field.into(),
-            message: message.into(),
+            detail: detail.into(),
         }
     }
 
-    pub(crate) fn conflict(message: impl Into<String>) -> Self {
+    pub(crate) fn conflict(detail: impl Into<String>) -> Self {
         Self::Conflict {
-            message: message.into(),
+            detail: detail.into(),
         }
     }
 
@@ -76,17 +78,17 @@ impl SdkError {
             .map(|p| p.detail.clone())
             .unwrap_or_else(|| format!("HTTP {status}"));
         match status {
-            401 => Self::Auth { message: detail },
-            409 => Self::Conflict { message: detail },
+            401 => Self::Auth { detail },
+            409 => Self::Conflict { detail },
             400..=499 => {
-                let (field, message) = problem
+                let (field, detail) = problem
                     .and_then(|p| p.errors.into_iter().next())
                     .map(|e| (e.pointer, e.message))
                     .unwrap_or_else(|| (String::new(), detail));
-                Self::Validation { field, message }
+                Self::Validation { field, detail }
             }
             _ => Self::Network {
-                message: format!("the server answered {status}: {detail}"),
+                detail: format!("the server answered {status}: {detail}"),
             },
         }
     }

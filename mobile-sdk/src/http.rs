@@ -38,7 +38,7 @@ impl Answer {
             return Err(self.error());
         }
         serde_json::from_str(&self.body).map_err(|e| SdkError::Network {
-            message: format!("the server's answer could not be read: {e}"),
+            detail: format!("the server's answer could not be read: {e}"),
         })
     }
 
@@ -229,7 +229,7 @@ impl Http {
     /// A usable access token: the stored one, or a fresh one from the refresh token.
     fn access_token(&self, store: &Store, force: bool) -> Result<String, SdkError> {
         let signed_out = || SdkError::Auth {
-            message: "not signed in".into(),
+            detail: "not signed in".into(),
         };
         let valid = |store: &Store| -> Result<Option<String>, SdkError> {
             let expires: i64 = store
@@ -270,7 +270,7 @@ impl Http {
                 store::put(tx, keys::REFRESH, None)
             })?;
             return Err(SdkError::Auth {
-                message: "the session ended; sign in again".into(),
+                detail: "the session ended; sign in again".into(),
             });
         }
         let tokens: TokenResponse = answer.json()?;

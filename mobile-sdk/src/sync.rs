@@ -168,7 +168,7 @@ impl Client {
             }
             if !force && e.next_attempt_ms > now_ms() {
                 return Err(SdkError::Network {
-                    message: format!(
+                    detail: format!(
                         "waiting {} s before trying again",
                         (e.next_attempt_ms - now_ms()) / 1000
                     ),

@@ -11,6 +11,7 @@
 
 mod auth;
 mod bad_input;
+mod bindings;
 mod calendar;
 mod evidence;
 mod field;

@@ -3,7 +3,7 @@
 //! nothing; a returned inspection comes back and is resubmitted.
 
 use chrono::NaiveDate;
-use loanwatch_e2e::{PASSWORD, TestApp, enterprise, seed_institution};
+use loanwatch_e2e::{Institution, PASSWORD, TestApp, enterprise, seed_institution};
 use loanwatch_sdk::{Client, LocationFix, SdkError, SyncProgress, Watermarker, watermark};
 use serde_json::json;
 
@@ -11,7 +11,7 @@ const GATE_WGS: (f64, f64) = (39.911954, 116.377817);
 const GATE_GCJ: (f64, f64) = (39.91334545536069, 116.38404722455657);
 
 /// A CJK font (Debian's fonts-wqy-microhei), required on CI.
-fn font() -> Option<String> {
+pub(crate) fn font() -> Option<String> {
     let path = std::env::var("LOANWATCH_TEST_FONT")
         .unwrap_or_else(|_| "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc".into());
     if std::path::Path::new(&path).exists() {
@@ -25,7 +25,7 @@ fn font() -> Option<String> {
     None
 }
 
-fn fix() -> LocationFix {
+pub(crate) fn fix() -> LocationFix {
     LocationFix {
         latitude: GATE_WGS.0,
         longitude: GATE_WGS.1,
@@ -56,10 +56,9 @@ fn outbox_rows(db: &std::path::Path) -> anyhow::Result<Vec<(i64, String, String,
     Ok(rows)
 }
 
-fn field_visit_offline_then_synced(app: &TestApp) -> anyhow::Result<()> {
-    let Some(font) = font() else {
-        return Ok(());
-    };
+/// An institution, a borrower with a site at its gate, a loan and its first on-site inspection
+/// assigned to `a.officer`: the task's id.
+pub(crate) fn visit_fixture(app: &TestApp) -> anyhow::Result<(Institution, String)> {
     let inst = seed_institution(app)?;
     let officer = inst.token("a.officer");
     let b = app.post(
@@ -100,6 +99,72 @@ fn field_visit_offline_then_synced(app: &TestApp) -> anyhow::Result<()> {
         .and_then(|t| t["id"].as_str())
         .unwrap_or_default()
         .to_owned();
+
+    Ok((inst, task))
+}
+
+/// Checks on the server that the visit arrived once: two check-ins, the photos with exactly
+/// `hashes`, the signed inspection and one submission.
+pub(crate) fn arrived_once(
+    app: &TestApp,
+    inst: &Institution,
+    task: &str,
+    mut hashes: Vec<String>,
+) -> anyhow::Result<()> {
+    let officer = inst.token("a.officer");
+    assert_eq!(app.count("checkins")?, 2);
+    let evidence = app.get(&format!("/api/v1/tasks/{task}/evidence"), officer)?;
+    let mut stored: Vec<String> = evidence.body.as_array().map_or(vec![], |a| {
+        a.iter()
+            .filter(|e| e["status"] == "stored")
+            .filter_map(|e| e["sha256"].as_str().map(str::to_owned))
+            .collect()
+    });
+    stored.sort();
+    hashes.sort();
+    assert_eq!(stored, hashes, "{}", evidence.text);
+    let inspection = app.get(&format!("/api/v1/tasks/{task}/inspection"), officer)?;
+    assert!(
+        inspection.body["signed_by"].is_string(),
+        "{}",
+        inspection.text
+    );
+    assert_eq!(inspection.body["answers"]["capacity_utilisation_pct"], 85);
+    let t = app.get(&format!("/api/v1/tasks/{task}"), officer)?;
+    assert_eq!(t.body["status"], "submitted", "{}", t.text);
+    let submits = t.body["history"]
+        .as_array()
+        .map_or(0, |h| h.iter().filter(|e| e["action"] == "submit").count());
+    assert_eq!(submits, 1, "{}", t.text);
+    Ok(())
+}
+
+/// The supervisor returns the task with a comment.
+pub(crate) fn return_task(app: &TestApp, inst: &Institution, task: &str) -> anyhow::Result<()> {
+    let t = app.get(&format!("/api/v1/tasks/{task}"), inst.token("a.officer"))?;
+    let version = t.body["version"].as_i64().unwrap_or_default();
+    let returned = app.post(
+        &format!("/api/v1/tasks/{task}/actions"),
+        inst.token("a.supervisor"),
+        &json!({ "action": "return", "comment": "补拍仓库照片", "version": version }),
+    )?;
+    anyhow::ensure!(returned.status == 200, "{}", returned.text);
+    Ok(())
+}
+
+/// After the rework: submitted again, one return on record.
+pub(crate) fn resubmitted(app: &TestApp, inst: &Institution, task: &str) -> anyhow::Result<()> {
+    let t = app.get(&format!("/api/v1/tasks/{task}"), inst.token("a.officer"))?;
+    assert_eq!(t.body["status"], "submitted", "{}", t.text);
+    assert_eq!(t.body["returns"], 1);
+    Ok(())
+}
+
+fn field_visit_offline_then_synced(app: &TestApp) -> anyhow::Result<()> {
+    let Some(font) = font() else {
+        return Ok(());
+    };
+    let (inst, task) = visit_fixture(app)?;
 
     // Online: sign in and take the agenda along.
     let dir = tempfile::tempdir()?;
@@ -240,39 +305,10 @@ fn field_visit_offline_then_synced(app: &TestApp) -> anyhow::Result<()> {
     assert!(client.outbox()?.is_empty());
 
     // On the server, everything once, with matching hashes.
-    assert_eq!(app.count("checkins")?, 2);
-    let evidence = app.get(&format!("/api/v1/tasks/{task}/evidence"), officer)?;
-    let mut stored: Vec<String> = evidence.body.as_array().map_or(vec![], |a| {
-        a.iter()
-            .filter(|e| e["status"] == "stored")
-            .filter_map(|e| e["sha256"].as_str().map(str::to_owned))
-            .collect()
-    });
-    stored.sort();
-    hashes.sort();
-    assert_eq!(stored, hashes, "{}", evidence.text);
-    let inspection = app.get(&format!("/api/v1/tasks/{task}/inspection"), officer)?;
-    assert!(
-        inspection.body["signed_by"].is_string(),
-        "{}",
-        inspection.text
-    );
-    assert_eq!(inspection.body["answers"]["capacity_utilisation_pct"], 85);
-    let t = app.get(&format!("/api/v1/tasks/{task}"), officer)?;
-    assert_eq!(t.body["status"], "submitted", "{}", t.text);
-    let submits = t.body["history"]
-        .as_array()
-        .map_or(0, |h| h.iter().filter(|e| e["action"] == "submit").count());
-    assert_eq!(submits, 1, "{}", t.text);
+    arrived_once(app, &inst, &task, hashes.clone())?;
 
     // The supervisor returns it; the device shows why, and the officer reworks and resubmits.
-    let version = t.body["version"].as_i64().unwrap_or_default();
-    let returned = app.post(
-        &format!("/api/v1/tasks/{task}/actions"),
-        inst.token("a.supervisor"),
-        &json!({ "action": "return", "comment": "补拍仓库照片", "version": version }),
-    )?;
-    anyhow::ensure!(returned.status == 200, "{}", returned.text);
+    return_task(app, &inst, &task)?;
     let agenda = client.download_agenda(None, None)?;
     let back = agenda
         .iter()
@@ -290,9 +326,7 @@ fn field_visit_offline_then_synced(app: &TestApp) -> anyhow::Result<()> {
     client.submit(task.clone())?;
     let report = client.sync(false, None)?;
     assert_eq!((report.remaining, report.parked), (0, 0), "{report:?}");
-    let t = app.get(&format!("/api/v1/tasks/{task}"), officer)?;
-    assert_eq!(t.body["status"], "submitted", "{}", t.text);
-    assert_eq!(t.body["returns"], 1);
+    resubmitted(app, &inst, &task)?;
 
     // Signing out forgets the session; the next call asks for a sign-in.
     client.logout()?;
