@@ -286,6 +286,11 @@ impl Client {
         let doc = serde_json::to_string(&OfficerDoc::from(&officer))?;
         self.store
             .write(|tx| store::put(tx, keys::OFFICER, Some(&doc)))?;
+        // Enrolment: the first sign-in of this officer on this phone makes the device key.
+        self.enrol(
+            &officer.id,
+            &format!("{} phone of {}", std::env::consts::OS, officer.username),
+        )?;
         Ok(officer)
     }
 
@@ -764,10 +769,12 @@ impl Client {
         stamp: Stamp,
     ) -> Result<String, SdkError> {
         self.in_progress(&task_id)?;
+        let officer = self.officer()?.ok_or(SdkError::Auth {
+            detail: "not signed in".into(),
+        })?;
         let id = uuid::Uuid::now_v7().to_string();
         let file = self.media.join(format!("{id}.jpg"));
-        write_durably(&file, &photo.jpeg)?;
-        let declare = DeclareEvidence {
+        let mut declare = DeclareEvidence {
             id: id.clone(),
             item_key: item_key.clone(),
             kind: EvidenceKind::Photo,
@@ -788,7 +795,10 @@ impl Client {
                 "width": photo.width,
                 "height": photo.height,
             }),
+            device_signature: None,
         };
+        declare.device_signature = Some(self.sign(&officer.id, &task_id, &declare)?);
+        write_durably(&file, &photo.jpeg)?;
         let queued = self.store.write(|tx| {
             if let Some(mut d) = draft(tx, &task_id)? {
                 *d.evidence.entry(item_key.clone()).or_default() += 1;

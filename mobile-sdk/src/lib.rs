@@ -9,6 +9,7 @@
 //! [`Client::sync`] sends it in order when the network returns.
 
 mod client;
+mod device;
 mod error;
 mod http;
 mod store;

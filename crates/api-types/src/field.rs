@@ -184,6 +184,51 @@ pub struct DeclareEvidence {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub capture: serde_json::Value,
+    /// The officer's device's signature of this evidence, verified when the upload completes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device_signature: Option<DeviceSignature>,
+}
+
+/// An Ed25519 signature by a registered device over the evidence's signed message: its id and
+/// task, SHA-256, size, capture time and the fix of `capture` (see
+/// `loanwatch_domain::field::device::evidence_message`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSignature {
+    /// The device, as registered with `POST /me/devices`.
+    pub device_id: String,
+    /// The 64-byte signature, base64.
+    pub signature: String,
+}
+
+/// A phone's public key to register for the caller.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDevice {
+    /// A name for people: the phone's model, say.
+    pub name: String,
+    /// The Ed25519 public key, 32 bytes, base64.
+    pub public_key: String,
+}
+
+/// A registered device of an officer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Device {
+    /// Id.
+    pub id: String,
+    /// Its officer.
+    pub user_id: String,
+    /// Name.
+    pub name: String,
+    /// The Ed25519 public key, base64.
+    pub public_key: String,
+    /// Registered at.
+    pub created_at: DateTime<Utc>,
+    /// Revoked at: its signatures no longer verify.
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// Where to send the bytes: one signed PUT, or (videos on S3) one signed PUT per part, then
@@ -275,6 +320,11 @@ pub struct Evidence {
     /// Other evidence found to be the same bytes or the same picture: a photo reused from
     /// another inspection or another borrower.
     pub reuse: Vec<EvidenceReuse>,
+    /// The device that signed the declaration, if it was signed.
+    pub device_id: Option<String>,
+    /// Whether the device's signature verified when the upload completed (absent: unsigned, or
+    /// not completed yet). Evidence whose signature does not verify is rejected.
+    pub signature_verified: Option<bool>,
 }
 
 /// A link to other evidence with the same bytes or a near-identical picture.

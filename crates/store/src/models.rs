@@ -556,6 +556,25 @@ pub struct EvidenceRow {
     pub upload_id: Option<String>,
     /// Part size of a multipart upload.
     pub part_bytes: Option<i64>,
+    /// The registered device that signed the declaration.
+    pub device_id: Option<String>,
+    /// Its Ed25519 signature, base64.
+    pub device_signature: Option<String>,
+    /// Whether the signature verified at completion.
+    pub signature_verified: Option<bool>,
+}
+
+/// An officer's phone and its Ed25519 public key.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = device_keys)]
+pub struct DeviceKeyRow {
+    pub id: String,
+    pub user_id: String,
+    pub name: String,
+    /// 32 bytes, base64.
+    pub public_key: String,
+    pub created_at: NaiveDateTime,
+    pub revoked_at: Option<NaiveDateTime>,
 }
 
 /// A link between two pieces of evidence found to be the same bytes or the same picture.

@@ -456,6 +456,20 @@ diesel::table! {
         thumbnail_key -> Nullable<Text>,
         upload_id -> Nullable<Text>,
         part_bytes -> Nullable<BigInt>,
+        device_id -> Nullable<Text>,
+        device_signature -> Nullable<Text>,
+        signature_verified -> Nullable<Bool>,
+    }
+}
+
+diesel::table! {
+    device_keys (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        public_key -> Text,
+        created_at -> Timestamp,
+        revoked_at -> Nullable<Timestamp>,
     }
 }
 
@@ -646,6 +660,7 @@ diesel::joinable!(party_relations -> parties (party_id));
 diesel::joinable!(warning_events -> warnings (warning_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    device_keys,
     organisations,
     users,
     api_clients,

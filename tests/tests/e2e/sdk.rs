@@ -123,6 +123,22 @@ pub(crate) fn arrived_once(
     stored.sort();
     hashes.sort();
     assert_eq!(stored, hashes, "{}", evidence.text);
+    // Each signed by the phone's registered key, verified on completion.
+    let devices = app.get("/api/v1/me/devices", officer)?;
+    let device = devices.body[0]["id"].as_str().unwrap_or_default();
+    assert_eq!(
+        devices.body.as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        devices.text
+    );
+    for e in evidence.body.as_array().into_iter().flatten() {
+        assert_eq!(
+            (e["device_id"].as_str(), e["signature_verified"].as_bool()),
+            (Some(device), Some(true)),
+            "{e}"
+        );
+    }
     let inspection = app.get(&format!("/api/v1/tasks/{task}/inspection"), officer)?;
     assert!(
         inspection.body["signed_by"].is_string(),
@@ -338,4 +354,198 @@ fn field_visit_offline_then_synced(app: &TestApp) -> anyhow::Result<()> {
     Ok(())
 }
 
-loanwatch_e2e::on_both_backends!(field_visit_offline_then_synced);
+/// Declares a photo for `task`, signed as given, uploads it and completes it.
+fn signed_photo(
+    app: &TestApp,
+    token: &str,
+    task: &str,
+    bytes: &[u8],
+    sign: impl Fn(&str, &serde_json::Value) -> serde_json::Value,
+) -> anyhow::Result<(loanwatch_e2e::Resp, String)> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let mut body = json!({
+        "id": id, "item_key": "site_photos", "kind": "photo", "content_type": "image/jpeg",
+        "size_bytes": bytes.len(), "sha256": loanwatch_e2e::sha256_hex(bytes),
+        "captured_at": "2026-11-24T08:00:00.250Z",
+        "capture": { "latitude": 39.911954, "longitude": 116.377817, "datum": "wgs84", "accuracy_m": 9.0 },
+    });
+    body["device_signature"] = sign(&id, &body);
+    let declared = app.post(&format!("/api/v1/tasks/{task}/evidence"), token, &body)?;
+    if declared.status != 201 {
+        return Ok((declared, id));
+    }
+    let put = loanwatch_e2e::put_to(app, &declared.body["upload"], bytes, &[])?;
+    anyhow::ensure!(put == 200, "upload: {put}");
+    let done = app.post(
+        &format!("/api/v1/evidence/{id}/complete"),
+        token,
+        &json!({}),
+    )?;
+    Ok((done, id))
+}
+
+fn device_keys_sign_evidence(app: &TestApp) -> anyhow::Result<()> {
+    use base64::{Engine, engine::general_purpose::STANDARD};
+    use ed25519_dalek::{Signer, SigningKey};
+
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let task = loanwatch_e2e::open_task(app, officer, "杭州精工机械有限公司", 31)?;
+    let key = SigningKey::from_bytes(&[7u8; 32]);
+    let public = STANDARD.encode(key.verifying_key().to_bytes());
+
+    // Registration: bad keys are refused; the same key again is a replay; another person's
+    // registration of it is a conflict.
+    let register = |token: &str, public_key: &str| {
+        app.post(
+            "/api/v1/me/devices",
+            token,
+            &json!({ "name": "Pixel 8", "public_key": public_key }),
+        )
+    };
+    let bad = register(officer, "c2hvcnQ=")?;
+    assert_eq!(
+        (bad.status, bad.pointer()),
+        (422, "/public_key"),
+        "{}",
+        bad.text
+    );
+    let first = register(officer, &public)?;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let device = first.body["id"].as_str().unwrap_or_default().to_owned();
+    let again = register(officer, &public)?;
+    assert_eq!(
+        (again.status, again.body["id"].as_str()),
+        (200, Some(device.as_str()))
+    );
+    assert_eq!(register(inst.token("a.officer2"), &public)?.status, 409);
+    let theirs = SigningKey::from_bytes(&[9u8; 32]);
+    let other = register(
+        inst.token("a.officer2"),
+        &STANDARD.encode(theirs.verifying_key().to_bytes()),
+    )?;
+    let other_device = other.body["id"].as_str().unwrap_or_default().to_owned();
+
+    let sign_with = |k: &SigningKey, device: &str, size_delta: u64| {
+        let device = device.to_owned();
+        let k = k.clone();
+        let task = task.clone();
+        move |id: &str, body: &serde_json::Value| {
+            let message = loanwatch_domain::field::device::evidence_message(
+                id,
+                &task,
+                body["sha256"].as_str().unwrap_or_default(),
+                body["size_bytes"].as_u64().unwrap_or_default() + size_delta,
+                chrono::DateTime::parse_from_rfc3339(
+                    body["captured_at"].as_str().unwrap_or_default(),
+                )
+                .map(|t| t.to_utc())
+                .unwrap_or_default(),
+                &body["capture"],
+            );
+            json!({ "device_id": device, "signature": STANDARD.encode(k.sign(&message).to_bytes()) })
+        }
+    };
+    let before = app.count("evidence")?;
+
+    // A good signature verifies on completion.
+    let (done, _) = signed_photo(
+        app,
+        officer,
+        &task,
+        &loanwatch_e2e::jpeg_bytes(1, 320),
+        sign_with(&key, &device, 0),
+    )?;
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(
+        (
+            done.body["device_id"].as_str(),
+            done.body["signature_verified"].as_bool()
+        ),
+        (Some(device.as_str()), Some(true))
+    );
+    // A signature over other facts (another size) is rejected at completion, with its bytes.
+    let (forged, id) = signed_photo(
+        app,
+        officer,
+        &task,
+        &loanwatch_e2e::jpeg_bytes(2, 320),
+        sign_with(&key, &device, 1),
+    )?;
+    assert_eq!(forged.status, 422, "{}", forged.text);
+    let listed = app.get(&format!("/api/v1/tasks/{task}/evidence"), officer)?;
+    let rejected = listed
+        .body
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["id"] == id.as_str());
+    assert_eq!(
+        rejected.map(|e| (e["status"].clone(), e["signature_verified"].clone())),
+        Some((json!("rejected"), json!(false))),
+        "{}",
+        listed.text
+    );
+    // Someone else's device, a malformed signature: refused at declaration, nothing written.
+    let (mine_not, _) = signed_photo(
+        app,
+        officer,
+        &task,
+        &loanwatch_e2e::jpeg_bytes(3, 320),
+        sign_with(&theirs, &other_device, 0),
+    )?;
+    assert_eq!(
+        (mine_not.status, mine_not.pointer()),
+        (422, "/device_signature/device_id"),
+        "{}",
+        mine_not.text
+    );
+    let (short, _) = signed_photo(
+        app,
+        officer,
+        &task,
+        &loanwatch_e2e::jpeg_bytes(4, 320),
+        |_, _| json!({ "device_id": device, "signature": "c2hvcnQ=" }),
+    )?;
+    assert_eq!(
+        (short.status, short.pointer()),
+        (422, "/device_signature/signature"),
+        "{}",
+        short.text
+    );
+    assert_eq!(app.count("evidence")?, before + 2);
+
+    // A revoked device signs nothing more.
+    let revoked = app.post(
+        &format!("/api/v1/me/devices/{device}/revoke"),
+        officer,
+        &json!({}),
+    )?;
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    assert!(revoked.body["revoked_at"].is_string());
+    let (late, _) = signed_photo(
+        app,
+        officer,
+        &task,
+        &loanwatch_e2e::jpeg_bytes(5, 320),
+        sign_with(&key, &device, 0),
+    )?;
+    assert_eq!(
+        (late.status, late.pointer()),
+        (422, "/device_signature/device_id"),
+        "{}",
+        late.text
+    );
+    assert_eq!(
+        app.post(
+            &format!("/api/v1/me/devices/{device}/revoke"),
+            inst.token("a.officer2"),
+            &json!({})
+        )?
+        .status,
+        404
+    );
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(field_visit_offline_then_synced, device_keys_sign_evidence);

@@ -75,6 +75,8 @@ fn view(r: &EvidenceRow, reuse: Vec<EvidenceReuse>) -> Result<Evidence, ApiError
         width: r.width.map(|w| w.max(0) as u32),
         height: r.height.map(|h| h.max(0) as u32),
         reuse,
+        device_id: r.device_id.clone(),
+        signature_verified: r.signature_verified,
     })
 }
 
@@ -342,6 +344,9 @@ async fn declare_evidence(
     let who = actor.clone();
     let (replayed, row) = write::change(&state, &actor, move |tx| {
         let t = super::assigned_task(tx.conn(), &who, &task_id)?;
+        if let Some(s) = &input.device_signature {
+            super::devices::check_declared(tx.conn(), &me.to_string(), s)?;
+        }
         let row = EvidenceRow {
             id: input.id.clone(),
             request_hash: hash.clone(),
@@ -365,6 +370,9 @@ async fn declare_evidence(
             thumbnail_key: None,
             upload_id: None,
             part_bytes: None,
+            device_id: input.device_signature.as_ref().map(|s| s.device_id.clone()),
+            device_signature: input.device_signature.as_ref().map(|s| s.signature.clone()),
+            signature_verified: None,
         };
         if !field::insert_evidence(tx, &row)? {
             let first = field::evidence_by_id(tx.conn(), &input.id)?;
@@ -762,10 +770,14 @@ async fn complete_evidence(
     let max_distance = state.config.field.similar_max_distance;
     let outcome = write::change(&state, &actor, move |tx| {
         let row = field::evidence_by_id(tx.conn(), &id)?;
-        let examined = match examined {
+        let signed = super::devices::verify(tx.conn(), &row)?;
+        let examined = match examined.and_then(|e| signed.clone().map(|_| e)) {
             Ok(e) => e,
             Err(why) => {
                 field::settle_evidence(tx, &id, EvidenceStatus::Rejected.as_str(), Some(&why))?;
+                if signed.is_err() {
+                    field::set_signature_verified(tx, &id, false)?;
+                }
                 tx.audit(
                     "evidence.reject",
                     "task",
@@ -776,6 +788,9 @@ async fn complete_evidence(
             }
         };
         field::settle_evidence(tx, &id, EvidenceStatus::Stored.as_str(), None)?;
+        if signed == Ok(true) {
+            field::set_signature_verified(tx, &id, true)?;
+        }
         let phash = examined.image.as_ref().map(|i| i.2);
         if let Some((width, height, phash, thumbnail_key)) = &examined.image {
             field::set_image(

@@ -1,6 +1,7 @@
 //! Field evidence on the server: borrowers' sites with geofences, check-ins judged against them,
 //! the officer's daily trail, and evidence upload.
 
+pub mod devices;
 pub mod evidence;
 pub mod images;
 
@@ -44,6 +45,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(check_out)
         .service(get_trail);
     evidence::configure(cfg);
+    devices::configure(cfg);
 }
 
 /// The person writing field data: check-ins and evidence are made by people, not API clients.

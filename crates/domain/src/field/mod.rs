@@ -3,6 +3,7 @@
 
 pub mod checkin;
 pub mod datum;
+pub mod device;
 pub mod evidence;
 
 pub use checkin::{CheckinFlag, CheckinPolicy, Geofence, Verdict, judge};

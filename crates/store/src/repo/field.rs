@@ -6,8 +6,8 @@ use diesel::prelude::*;
 
 use crate::{
     DbConn, StoreError, StoreResult, WriteTx,
-    models::{CheckinRow, EvidenceReuseRow, EvidenceRow, SiteRow},
-    schema::{borrower_sites, checkins, evidence, evidence_reuse},
+    models::{CheckinRow, DeviceKeyRow, EvidenceReuseRow, EvidenceRow, SiteRow},
+    schema::{borrower_sites, checkins, device_keys, evidence, evidence_reuse},
 };
 
 /// Registers a site.
@@ -295,4 +295,60 @@ pub fn reuse_of(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(EvidenceR
         ))
         .select((EvidenceReuseRow::as_select(), evidence::task_id))
         .load(conn)?)
+}
+
+/// Registers a device key; `false` when the public key is registered already.
+pub fn insert_device(tx: &mut WriteTx<'_>, row: &DeviceKeyRow) -> StoreResult<bool> {
+    let n = crate::on_backend!(tx.conn(), |c| diesel::insert_into(device_keys::table)
+        .values(row)
+        .on_conflict(device_keys::public_key)
+        .do_nothing()
+        .execute(c))?;
+    Ok(n == 1)
+}
+
+/// The device holding a public key.
+pub fn device_by_key(conn: &mut DbConn, public_key: &str) -> StoreResult<DeviceKeyRow> {
+    Ok(device_keys::table
+        .filter(device_keys::public_key.eq(public_key))
+        .select(DeviceKeyRow::as_select())
+        .first(conn)?)
+}
+
+/// A device by id.
+pub fn device(conn: &mut DbConn, id: &str) -> StoreResult<DeviceKeyRow> {
+    Ok(device_keys::table
+        .find(id)
+        .select(DeviceKeyRow::as_select())
+        .first(conn)?)
+}
+
+/// A user's devices, oldest first.
+pub fn devices_of(conn: &mut DbConn, user_id: &str) -> StoreResult<Vec<DeviceKeyRow>> {
+    Ok(device_keys::table
+        .filter(device_keys::user_id.eq(user_id))
+        .order((device_keys::created_at.asc(), device_keys::id.asc()))
+        .select(DeviceKeyRow::as_select())
+        .load(conn)?)
+}
+
+/// Revokes a device (once; a second revocation keeps the first time).
+pub fn revoke_device(tx: &mut WriteTx<'_>, id: &str) -> StoreResult<()> {
+    let now = tx.now();
+    diesel::update(
+        device_keys::table
+            .find(id)
+            .filter(device_keys::revoked_at.is_null()),
+    )
+    .set(device_keys::revoked_at.eq(Some(now)))
+    .execute(tx.conn())?;
+    Ok(())
+}
+
+/// Records whether evidence's device signature verified.
+pub fn set_signature_verified(tx: &mut WriteTx<'_>, id: &str, verified: bool) -> StoreResult<()> {
+    diesel::update(evidence::table.find(id))
+        .set(evidence::signature_verified.eq(Some(verified)))
+        .execute(tx.conn())?;
+    Ok(())
 }
