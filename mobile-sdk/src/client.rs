@@ -760,7 +760,7 @@ impl Client {
     }
 
     /// Attaches a watermarked photo to a checklist item: the bytes are written to the device
-    /// and the upload queued. Returns the evidence id.
+    /// and the upload queued, signed with the device key. Returns the evidence id.
     pub fn add_photo(
         &self,
         task_id: String,
@@ -769,57 +769,73 @@ impl Client {
         stamp: Stamp,
     ) -> Result<String, SdkError> {
         self.in_progress(&task_id)?;
-        let officer = self.officer()?.ok_or(SdkError::Auth {
-            detail: "not signed in".into(),
-        })?;
         let id = uuid::Uuid::now_v7().to_string();
         let file = self.media.join(format!("{id}.jpg"));
-        let mut declare = DeclareEvidence {
-            id: id.clone(),
-            item_key: item_key.clone(),
-            kind: EvidenceKind::Photo,
-            content_type: "image/jpeg".into(),
-            size_bytes: photo.jpeg.len() as u64,
-            sha256: photo.sha256,
-            captured_at: utc_ms(stamp.device_time_ms, "device_time_ms")?,
-            capture: serde_json::json!({
-                "latitude": stamp.latitude,
-                "longitude": stamp.longitude,
-                "datum": stamp.datum,
-                "accuracy_m": stamp.accuracy_m,
-                "device_time_ms": stamp.device_time_ms,
-                "clock_offset_ms": stamp.clock_offset_ms,
-                "officer": stamp.officer,
-                "borrower": stamp.borrower,
-                "task": stamp.task,
-                "width": photo.width,
-                "height": photo.height,
-            }),
-            device_signature: None,
-        };
-        declare.device_signature = Some(self.sign(&officer.id, &task_id, &declare)?);
         write_durably(&file, &photo.jpeg)?;
-        let queued = self.store.write(|tx| {
-            if let Some(mut d) = draft(tx, &task_id)? {
-                *d.evidence.entry(item_key.clone()).or_default() += 1;
-                d.signed = false;
-                put_draft(tx, &task_id, &d)?;
-            }
-            queue(
-                tx,
-                &task_id,
-                &Op::Evidence {
-                    declare,
-                    file: file.to_string_lossy().into_owned(),
-                },
-            )
-        });
-        if queued.is_err() {
-            let _ = std::fs::remove_file(&file);
-        }
-        queued.map(|()| id)
+        let extra = serde_json::json!({ "width": photo.width, "height": photo.height });
+        let size = photo.jpeg.len() as u64;
+        self.attach(
+            &task_id,
+            &item_key,
+            Captured {
+                id,
+                kind: EvidenceKind::Photo,
+                content_type: "image/jpeg".into(),
+                file,
+                size,
+                sha256: photo.sha256,
+            },
+            &stamp,
+            extra,
+        )
     }
 
+    /// Attaches a video the camera recorded at `path` (`content_type` `video/mp4` or
+    /// `video/quicktime`). The SDK takes the file over (it is moved into the SDK's storage), hashes
+    /// it as a stream, and queues its upload, in parts where the server asks for them (a part
+    /// the storage already holds is not sent again after a restart). `stamp` is what a photo's
+    /// watermark would show; it goes with the video as its capture metadata. Returns the
+    /// evidence id.
+    pub fn add_video(
+        &self,
+        task_id: String,
+        item_key: String,
+        path: String,
+        content_type: String,
+        stamp: Stamp,
+    ) -> Result<String, SdkError> {
+        self.in_progress(&task_id)?;
+        if !EvidenceKind::Video
+            .content_types()
+            .contains(&content_type.as_str())
+        {
+            return Err(SdkError::invalid(
+                "content_type",
+                format!(
+                    "must be one of {}",
+                    EvidenceKind::Video.content_types().join(", ")
+                ),
+            ));
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let file = self.media.join(format!("{id}.video"));
+        take_over(std::path::Path::new(&path), &file)?;
+        let (size, sha256) = hash_file(&file)?;
+        self.attach(
+            &task_id,
+            &item_key,
+            Captured {
+                id,
+                kind: EvidenceKind::Video,
+                content_type,
+                file,
+                size,
+                sha256,
+            },
+            &stamp,
+            serde_json::json!({}),
+        )
+    }
     /// Submits the task for review (after sign-off).
     pub fn submit(&self, task_id: String) -> Result<(), SdkError> {
         let mut task = self.in_progress(&task_id)?;
@@ -840,6 +856,68 @@ impl Client {
 }
 
 impl Client {
+    /// Declares captured evidence (signed), counts it for its item and queues its upload; the
+    /// file is removed again if that cannot be written.
+    fn attach(
+        &self,
+        task_id: &str,
+        item_key: &str,
+        c: Captured,
+        stamp: &Stamp,
+        extra: Value,
+    ) -> Result<String, SdkError> {
+        let officer = self.officer()?.ok_or(SdkError::Auth {
+            detail: "not signed in".into(),
+        })?;
+        let mut capture = serde_json::json!({
+            "latitude": stamp.latitude,
+            "longitude": stamp.longitude,
+            "datum": stamp.datum,
+            "accuracy_m": stamp.accuracy_m,
+            "device_time_ms": stamp.device_time_ms,
+            "clock_offset_ms": stamp.clock_offset_ms,
+            "officer": stamp.officer,
+            "borrower": stamp.borrower,
+            "task": stamp.task,
+        });
+        if let (Some(c), Value::Object(e)) = (capture.as_object_mut(), extra) {
+            c.extend(e);
+        }
+        let queued = (|| {
+            let mut declare = DeclareEvidence {
+                id: c.id.clone(),
+                item_key: item_key.to_owned(),
+                kind: c.kind,
+                content_type: c.content_type.clone(),
+                size_bytes: c.size,
+                sha256: c.sha256.clone(),
+                captured_at: utc_ms(stamp.device_time_ms, "device_time_ms")?,
+                capture,
+                device_signature: None,
+            };
+            declare.device_signature = Some(self.sign(&officer.id, task_id, &declare)?);
+            self.store.write(|tx| {
+                if let Some(mut d) = draft(tx, task_id)? {
+                    *d.evidence.entry(item_key.to_owned()).or_default() += 1;
+                    d.signed = false;
+                    put_draft(tx, task_id, &d)?;
+                }
+                queue(
+                    tx,
+                    task_id,
+                    &Op::Evidence {
+                        declare,
+                        file: c.file.to_string_lossy().into_owned(),
+                    },
+                )
+            })
+        })();
+        if queued.is_err() {
+            let _ = std::fs::remove_file(&c.file);
+        }
+        queued.map(|()| c.id)
+    }
+
     fn task(&self, task_id: &str) -> Result<Task, SdkError> {
         let doc: Option<String> = self
             .store
@@ -984,6 +1062,56 @@ fn fence(s: &Site) -> Result<Geofence, ()> {
             Geofence::polygon(&ring, s.datum).map_err(|_| ())
         }
     }
+}
+
+/// Evidence captured on the device, before it is declared.
+struct Captured {
+    id: String,
+    kind: EvidenceKind,
+    content_type: String,
+    file: PathBuf,
+    size: u64,
+    sha256: String,
+}
+
+/// Moves a file the host hands over into the SDK's storage (copying across file systems) and
+/// makes it durable there.
+fn take_over(from: &std::path::Path, to: &std::path::Path) -> Result<(), SdkError> {
+    if !from.is_file() {
+        return Err(SdkError::invalid(
+            "path",
+            format!("{} is not a file", from.display()),
+        ));
+    }
+    if std::fs::rename(from, to).is_err() {
+        std::fs::copy(from, to)?;
+        std::fs::File::open(to)?.sync_all()?;
+        std::fs::remove_file(from)?;
+    }
+    std::fs::File::open(to)?.sync_all()?;
+    if let Some(dir) = to.parent() {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+/// Size and SHA-256 of a file, read as a stream (a long video never sits in memory).
+fn hash_file(path: &std::path::Path) -> Result<(u64, String), SdkError> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        size += n as u64;
+    }
+    Ok((size, hex::encode(hasher.finalize())))
 }
 
 /// Writes a file and makes it durable before anything refers to it.

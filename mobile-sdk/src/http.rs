@@ -142,25 +142,32 @@ impl Http {
         Ok(Answer { status, body })
     }
 
-    /// Sends raw bytes (an evidence upload) with the given headers.
-    pub fn put_bytes(
+    /// Sends `len` bytes of a file from `offset` (an evidence upload or one part of it) with the
+    /// given headers, streamed from the disk.
+    pub fn put_file(
         &self,
         url: &str,
         headers: &std::collections::BTreeMap<String, String>,
-        bytes: &[u8],
+        file: &str,
+        offset: u64,
+        len: u64,
     ) -> Result<Answer, SdkError> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(file)?;
+        f.seek(SeekFrom::Start(offset))?;
         let mut req = ureq::http::Request::builder()
             .method("PUT")
-            .uri(self.url(url));
+            .uri(self.url(url))
+            .header("Content-Length", len.to_string());
         for (k, v) in headers {
-            // ureq sets the length from the body itself.
             if !k.eq_ignore_ascii_case("content-length") {
                 req = req.header(k, v);
             }
         }
+        let body = ureq::SendBody::from_owned_reader(f.take(len));
         let mut res = self
             .agent
-            .run(req.body(bytes).map_err(SdkError::network)?)
+            .run(req.body(body).map_err(SdkError::network)?)
             .map_err(SdkError::network)?;
         let status = res.status().as_u16();
         let body = res.body_mut().read_to_string().unwrap_or_default();

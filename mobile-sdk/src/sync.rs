@@ -349,27 +349,33 @@ impl Client {
                         .unwrap_or_else(|| "the server refused this evidence".into()),
                 ));
             };
-            let bytes = std::fs::read(file)?;
+            let size = std::fs::metadata(file)?.len();
+            if size != declare.size_bytes {
+                return Err(SdkError::storage(format!(
+                    "{file} is {size} bytes, {} were declared",
+                    declare.size_bytes
+                )));
+            }
             match target.mode {
                 UploadMode::Single => {
                     let url = target
                         .url
                         .as_deref()
                         .ok_or_else(|| SdkError::network("the upload target has no URL"))?;
-                    let answer = self.http.put_bytes(url, &target.headers, &bytes)?;
+                    let answer = self.http.put_file(url, &target.headers, file, 0, size)?;
                     if !answer.ok() {
                         return Err(answer.error());
                     }
                 }
                 UploadMode::Multipart => {
                     for part in target.parts.iter().filter(|p| !p.uploaded) {
-                        let start = usize::try_from(part.offset).unwrap_or(usize::MAX);
-                        let end = start
-                            .saturating_add(usize::try_from(part.size_bytes).unwrap_or(usize::MAX));
-                        let slice = bytes.get(start..end).ok_or_else(|| {
-                            SdkError::storage("the file is shorter than declared")
-                        })?;
-                        let answer = self.http.put_bytes(&part.url, &part.headers, slice)?;
+                        let answer = self.http.put_file(
+                            &part.url,
+                            &part.headers,
+                            file,
+                            part.offset,
+                            part.size_bytes,
+                        )?;
                         if !answer.ok() {
                             return Err(answer.error());
                         }
