@@ -79,7 +79,9 @@ impl SdkError {
             .unwrap_or_else(|| format!("HTTP {status}"));
         match status {
             401 => Self::Auth { detail },
-            409 => Self::Conflict { detail },
+            // For the officer's work, 403 and 404 mean the task moved on: handed over to someone
+            // else, or out of reach. The app shows it like any other conflict.
+            403 | 404 | 409 => Self::Conflict { detail },
             400..=499 => {
                 let (field, detail) = problem
                     .and_then(|p| p.errors.into_iter().next())

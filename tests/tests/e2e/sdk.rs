@@ -548,7 +548,65 @@ fn device_keys_sign_evidence(app: &TestApp) -> anyhow::Result<()> {
     Ok(())
 }
 
-loanwatch_e2e::on_both_backends!(field_visit_offline_then_synced, device_keys_sign_evidence);
+/// The task is handed over while the officer works offline: the sync parks the work as a
+/// conflict the app shows, sends nothing after it for that task, and the officer discards it.
+fn work_on_a_task_handed_over_meanwhile_is_parked(app: &TestApp) -> anyhow::Result<()> {
+    let (inst, task) = visit_fixture(app)?;
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().to_string_lossy().into_owned();
+    let client = Client::new(app.base.clone(), data)?;
+    client.login("a.officer".into(), PASSWORD.into())?;
+    client.download_agenda(None, None)?;
+    client.start_task(task.clone())?;
+    client.check_in(task.clone(), fix())?;
+    let moved = app.post(
+        &format!("/api/v1/users/{}/hand-over", inst.user("a.officer")),
+        inst.token("a.supervisor"),
+        &json!({ "to_officer_id": inst.user("a.officer2") }),
+    )?;
+    anyhow::ensure!(moved.status == 200, "{}", moved.text);
+
+    let report = client.sync(true, None)?;
+    assert_eq!(
+        (report.sent, report.parked, report.remaining),
+        (0, 1, 2),
+        "{report:?}"
+    );
+    let outbox = client.outbox()?;
+    let states: Vec<(&str, &str)> = outbox
+        .iter()
+        .map(|e| (e.kind.as_str(), e.state.as_str()))
+        .collect();
+    assert_eq!(
+        states,
+        [("start_task", "conflict"), ("check_in", "pending")]
+    );
+    assert!(
+        outbox[0].detail.as_deref().is_some_and(|d| !d.is_empty()),
+        "{outbox:?}"
+    );
+    assert_eq!(
+        app.count("checkins")?,
+        0,
+        "nothing after the parked entry was sent"
+    );
+    // Retrying does not change what the server says; the officer gives the work up.
+    client.retry(outbox[0].seq)?;
+    assert_eq!(client.sync(true, None)?.parked, 1);
+    for e in &outbox {
+        client.discard(e.seq)?;
+    }
+    assert!(client.outbox()?.is_empty());
+    let agenda = client.download_agenda(None, None)?;
+    assert!(agenda.iter().all(|t| t.id != task), "{agenda:?}");
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(
+    field_visit_offline_then_synced,
+    device_keys_sign_evidence,
+    work_on_a_task_handed_over_meanwhile_is_parked
+);
 
 /// A video taken over from the camera, hashed as a stream, uploaded (in 5 MiB parts on S3) and
 /// verified with its device signature.
