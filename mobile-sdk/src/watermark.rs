@@ -143,7 +143,12 @@ impl Watermarker {
             u16::try_from(height).map_err(|_| too_large())?,
         );
         let mut out = Vec::with_capacity(jpeg.len() + jpeg.len() / 4);
-        jpeg_encoder::Encoder::new(&mut out, QUALITY)
+        let mut encoder = jpeg_encoder::Encoder::new(&mut out, QUALITY);
+        // Chroma at half the horizontal resolution (4:2:2), as `image`'s encoder writes it and
+        // no less than phone cameras keep (4:2:0); jpeg-encoder would keep it all at this
+        // quality, for a larger file that shows nothing more.
+        encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::R_4_2_2);
+        encoder
             .encode(rgb.as_raw(), w, h, jpeg_encoder::ColorType::Rgb)
             .map_err(|e| SdkError::storage(format!("could not encode the photo: {e}")))?;
         drop(rgb);
