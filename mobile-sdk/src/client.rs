@@ -10,7 +10,7 @@ use std::{
 use chrono::{DateTime, NaiveDate, Utc};
 use loanwatch_api_types::{
     auth::{LoginRequest, Me, RefreshRequest, TokenResponse},
-    field::{Coordinates, CreateCheckin, DeclareEvidence, Site, SiteGeometry},
+    field::{CheckinRules, Coordinates, CreateCheckin, DeclareEvidence, Site, SiteGeometry},
     ledger::{Borrower, Loan},
     task::{Inspection, Task},
 };
@@ -39,6 +39,9 @@ use crate::{
     sync::Op,
     watermark::{Stamp, WatermarkedPhoto},
 };
+
+/// Where the institution's check-in thresholds are kept.
+const CHECKIN_RULES: &str = "checkin_rules";
 
 /// The signed-in officer.
 #[derive(Debug, Clone, PartialEq, uniffi::Record)]
@@ -388,6 +391,9 @@ impl Client {
         let templates: Vec<Template> =
             self.http
                 .call::<(), _>(&self.store, "GET", "/checklist-templates", None)?;
+        let rules: CheckinRules =
+            self.http
+                .call::<(), _>(&self.store, "GET", "/checkin-rules", None)?;
         // Inspections already started on the server (on another device, or before a return).
         let mut started = BTreeMap::new();
         for t in tasks.iter().filter(|t| t.status == TaskStatus::InProgress) {
@@ -420,6 +426,7 @@ impl Client {
             .collect::<Result<Vec<_>, _>>()?;
 
         self.store.write(|tx| {
+            store::put(tx, CHECKIN_RULES, Some(&serde_json::to_string(&rules)?))?;
             let unsent: BTreeSet<String> =
                 store::entries(tx)?.into_iter().map(|e| e.task_id).collect();
             tx.execute(
@@ -599,7 +606,7 @@ impl Client {
                 },
                 at: DateTime::from_timestamp_millis(l.at_ms).unwrap_or(now),
             }),
-            &CheckinPolicy::default(),
+            &self.checkin_policy()?,
         );
         let id = uuid::Uuid::now_v7().to_string();
         let body = CreateCheckin {
@@ -970,6 +977,14 @@ impl Client {
             out.push(serde_json::from_str(&d?)?);
         }
         Ok(out)
+    }
+
+    /// The institution's check-in thresholds as last downloaded (the defaults before).
+    fn checkin_policy(&self) -> Result<CheckinPolicy, SdkError> {
+        Ok(match self.store.get(CHECKIN_RULES)? {
+            Some(doc) => serde_json::from_str::<CheckinRules>(&doc)?.into(),
+            None => CheckinPolicy::default(),
+        })
     }
 
     /// Server clock minus device clock, ms (0 until measured).

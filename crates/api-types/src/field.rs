@@ -360,3 +360,44 @@ pub struct DownloadTarget {
     /// When it stops working.
     pub expires_at: DateTime<Utc>,
 }
+
+/// The thresholds the server judges check-ins by (institution configuration), so a phone can
+/// tell the officer the same verdict at once, offline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CheckinRules {
+    /// Largest accepted accuracy radius, metres.
+    pub max_accuracy_m: f64,
+    /// Largest accepted device clock error, seconds.
+    pub clock_tolerance_s: i64,
+    /// Largest accepted age of the fix at check-in, seconds.
+    pub max_fix_age_s: i64,
+    /// Fastest believable travel between check-ins, km/h.
+    pub max_speed_kmh: f64,
+    /// Shortest believable visit, seconds.
+    pub min_dwell_s: i64,
+}
+
+impl From<&loanwatch_domain::field::CheckinPolicy> for CheckinRules {
+    fn from(p: &loanwatch_domain::field::CheckinPolicy) -> Self {
+        Self {
+            max_accuracy_m: p.max_accuracy_m,
+            clock_tolerance_s: p.clock_tolerance_s,
+            max_fix_age_s: p.max_fix_age_s,
+            max_speed_kmh: p.max_speed_kmh,
+            min_dwell_s: p.min_dwell_s,
+        }
+    }
+}
+
+impl From<CheckinRules> for loanwatch_domain::field::CheckinPolicy {
+    fn from(r: CheckinRules) -> Self {
+        Self {
+            max_accuracy_m: r.max_accuracy_m,
+            clock_tolerance_s: r.clock_tolerance_s,
+            max_fix_age_s: r.max_fix_age_s,
+            max_speed_kmh: r.max_speed_kmh,
+            min_dwell_s: r.min_dwell_s,
+        }
+    }
+}

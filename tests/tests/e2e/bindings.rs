@@ -226,3 +226,47 @@ fn python_bindings_drive_a_visit_on_sqlite() -> anyhow::Result<()> {
         None => Ok(()),
     }
 }
+
+/// Every file under `dir`, by relative path, with its bytes.
+fn tree(dir: &std::path::Path) -> anyhow::Result<std::collections::BTreeMap<PathBuf, Vec<u8>>> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                let rel = path.strip_prefix(dir)?.to_path_buf();
+                out.insert(rel, std::fs::read(&path)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Kotlin, Swift and Python bindings come out byte for byte the same from the same library:
+/// app builds can regenerate them and review the diff.
+#[test]
+fn bindings_are_generated_reproducibly() -> anyhow::Result<()> {
+    for (language, expected) in [
+        ("kotlin", "uniffi/loanwatch_sdk/loanwatch_sdk.kt"),
+        ("swift", "loanwatch_sdk.swift"),
+        ("python", "loanwatch_sdk.py"),
+    ] {
+        let (a, b) = (tempfile::tempdir()?, tempfile::tempdir()?);
+        generate(language, a.path())?;
+        generate(language, b.path())?;
+        let (first, second) = (tree(a.path())?, tree(b.path())?);
+        assert!(
+            first.contains_key(&PathBuf::from(expected)),
+            "{language}: {:?}",
+            first.keys().collect::<Vec<_>>()
+        );
+        assert!(
+            first == second,
+            "{language} bindings differ between two runs"
+        );
+    }
+    Ok(())
+}

@@ -669,6 +669,42 @@ fn a_video_goes_up_from_the_device(app: &TestApp) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// With the institution's thresholds (accuracy at most 5 m here), the phone's instant verdict
+/// and the server's agree.
+fn the_phone_judges_by_the_institution_s_thresholds(app: &TestApp) -> anyhow::Result<()> {
+    let (inst, task) = visit_fixture(app)?;
+    let dir = tempfile::tempdir()?;
+    let client = Client::new(app.base.clone(), dir.path().to_string_lossy().into_owned())?;
+    client.login("a.officer".into(), PASSWORD.into())?;
+    client.download_agenda(None, None)?;
+    client.start_task(task.clone())?;
+    let verdict = client.check_in(task.clone(), fix())?;
+    let flags: Vec<String> = verdict.reasons.into_iter().map(|r| r.flag).collect();
+    assert_eq!(flags, ["low_accuracy"]);
+    client.sync(true, None)?;
+    let server = app.get(
+        &format!("/api/v1/tasks/{task}/checkins"),
+        inst.token("a.officer"),
+    )?;
+    let server_flags: Vec<&str> = server.body[0]["reasons"]
+        .as_array()
+        .map(|r| r.iter().filter_map(|x| x["flag"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(server_flags, ["low_accuracy"], "{}", server.text);
+    Ok(())
+}
+
+#[test]
+fn the_phone_judges_by_the_institution_s_thresholds_on_sqlite() -> anyhow::Result<()> {
+    loanwatch_e2e::spawn_app_with(
+        loanwatch_e2e::Backend::Sqlite,
+        &[("CHECKIN_MAX_ACCURACY_M", "5")],
+    )?
+    .map_or(Ok(()), |app| {
+        the_phone_judges_by_the_institution_s_thresholds(&app)
+    })
+}
+
 mod video {
     use loanwatch_e2e::{Backend, spawn_app_on_s3, spawn_app_with};
 

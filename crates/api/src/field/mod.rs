@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use loanwatch_api_types::{
     Problem,
     field::{
-        CheckOut, Checkin, CheckinReason, Coordinates, CreateCheckin, CreateSite, Site,
-        SiteGeometry,
+        CheckOut, Checkin, CheckinReason, CheckinRules, Coordinates, CreateCheckin, CreateSite,
+        Site, SiteGeometry,
     },
 };
 use loanwatch_domain::field::{
@@ -43,7 +43,8 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(create_checkin)
         .service(list_task_checkins)
         .service(check_out)
-        .service(get_trail);
+        .service(get_trail)
+        .service(get_checkin_rules);
     evidence::configure(cfg);
     devices::configure(cfg);
 }
@@ -413,6 +414,22 @@ async fn create_checkin(
     Ok(created_or_replayed(replayed)
         .content_type("application/json")
         .body(body))
+}
+
+/// The thresholds check-ins are judged by, for phones to judge the same way offline.
+#[utoipa::path(
+    tag = "field",
+    operation_id = "get_checkin_rules",
+    responses((status = 200, description = "The thresholds", body = CheckinRules)),
+    security(("bearer" = []))
+)]
+#[get("/checkin-rules")]
+async fn get_checkin_rules(
+    state: web::Data<AppState>,
+    actor: Actor,
+) -> Result<web::Json<CheckinRules>, ApiError> {
+    actor.require_read()?;
+    Ok(web::Json(CheckinRules::from(&state.config.field.checkin)))
 }
 
 /// A task's check-ins with their verdicts (whoever sees the task).
