@@ -705,6 +705,64 @@ fn the_phone_judges_by_the_institution_s_thresholds_on_sqlite() -> anyhow::Resul
     })
 }
 
+/// The session keeps itself alive: with 30 s access tokens every call refreshes first (each
+/// refresh token works once, so a chain of them must be kept right); a token the server refuses
+/// is refreshed and the call repeated; a session revoked elsewhere asks for a sign-in.
+fn the_session_refreshes_itself(app: &TestApp) -> anyhow::Result<()> {
+    let (_inst, _task) = visit_fixture(app)?;
+    let dir = tempfile::tempdir()?;
+    let client = Client::new(app.base.clone(), dir.path().to_string_lossy().into_owned())?;
+    client.login("a.officer".into(), PASSWORD.into())?;
+    for _ in 0..3 {
+        client.download_agenda(None, None)?;
+    }
+    client.refresh()?;
+    // The server refuses the access token the device holds: refreshed, then repeated.
+    let db = rusqlite::Connection::open(dir.path().join("loanwatch.db"))?;
+    db.execute(
+        "UPDATE kv SET value = 'not-a-token' WHERE key = 'access_token'",
+        [],
+    )?;
+    db.execute(
+        "UPDATE kv SET value = '9999999999999' WHERE key = 'access_expires_ms'",
+        [],
+    )?;
+    assert!(!client.download_agenda(None, None)?.is_empty());
+    // The refresh token is revoked (signed out on another device): sign in again.
+    let refresh: String = db.query_row(
+        "SELECT value FROM kv WHERE key = 'refresh_token'",
+        [],
+        |r| r.get(0),
+    )?;
+    let out = app.send(
+        "POST",
+        "/api/v1/auth/logout",
+        None,
+        Some(&json!({ "refresh_token": refresh }).to_string()),
+        &[("content-type", "application/json")],
+    )?;
+    anyhow::ensure!(out.status < 300, "{}", out.text);
+    db.execute(
+        "UPDATE kv SET value = '0' WHERE key = 'access_expires_ms'",
+        [],
+    )?;
+    assert!(matches!(
+        client.download_agenda(None, None),
+        Err(SdkError::Auth { .. })
+    ));
+    assert!(client.officer()?.is_none());
+    Ok(())
+}
+
+#[test]
+fn the_session_refreshes_itself_on_sqlite() -> anyhow::Result<()> {
+    loanwatch_e2e::spawn_app_with(
+        loanwatch_e2e::Backend::Sqlite,
+        &[("ACCESS_TOKEN_TTL_SECS", "30")],
+    )?
+    .map_or(Ok(()), |app| the_session_refreshes_itself(&app))
+}
+
 mod video {
     use loanwatch_e2e::{Backend, spawn_app_on_s3, spawn_app_with};
 
