@@ -380,6 +380,26 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
     assert_eq!(app.count("warnings")?, 0);
 
     // Proceeds to the counterparty are fine; a large payment to a developer is not.
+    // Another branch cannot write transfers on this branch's borrower's accounts, with or
+    // without a loan.
+    let other_branch = app.post(
+        "/api/v1/transfers",
+        inst.token("b.officer"),
+        &batch(&[transfer(
+            "Z6",
+            "2026-11-02T10:00:00+08:00",
+            "6222-S",
+            "6222-B",
+            10,
+            None,
+        )]),
+    )?;
+    assert_eq!(
+        (other_branch.status, other_branch.pointer()),
+        (422, "/transfers/0/to_account"),
+        "{}",
+        other_branch.text
+    );
     let first = app.post("/api/v1/transfers", risk, &batch(&[t1.clone(), t2.clone()]))?;
     assert_eq!(first.status, 200, "{}", first.text);
     assert_eq!(

@@ -597,6 +597,33 @@ pub fn ingest(
         .into_iter()
         .map(|a| (a.account_no, a.party_id))
         .collect();
+    // An account of one of our borrowers may only be written about by those who see that
+    // borrower: a branch cannot feed transfers into another branch's borrower's monitoring.
+    let holders: Vec<String> = holder
+        .values()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let borrower_of: HashMap<String, String> = repo::parties_by_id(tx.conn(), &holders)?
+        .into_iter()
+        .filter_map(|p| p.borrower_id.map(|b| (p.id, b)))
+        .collect();
+    let borrowers_held: Vec<String> = borrower_of
+        .values()
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let visible: BTreeSet<String> = borrower::visible_ids(tx.conn(), scope, &borrowers_held)?
+        .into_iter()
+        .collect();
+    let out_of_scope = |account: &str| {
+        holder
+            .get(account)
+            .and_then(|p| borrower_of.get(p))
+            .is_some_and(|b| !visible.contains(b))
+    };
     let loan_ids: Vec<String> = fresh
         .iter()
         .filter_map(|(_, t, _)| t.loan_id.clone())
@@ -623,6 +650,20 @@ pub fn ingest(
             errors.push(FieldError {
                 pointer: format!("/transfers/{i}/from_account"),
                 message: "neither account is registered (PUT /accounts/{account_no})".into(),
+            });
+            continue;
+        }
+        if let Some(field) = [
+            ("from_account", &t.from_account),
+            ("to_account", &t.to_account),
+        ]
+        .into_iter()
+        .find(|(_, a)| out_of_scope(a))
+        .map(|(f, _)| f)
+        {
+            errors.push(FieldError {
+                pointer: format!("/transfers/{i}/{field}"),
+                message: "belongs to a borrower outside your scope".into(),
             });
             continue;
         }
