@@ -922,8 +922,81 @@ fn transfers_import_from_csv_and_xlsx(app: &TestApp) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The borrower's settlement at this bank falls from 3 million yuan over May–July to 0.6
+/// million over August–October: the nightly batch raises it once for November.
+fn settlement_falling_is_found_by_the_nightly_batch(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    watched_loan(app, officer, 411)?;
+    let receipts: Vec<Value> = [
+        (5, 1_000_000),
+        (6, 1_000_000),
+        (7, 1_000_000),
+        (8, 200_000),
+        (9, 200_000),
+        (10, 200_000),
+    ]
+    .into_iter()
+    .map(|(month, yuan)| {
+        transfer(
+            &format!("S-{month}"),
+            &format!("2026-{month:02}-15T10:00:00+08:00"),
+            "A-S",
+            "A-ME",
+            yuan,
+            None,
+        )
+    })
+    .collect();
+    let posted = app.post(
+        "/api/v1/transfers",
+        inst.token("ho.risk"),
+        &batch(&receipts),
+    )?;
+    assert_eq!(posted.status, 200, "{}", posted.text);
+    assert!(
+        !warnings(app, officer)?
+            .iter()
+            .any(|w| w.0 == "settlement_falling"),
+        "a monthly rule is the nightly batch's"
+    );
+    let run = |day: u32| {
+        loanwatch_api::monitoring::rules::run_nightly(
+            &mut app.conn()?,
+            chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap_or_default(),
+            app.state.config.time_zone,
+            true,
+        )
+        .map_err(|e| anyhow::anyhow!("{e}"))
+    };
+    run(5)?;
+    run(6)?;
+    let found: Vec<_> = warnings(app, officer)?
+        .into_iter()
+        .filter(|w| w.0 == "settlement_falling")
+        .collect();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(
+        (found[0].1.as_str(), found[0].2.as_str()),
+        ("yellow", "2026-11")
+    );
+    let listed = app.get("/api/v1/warnings?limit=500", officer)?;
+    let w = find(&listed.body["items"], "settlement_falling");
+    let detail = w["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.contains("3,000,000.00") && detail.contains("600,000.00"),
+        "{w}"
+    );
+    assert!(
+        w["task_id"].is_string(),
+        "a yellow warning creates its task: {w}"
+    );
+    Ok(())
+}
+
 loanwatch_e2e::on_both_backends!(
     transfers_raise_tiered_warnings_with_their_tasks,
     rule_sets_are_versioned_backtested_and_activated,
-    transfers_import_from_csv_and_xlsx
+    transfers_import_from_csv_and_xlsx,
+    settlement_falling_is_found_by_the_nightly_batch
 );
