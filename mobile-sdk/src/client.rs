@@ -17,7 +17,7 @@ use loanwatch_api_types::{
 use loanwatch_domain::{
     field::{
         Datum, Geofence, LatLng,
-        checkin::{CheckinInput, CheckinPolicy, Fix, PreviousCheckin, judge},
+        checkin::{CheckinInput, CheckinPolicy, Fix, PreviousCheckin, judge, judge_dwell},
         evidence::EvidenceKind,
     },
     ledger::LoanClass,
@@ -203,6 +203,13 @@ pub(crate) struct Draft {
     pub signed: bool,
 }
 
+/// A check-in made on this device, for its check-out.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct MyCheckin {
+    task_id: String,
+    device_time_ms: i64,
+}
+
 /// The last check-in, for the local travel-speed check.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize)]
 struct LastCheckin {
@@ -217,6 +224,9 @@ pub struct Client {
     pub(crate) http: Http,
     pub(crate) store: Store,
     media: PathBuf,
+    /// One sync at a time: two would send the same entries twice (harmless on the server, but
+    /// wasted bytes on a phone's network).
+    pub(crate) syncing: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Client {
@@ -250,6 +260,7 @@ impl Client {
             http: Http::new(&server_url)?,
             store: Store::open(&dir.join("loanwatch.db"))?,
             media,
+            syncing: std::sync::Mutex::new(()),
         }))
     }
 
@@ -628,8 +639,13 @@ impl Client {
             lng: verdict.point.lng,
             at_ms: verdict.at.timestamp_millis(),
         })?;
+        let mine = serde_json::to_string(&MyCheckin {
+            task_id: task_id.clone(),
+            device_time_ms: now.timestamp_millis(),
+        })?;
         self.store.write(|tx| {
             store::put(tx, "last_checkin", Some(&last))?;
+            store::put(tx, &format!("checkin:{id}"), Some(&mine))?;
             if let Some(mut d) = draft(tx, &task_id)? {
                 d.checked_in = true;
                 put_draft(tx, &task_id, &d)?;
@@ -653,6 +669,50 @@ impl Client {
                 })
                 .collect(),
         })
+    }
+
+    /// Checks out of a check-in made on this device, when the officer leaves the site: a visit
+    /// shorter than the institution's minimum dwell is flagged at once (`short_dwell`), as the
+    /// server will flag it, and the check-out is queued.
+    pub fn check_out(&self, checkin_id: String) -> Result<Vec<VerdictReason>, SdkError> {
+        let key = format!("checkin:{checkin_id}");
+        let mine: MyCheckin = match self.store.get(&key)? {
+            Some(doc) => serde_json::from_str(&doc)?,
+            None => {
+                return Err(SdkError::invalid(
+                    "checkin_id",
+                    "is not a check-in made on this device",
+                ));
+            }
+        };
+        if self.store.get(&format!("checkout:{checkin_id}"))?.is_some() {
+            return Err(SdkError::conflict("checked out already"));
+        }
+        let now = Utc::now();
+        let dwell_s = (now.timestamp_millis() - mine.device_time_ms) / 1000;
+        let flagged = judge_dwell(dwell_s, &self.checkin_policy()?);
+        self.store.write(|tx| {
+            store::put(
+                tx,
+                &format!("checkout:{checkin_id}"),
+                Some(&now.to_rfc3339()),
+            )?;
+            queue(
+                tx,
+                &mine.task_id,
+                &Op::CheckOut {
+                    checkin_id: checkin_id.clone(),
+                    device_time: now,
+                },
+            )
+        })?;
+        Ok(flagged
+            .into_iter()
+            .map(|r| VerdictReason {
+                flag: r.flag.as_str().to_owned(),
+                detail: r.detail,
+            })
+            .collect())
     }
 
     /// The task's checklist, starting it on the device (and queueing the start for the server)
@@ -732,7 +792,9 @@ impl Client {
         self.save(&task_id, BTreeMap::new(), true)
     }
 
-    /// What a photo's watermark shows for this task, from a fix and the device clock.
+    /// What a photo's watermark shows for this task, from a fix and the device clock. Times are
+    /// shown in China Standard Time (UTC+8); an app elsewhere sets `utc_offset_minutes` on the
+    /// returned stamp before watermarking.
     pub fn stamp(&self, task_id: String, fix: LocationFix) -> Result<Stamp, SdkError> {
         let task = self.task(&task_id)?;
         let officer = self.officer()?.ok_or(SdkError::Auth {

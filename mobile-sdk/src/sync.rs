@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use loanwatch_api_types::{
-    field::{CreateCheckin, DeclareEvidence, DeclaredEvidence, Evidence, UploadMode},
+    field::{CheckOut, CreateCheckin, DeclareEvidence, DeclaredEvidence, Evidence, UploadMode},
     task::{Inspection, Task, TaskActionRequest},
 };
 use loanwatch_domain::{field::evidence::EvidenceStatus, supervision::TaskStatus};
@@ -27,6 +27,11 @@ pub(crate) enum Op {
     StartTask,
     /// A check-in; `sent_at` is set when it is sent.
     Checkin { checkin: CreateCheckin },
+    /// Check out of a check-in; `sent_at` is set when it is sent.
+    CheckOut {
+        checkin_id: String,
+        device_time: chrono::DateTime<chrono::Utc>,
+    },
     /// Start the checklist.
     StartInspection,
     /// Answers and sign-off.
@@ -48,6 +53,7 @@ impl Op {
         match self {
             Self::StartTask => "start_task",
             Self::Checkin { .. } => "check_in",
+            Self::CheckOut { .. } => "check_out",
             Self::StartInspection => "start_inspection",
             Self::SaveAnswers { sign: false, .. } => "answers",
             Self::SaveAnswers { sign: true, .. } => "sign_off",
@@ -64,8 +70,8 @@ pub struct OutboxItem {
     pub seq: i64,
     /// Task.
     pub task_id: String,
-    /// `start_task`, `check_in`, `start_inspection`, `answers`, `sign_off`, `evidence`,
-    /// `submit`.
+    /// `start_task`, `check_in`, `check_out`, `start_inspection`, `answers`, `sign_off`,
+    /// `evidence`, `submit`.
     pub kind: String,
     /// `pending` (will be sent), `conflict` (the server holds something else, or the task moved
     /// on) or `rejected` (the server refused it as invalid); later work on the same task waits
@@ -141,15 +147,19 @@ impl Client {
         Ok(())
     }
 
-    /// Sends what is queued, in order. Stops at the first network or sign-in failure (returned
-    /// as the error; the entry is kept and retried with backoff); a conflict or rejection parks
-    /// its entry and holds back later work on the same task; other tasks go on. `force` ignores
-    /// the backoff.
+    /// Sends what is queued, in order; a second call waits for a running one. Stops at the
+    /// first network or sign-in failure (returned as the error; the entry is kept and retried
+    /// with backoff); a conflict or rejection parks its entry and holds back later work on the
+    /// same task; other tasks go on. `force` ignores the backoff.
     pub fn sync(
         &self,
         force: bool,
         progress: Option<Box<dyn SyncProgress>>,
     ) -> Result<SyncReport, SdkError> {
+        let _one = self
+            .syncing
+            .lock()
+            .map_err(|_| SdkError::storage("an earlier sync panicked"))?;
         let entries = store::entries(&*self.store.lock()?)?;
         let mut held: BTreeSet<String> = entries
             .iter()
@@ -239,6 +249,28 @@ impl Client {
                     Some(&body),
                 )?;
                 answer.ok().then_some(()).ok_or_else(|| answer.error())
+            }
+            Op::CheckOut {
+                checkin_id,
+                device_time,
+            } => {
+                let body = serde_json::to_value(CheckOut {
+                    device_time: Some(*device_time),
+                    sent_at: Some(chrono::Utc::now()),
+                })?;
+                let answer = self.http.authed(
+                    &self.store,
+                    "POST",
+                    &format!("/checkins/{checkin_id}/checkout"),
+                    Some(&body),
+                )?;
+                // 409: checked out already, by this entry before its answer was lost (only the
+                // officer checks out of their own check-in).
+                if answer.ok() || answer.status == 409 {
+                    Ok(())
+                } else {
+                    Err(answer.error())
+                }
             }
             Op::StartInspection => {
                 let i: Inspection = self.http.call::<(), _>(

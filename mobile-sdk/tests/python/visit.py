@@ -78,6 +78,9 @@ def visit():
     flagged = client.check_in(TASK, fix(lat=39.96, mock=True))
     flags = {r.flag for r in flagged.reasons}
     assert {"outside_geofence", "mock_location"} <= flags, flags
+    # Leaving the gate at once is too short a visit: flagged on the phone as on the server.
+    assert [r.flag for r in client.check_out(verdict.checkin_id)] == ["short_dwell"]
+    expect_error(sdk.SdkError.Conflict, client.check_out, verdict.checkin_id)
     checklist = client.checklist(TASK)
     assert checklist.template_code == "enterprise_first_inspection"
     e = expect_error(sdk.SdkError.Validation, client.answer, TASK, "operations_status", '"booming"')

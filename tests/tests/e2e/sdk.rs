@@ -681,7 +681,17 @@ fn the_phone_judges_by_the_institution_s_thresholds(app: &TestApp) -> anyhow::Re
     let verdict = client.check_in(task.clone(), fix())?;
     let flags: Vec<String> = verdict.reasons.into_iter().map(|r| r.flag).collect();
     assert_eq!(flags, ["low_accuracy"]);
-    client.sync(true, None)?;
+    // Leaving at once: the visit is too short, on the phone as on the server.
+    let out = client.check_out(verdict.checkin_id.clone())?;
+    let out: Vec<String> = out.into_iter().map(|r| r.flag).collect();
+    assert_eq!(out, ["short_dwell"]);
+    assert!(matches!(
+        client.check_out(verdict.checkin_id.clone()),
+        Err(SdkError::Conflict { .. })
+    ));
+    let db = dir.path().join("loanwatch.db");
+    let queued = outbox_rows(&db)?;
+    assert_eq!(client.sync(true, None)?.sent, 3);
     let server = app.get(
         &format!("/api/v1/tasks/{task}/checkins"),
         inst.token("a.officer"),
@@ -690,7 +700,24 @@ fn the_phone_judges_by_the_institution_s_thresholds(app: &TestApp) -> anyhow::Re
         .as_array()
         .map(|r| r.iter().filter_map(|x| x["flag"].as_str()).collect())
         .unwrap_or_default();
-    assert_eq!(server_flags, ["low_accuracy"], "{}", server.text);
+    assert_eq!(
+        server_flags,
+        ["low_accuracy", "short_dwell"],
+        "{}",
+        server.text
+    );
+    assert!(server.body[0]["checked_out_at"].is_string());
+    // The check-out's answer was lost: sent again, it is acknowledged, not parked.
+    let (seq, task_id, op, _) = queued
+        .into_iter()
+        .find(|(_, _, op, _)| op.contains("check_out"))
+        .ok_or_else(|| anyhow::anyhow!("no check-out queued"))?;
+    rusqlite::Connection::open(&db)?.execute(
+        "INSERT INTO outbox (seq, task_id, op) VALUES (?1, ?2, ?3)",
+        rusqlite::params![seq, task_id, op],
+    )?;
+    let report = client.sync(true, None)?;
+    assert_eq!((report.sent, report.parked), (1, 0), "{report:?}");
     Ok(())
 }
 
