@@ -10,7 +10,7 @@ use std::{
 use chrono::{DateTime, NaiveDate, Utc};
 use loanwatch_api_types::{
     auth::{LoginRequest, Me, RefreshRequest, TokenResponse},
-    field::{CheckinRules, Coordinates, CreateCheckin, DeclareEvidence, Site, SiteGeometry},
+    field::{CheckinRules, Coordinates, CreateCheckin, DeclareEvidence, Site},
     ledger::{Borrower, Loan},
     task::{Inspection, Task},
 };
@@ -590,7 +590,12 @@ impl Client {
         let now = Utc::now();
         let offset = self.clock_offset_ms()?;
         let sites = self.sites(&task.borrower_id)?;
-        let fences: Vec<Geofence> = sites.iter().filter_map(|s| fence(s).ok()).collect();
+        // A site the server accepted draws a fence; one that somehow does not is no site. The
+        // verdict names the nearest by its index among the fenced sites.
+        let (fenced, fences): (Vec<&Site>, Vec<Geofence>) = sites
+            .iter()
+            .filter_map(|s| s.geometry.geofence(s.datum).ok().map(|g| (s, g)))
+            .unzip();
         let last: Option<LastCheckin> = self
             .store
             .get("last_checkin")?
@@ -657,7 +662,7 @@ impl Client {
             trusted: verdict.trusted(),
             site_name: verdict
                 .site
-                .and_then(|i| sites.get(i))
+                .and_then(|i| fenced.get(i))
                 .map(|s| s.name.clone()),
             distance_m: verdict.distance_m,
             reasons: verdict
@@ -1124,19 +1129,6 @@ impl From<OfficerDoc> for Officer {
             username: o.username,
             display_name: o.display_name,
             organisation_id: o.organisation_id,
-        }
-    }
-}
-
-fn fence(s: &Site) -> Result<Geofence, ()> {
-    let p = |c: &Coordinates| LatLng::new(c.latitude, c.longitude).ok_or(());
-    match &s.geometry {
-        SiteGeometry::Circle { center, radius_m } => {
-            Geofence::circle(p(center)?, s.datum, *radius_m).map_err(|_| ())
-        }
-        SiteGeometry::Polygon { vertices } => {
-            let ring = vertices.iter().map(p).collect::<Result<Vec<_>, _>>()?;
-            Geofence::polygon(&ring, s.datum).map_err(|_| ())
         }
     }
 }

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use loanwatch_domain::field::{
-    CheckinFlag, Datum,
+    CheckinFlag, Datum, Geofence, LatLng,
     evidence::{EvidenceKind, EvidenceStatus},
 };
 use serde::{Deserialize, Serialize};
@@ -35,6 +35,33 @@ pub enum SiteGeometry {
         /// Vertices in order.
         vertices: Vec<Coordinates>,
     },
+}
+
+impl SiteGeometry {
+    /// The geofence this geometry draws in `datum`: the server judges check-ins by it, and the
+    /// phone by the same conversion. The error names the field at fault and what is wrong.
+    pub fn geofence(&self, datum: Datum) -> Result<Geofence, (&'static str, String)> {
+        let point = |c: &Coordinates, field: &'static str| {
+            LatLng::new(c.latitude, c.longitude).ok_or((
+                field,
+                "latitude must be within −90 to 90 and longitude within −180 to 180".to_owned(),
+            ))
+        };
+        match self {
+            Self::Circle { center, radius_m } => {
+                Geofence::circle(point(center, "geometry/circle/center")?, datum, *radius_m)
+                    .map_err(|e| ("geometry/circle/radius_m", e.to_string()))
+            }
+            Self::Polygon { vertices } => {
+                let ring = vertices
+                    .iter()
+                    .map(|v| point(v, "geometry/polygon/vertices"))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Geofence::polygon(&ring, datum)
+                    .map_err(|e| ("geometry/polygon/vertices", e.to_string()))
+            }
+        }
+    }
 }
 
 /// A site to register for a borrower.

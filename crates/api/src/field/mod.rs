@@ -131,20 +131,8 @@ fn point(c: Coordinates, field: &str) -> Result<LatLng, ApiError> {
 
 /// The geofence of a site in WGS-84.
 fn fence(datum: Datum, g: &SiteGeometry) -> Result<Geofence, ApiError> {
-    match g {
-        SiteGeometry::Circle { center, radius_m } => {
-            Geofence::circle(point(*center, "geometry/circle/center")?, datum, *radius_m)
-                .map_err(|e| ApiError::invalid("geometry/circle/radius_m", e.to_string()))
-        }
-        SiteGeometry::Polygon { vertices } => {
-            let ring = vertices
-                .iter()
-                .map(|v| point(*v, "geometry/polygon/vertices"))
-                .collect::<Result<Vec<_>, _>>()?;
-            Geofence::polygon(&ring, datum)
-                .map_err(|e| ApiError::invalid("geometry/polygon/vertices", e.to_string()))
-        }
-    }
+    g.geofence(datum)
+        .map_err(|(field, message)| ApiError::invalid(field, message))
 }
 
 fn site_view(r: SiteRow) -> Result<Site, ApiError> {
