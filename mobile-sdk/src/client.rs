@@ -320,17 +320,7 @@ impl Client {
     /// Exchanges the refresh token for fresh tokens now (they are also refreshed by themselves
     /// when needed).
     pub fn refresh(&self) -> Result<(), SdkError> {
-        let refresh = self.store.get(keys::REFRESH)?.ok_or(SdkError::Auth {
-            detail: "not signed in".into(),
-        })?;
-        let body = serde_json::to_value(RefreshRequest {
-            refresh_token: refresh,
-        })?;
-        let answer = self
-            .http
-            .send(&self.store, "POST", "/auth/refresh", None, Some(&body))?;
-        let tokens: TokenResponse = answer.json()?;
-        save_tokens(&self.store, &tokens)
+        self.http.refresh(&self.store)
     }
 
     /// Signs out: the server revokes the refresh token (when it can be reached) and the device
@@ -444,15 +434,8 @@ impl Client {
                 "DELETE FROM tasks WHERE id NOT IN (SELECT task_id FROM outbox)",
                 [],
             )?;
-            for t in &with_history {
-                if unsent.contains(&t.id) {
-                    continue;
-                }
-                tx.execute(
-                    "INSERT INTO tasks (id, doc, version) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (id) DO UPDATE SET doc = excluded.doc, version = excluded.version",
-                    params![t.id, serde_json::to_string(t)?, t.version],
-                )?;
+            for t in with_history.iter().filter(|t| !unsent.contains(&t.id)) {
+                put_task(tx, t)?;
             }
             for (id, (name, sites)) in &borrowers {
                 tx.execute(

@@ -235,9 +235,6 @@ impl Http {
 
     /// A usable access token: the stored one, or a fresh one from the refresh token.
     fn access_token(&self, store: &Store, force: bool) -> Result<String, SdkError> {
-        let signed_out = || SdkError::Auth {
-            detail: "not signed in".into(),
-        };
         let valid = |store: &Store| -> Result<Option<String>, SdkError> {
             let expires: i64 = store
                 .get(keys::EXPIRES_MS)?
@@ -261,7 +258,24 @@ impl Http {
         {
             return Ok(t);
         }
-        let refresh = store.get(keys::REFRESH)?.ok_or_else(signed_out)?;
+        self.exchange(store)
+    }
+
+    /// Exchanges the refresh token for fresh tokens now, one exchange at a time.
+    pub fn refresh(&self, store: &Store) -> Result<(), SdkError> {
+        let _one = self
+            .refreshing
+            .lock()
+            .map_err(|_| SdkError::storage("an earlier refresh panicked"))?;
+        self.exchange(store).map(|_| ())
+    }
+
+    /// The exchange itself (the caller holds `refreshing`): a refused refresh token ends the
+    /// session on the device too.
+    fn exchange(&self, store: &Store) -> Result<String, SdkError> {
+        let refresh = store.get(keys::REFRESH)?.ok_or(SdkError::Auth {
+            detail: "not signed in".into(),
+        })?;
         let answer = self.send(
             store,
             "POST",
