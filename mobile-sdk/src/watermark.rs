@@ -234,7 +234,7 @@ pub fn draw_band(img: &mut RgbImage, font: &FontVec, lines: &[String]) {
     // Shrink the text until the widest line fits.
     let widest = lines
         .iter()
-        .map(|l| line_width(font, PxScale::from(px), l))
+        .map(|l| layout(font, PxScale::from(px), l).1)
         .fold(0.0f32, f32::max);
     let room = width as f32 - 2.0 * margin;
     if widest > room && widest > 0.0 {
@@ -252,16 +252,9 @@ pub fn draw_band(img: &mut RgbImage, font: &FontVec, lines: &[String]) {
     }
     for (i, line) in lines.iter().enumerate() {
         let baseline = top as f32 + margin + scaled.ascent() + line_h * i as f32;
-        let mut x = margin;
-        let mut previous = None;
-        for ch in line.chars() {
-            let id = scaled.glyph_id(ch);
-            if let Some(p) = previous {
-                x += scaled.kern(p, id);
-            }
-            previous = Some(id);
-            let glyph = id.with_scale_and_position(scale, point(x, baseline));
-            x += scaled.h_advance(id);
+        let (placed, _) = layout(font, scale, line);
+        for (id, x) in placed {
+            let glyph = id.with_scale_and_position(scale, point(margin + x, baseline));
             let Some(outline) = font.outline_glyph(glyph) else {
                 continue;
             };
@@ -284,19 +277,22 @@ pub fn draw_band(img: &mut RgbImage, font: &FontVec, lines: &[String]) {
     }
 }
 
-fn line_width(font: &FontVec, scale: PxScale, line: &str) -> f32 {
+/// Where each glyph of a line goes (kerned), from 0, and the line's width.
+fn layout(font: &FontVec, scale: PxScale, line: &str) -> (Vec<(ab_glyph::GlyphId, f32)>, f32) {
     let scaled = font.as_scaled(scale);
     let mut previous = None;
     let mut x = 0.0;
+    let mut placed = Vec::with_capacity(line.len());
     for ch in line.chars() {
         let id = scaled.glyph_id(ch);
         if let Some(p) = previous {
             x += scaled.kern(p, id);
         }
+        placed.push((id, x));
         x += scaled.h_advance(id);
         previous = Some(id);
     }
-    x
+    (placed, x)
 }
 
 /// A photo-like JPEG (gradients, a checked wall, sensor noise) of the given size, with an EXIF
