@@ -39,14 +39,18 @@ fn view(r: DeviceKeyRow) -> Device {
     }
 }
 
-/// A public key as sent: base64 of 32 bytes that make a point of the curve.
-fn public_key(field: &str, text: &str) -> Result<VerifyingKey, ApiError> {
-    let bytes: [u8; 32] = STANDARD
+/// Exactly `N` bytes in base64, or a 422 naming `field`.
+fn base64_bytes<const N: usize>(field: &str, text: &str) -> Result<[u8; N], ApiError> {
+    STANDARD
         .decode(text)
         .ok()
         .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| ApiError::invalid(field, "must be 32 bytes in base64"))?;
-    VerifyingKey::from_bytes(&bytes)
+        .ok_or_else(|| ApiError::invalid(field, format!("must be {N} bytes in base64")))
+}
+
+/// A public key as sent: base64 of 32 bytes that make a point of the curve.
+fn public_key(field: &str, text: &str) -> Result<VerifyingKey, ApiError> {
+    VerifyingKey::from_bytes(&base64_bytes::<32>(field, text)?)
         .map_err(|_| ApiError::invalid(field, "is not an Ed25519 public key"))
 }
 
@@ -73,18 +77,19 @@ async fn register_device(
     let me = super::field_person(&actor)?.to_string();
     let input = body.value;
     let name = service::text("name", &input.name, 100)?;
-    public_key("public_key", &input.public_key)?;
+    // Kept in its canonical encoding, so one key is one registration.
+    let public = STANDARD.encode(public_key("public_key", &input.public_key)?.to_bytes());
     let (replayed, row) = write::change(&state, &actor, move |tx| {
         let row = DeviceKeyRow {
             id: uuid::Uuid::now_v7().to_string(),
             user_id: me.clone(),
             name,
-            public_key: input.public_key.clone(),
+            public_key: public.clone(),
             created_at: tx.now(),
             revoked_at: None,
         };
         if !field::insert_device(tx, &row)? {
-            let first = field::device_by_key(tx.conn(), &input.public_key)?;
+            let first = field::device_by_key(tx.conn(), &public)?;
             if first.user_id != me {
                 return Err(ApiError::conflict(
                     "this key is registered to another person",
@@ -183,14 +188,10 @@ pub(crate) fn check_declared(
 }
 
 fn signature(text: &str) -> Result<Signature, ApiError> {
-    let bytes: [u8; 64] = STANDARD
-        .decode(text)
-        .ok()
-        .and_then(|b| b.try_into().ok())
-        .ok_or_else(|| {
-            ApiError::invalid("device_signature/signature", "must be 64 bytes in base64")
-        })?;
-    Ok(Signature::from_bytes(&bytes))
+    Ok(Signature::from_bytes(&base64_bytes::<64>(
+        "device_signature/signature",
+        text,
+    )?))
 }
 
 /// The verdict on evidence's device signature at completion: `Ok(false)` unsigned, `Ok(true)`
@@ -204,7 +205,9 @@ pub(crate) fn verify(
     };
     let d = field::device(conn, device_id)?;
     if d.revoked_at.is_some() || d.user_id != row.officer_id {
-        return Ok(Err("the signing device is revoked".into()));
+        return Ok(Err(
+            "the signing device is revoked or not the officer's".into()
+        ));
     }
     let (Ok(key), Ok(sig)) = (public_key("public_key", &d.public_key), signature(sig)) else {
         return Ok(Err("the stored key or signature is unreadable".into()));
