@@ -15,7 +15,7 @@ pub mod warnings;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use chrono::{Datelike, Duration, NaiveDate, NaiveDateTime, TimeZone};
+use chrono::{Duration, NaiveDate, NaiveDateTime, TimeZone};
 use chrono_tz::Tz;
 use loanwatch_domain::{
     calendar::WorkingCalendar,
@@ -23,8 +23,8 @@ use loanwatch_domain::{
     monitoring::{
         Tier,
         flow::{
-            FlowMonitor, FlowRules, Hit, PartyInfo, PartyKind, Transfer, WatchedLoan,
-            settlement_falling,
+            FlowMonitor, FlowRules, Hit, PartyInfo, PartyKind, SettlementVolume, Transfer,
+            WatchedLoan,
         },
         ruleset::RuleSet,
         warning::{WarningStatus, period},
@@ -282,7 +282,7 @@ pub fn evaluate_all(
         loan_id: l.loan_id.clone(),
         hit,
     };
-    let mut settled = Settlement::new(&watch.loans, as_of);
+    let mut settled = SettlementVolume::new(&watch.loans, as_of);
     let mut after: Option<(NaiveDateTime, String)> = None;
     let mut seen = 0u64;
     loop {
@@ -300,83 +300,14 @@ pub fn evaluate_all(
     }
     for ((monitor, out), rules) in monitors.iter().zip(&mut hits).zip(rule_sets) {
         out.extend(monitor.idle(as_of).into_iter().map(found));
-        out.extend(settled.falling(rules, as_of));
+        out.extend(
+            settled
+                .falling(rules, as_of)
+                .into_iter()
+                .map(|(loan_id, hit)| LoanHit { loan_id, hit }),
+        );
     }
     Ok((hits, seen))
-}
-
-/// Settlement at this bank: each borrower's monthly volume through its accounts over the six
-/// full months before the month of `as_of`, gathered from the batch's one stream of transfers.
-#[derive(Debug)]
-struct Settlement {
-    /// First day of the six months, and of the month of `as_of` (the end, exclusive).
-    from: NaiveDate,
-    until: NaiveDate,
-    /// By borrower party: the loan a finding is anchored on (the largest) and six monthly sums.
-    by_party: HashMap<String, (String, [i64; 6])>,
-}
-
-impl Settlement {
-    fn new(loans: &[WatchedLoan], as_of: NaiveDate) -> Self {
-        let until = as_of.with_day(1).unwrap_or(as_of);
-        let from = until
-            .checked_sub_months(chrono::Months::new(6))
-            .unwrap_or(until);
-        let mut by_party: HashMap<String, (String, i64, [i64; 6])> = HashMap::new();
-        for l in loans {
-            let e = by_party
-                .entry(l.borrower.clone())
-                .or_insert_with(|| (l.loan_id.clone(), l.disbursed_fen, [0; 6]));
-            if l.disbursed_fen > e.1 {
-                (e.0, e.1) = (l.loan_id.clone(), l.disbursed_fen);
-            }
-        }
-        Self {
-            from,
-            until,
-            by_party: by_party
-                .into_iter()
-                .map(|(p, (loan, _, months))| (p, (loan, months)))
-                .collect(),
-        }
-    }
-
-    fn add(&mut self, t: &Transfer) {
-        let day = t.at.date();
-        if day < self.from || day >= self.until {
-            return;
-        }
-        let month =
-            (day.year() - self.from.year()) * 12 + day.month() as i32 - self.from.month() as i32;
-        let Ok(i) = usize::try_from(month) else {
-            return;
-        };
-        for party in [&t.from, &t.to] {
-            if let Some((_, months)) = self.by_party.get_mut(party.as_str())
-                && let Some(m) = months.get_mut(i)
-            {
-                *m = m.saturating_add(t.amount_fen);
-            }
-            if t.from == t.to {
-                break;
-            }
-        }
-    }
-
-    fn falling(&self, rules: &FlowRules, as_of: NaiveDate) -> Vec<LoanHit> {
-        let mut out: Vec<LoanHit> = self
-            .by_party
-            .values()
-            .filter_map(|(loan, months)| {
-                settlement_falling(rules, months, as_of).map(|hit| LoanHit {
-                    loan_id: loan.clone(),
-                    hit,
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.loan_id.cmp(&b.loan_id));
-        out
-    }
 }
 
 /// The UTC instant of local midnight starting `day`.

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, Tier, is_category};
@@ -608,6 +608,78 @@ pub fn settlement_falling(rules: &FlowRules, monthly_fen: &[i64], on: NaiveDate)
     })
 }
 
+/// Settlement at this bank: each watched borrower's monthly volume through its accounts over
+/// the six full months before the month of `as_of`, gathered from a stream of transfers (the
+/// nightly batch's one pass), for [`settlement_falling`].
+#[derive(Debug)]
+pub struct SettlementVolume {
+    /// First day of the six months.
+    from: NaiveDate,
+    /// First day of the month of `as_of` (the end, exclusive).
+    until: NaiveDate,
+    /// By borrower party: the loan a finding is anchored on (the largest) and six monthly sums.
+    by_party: HashMap<String, (String, [i64; 6])>,
+}
+
+impl SettlementVolume {
+    /// Nothing counted yet for the borrowers of `loans`.
+    pub fn new(loans: &[WatchedLoan], as_of: NaiveDate) -> Self {
+        let until = as_of.with_day(1).unwrap_or(as_of);
+        let from = until.checked_sub_months(Months::new(6)).unwrap_or(until);
+        let mut by_party: HashMap<String, (String, i64, [i64; 6])> = HashMap::new();
+        for l in loans {
+            let e = by_party
+                .entry(l.borrower.clone())
+                .or_insert_with(|| (l.loan_id.clone(), l.disbursed_fen, [0; 6]));
+            if l.disbursed_fen > e.1 {
+                (e.0, e.1) = (l.loan_id.clone(), l.disbursed_fen);
+            }
+        }
+        Self {
+            from,
+            until,
+            by_party: by_party
+                .into_iter()
+                .map(|(p, (loan, _, months))| (p, (loan, months)))
+                .collect(),
+        }
+    }
+
+    /// Counts a transfer for the borrowers on either side (once when both sides are the same).
+    pub fn add(&mut self, t: &Transfer) {
+        let day = t.at.date();
+        if day < self.from || day >= self.until {
+            return;
+        }
+        let month =
+            (day.year() - self.from.year()) * 12 + day.month() as i32 - self.from.month() as i32;
+        let Ok(i) = usize::try_from(month) else {
+            return;
+        };
+        let sides = std::iter::once(&t.from).chain((t.from != t.to).then_some(&t.to));
+        for party in sides {
+            if let Some((_, months)) = self.by_party.get_mut(party.as_str())
+                && let Some(m) = months.get_mut(i)
+            {
+                *m = m.saturating_add(t.amount_fen);
+            }
+        }
+    }
+
+    /// The borrowers whose settlement fell, as (anchoring loan, hit), in loan order.
+    pub fn falling(&self, rules: &FlowRules, as_of: NaiveDate) -> Vec<(String, Hit)> {
+        let mut out: Vec<(String, Hit)> = self
+            .by_party
+            .values()
+            .filter_map(|(loan, months)| {
+                settlement_falling(rules, months, as_of).map(|hit| (loan.clone(), hit))
+            })
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -922,6 +994,52 @@ mod tests {
         assert!(settlement_falling(&rules, &[100, 100, 100, 80, 80, 80], on).is_none());
         assert!(settlement_falling(&rules, &[100, 100, 100, 60], on).is_none());
         assert!(settlement_falling(&rules, &[0, 0, 0, 0, 0, 0], on).is_none());
+    }
+
+    #[test]
+    fn settlement_volume_counts_each_borrower_month_once_and_anchors_on_the_largest_loan() {
+        let small = WatchedLoan {
+            loan_id: "L0".into(),
+            disbursed_fen: 1,
+            ..loan()
+        };
+        let as_of = NaiveDate::from_ymd_opt(2026, 11, 5).unwrap_or_default();
+        let mut v = SettlementVolume::new(&[small, loan()], as_of);
+        let day = |m: u32| {
+            NaiveDate::from_ymd_opt(2026, m, 15)
+                .and_then(|d| d.and_hms_opt(10, 0, 0))
+                .unwrap_or_default()
+        };
+        for m in 5..=7 {
+            v.add(&pay("in", day(m), "supplier", "borrower", 1_000_000));
+        }
+        for m in 8..=10 {
+            v.add(&pay("in", day(m), "supplier", "borrower", 200_000));
+        }
+        // Outside the six months, between strangers, or the borrower to itself (once).
+        v.add(&pay("old", day(4), "supplier", "borrower", 9_000_000));
+        v.add(&pay("now", day(11), "supplier", "borrower", 9_000_000));
+        v.add(&pay("other", day(8), "supplier", "someone", 9_000_000));
+        let rules = FlowRules::default();
+        let hits = v.falling(&rules, as_of);
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].0, "L1");
+        assert!(
+            hits[0].1.detail.contains("3,000,000.00") && hits[0].1.detail.contains("600,000.00")
+        );
+        v.add(&pay("self", day(9), "borrower", "borrower", 1_000_000));
+        // 3,000,000 against 1,600,000: a fall of 46%, still over 30%.
+        assert!(
+            v.falling(&rules, as_of)[0]
+                .1
+                .detail
+                .contains("1,600,000.00")
+        );
+        v.add(&pay("back", day(10), "borrower", "supplier", 1_000_000));
+        assert!(
+            v.falling(&rules, as_of).is_empty(),
+            "2,600,000 is a fall of 13%"
+        );
     }
 
     #[test]
