@@ -143,7 +143,10 @@ impl Client {
             .find(|e| e.seq == seq)
             .ok_or_else(|| SdkError::invalid("seq", "no such outbox entry"))?;
         self.store.write(|tx| store::remove(tx, seq))?;
-        remove_file(&entry);
+        // An entry this version cannot read names no file it knows of.
+        if let Ok(op) = serde_json::from_str::<Op>(&entry.op) {
+            remove_file(&op);
+        }
         Ok(())
     }
 
@@ -184,11 +187,23 @@ impl Client {
                     ),
                 });
             }
-            let op: Op = serde_json::from_str(&e.op)?;
+            // An entry this version cannot read (written by a newer one, or damaged) is parked
+            // for the app to show, not left to stop every later sync.
+            let op: Op = match serde_json::from_str(&e.op) {
+                Ok(op) => op,
+                Err(why) => {
+                    let detail = format!("this version of the app cannot read the entry: {why}");
+                    self.store
+                        .write(|tx| store::fail(tx, e.seq, "rejected", &detail, 0))?;
+                    held.insert(e.task_id.clone());
+                    parked += 1;
+                    continue;
+                }
+            };
             match self.send(&e, &op) {
                 Ok(()) => {
                     self.store.write(|tx| store::remove(tx, e.seq))?;
-                    remove_file(&e);
+                    remove_file(&op);
                     sent += 1;
                 }
                 Err(err) if err.retryable() => {
@@ -225,8 +240,8 @@ impl Client {
     }
 }
 
-fn remove_file(e: &Entry) {
-    if let Ok(Op::Evidence { file, .. }) = serde_json::from_str::<Op>(&e.op) {
+fn remove_file(op: &Op) {
+    if let Op::Evidence { file, .. } = op {
         // Left over only if the disk fails; it is not referred to any more.
         let _ = std::fs::remove_file(file);
     }

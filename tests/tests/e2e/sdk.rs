@@ -790,6 +790,42 @@ fn the_session_refreshes_itself_on_sqlite() -> anyhow::Result<()> {
     .map_or(Ok(()), |app| the_session_refreshes_itself(&app))
 }
 
+/// An outbox entry this version cannot read (a newer app's, or damaged) is parked for the app to
+/// show; it does not stop the sync of everything else.
+fn an_unreadable_entry_is_parked_not_blocking(app: &TestApp) -> anyhow::Result<()> {
+    let (_inst, task) = visit_fixture(app)?;
+    let dir = tempfile::tempdir()?;
+    let client = Client::new(app.base.clone(), dir.path().to_string_lossy().into_owned())?;
+    client.login("a.officer".into(), PASSWORD.into())?;
+    client.download_agenda(None, None)?;
+    rusqlite::Connection::open(dir.path().join("loanwatch.db"))?.execute(
+        "INSERT INTO outbox (task_id, op) VALUES ('another-task', '{\"op\":\"teleport\"}')",
+        [],
+    )?;
+    client.start_task(task.clone())?;
+    let report = client.sync(true, None)?;
+    assert_eq!(
+        (report.sent, report.parked, report.remaining),
+        (1, 1, 1),
+        "{report:?}"
+    );
+    let outbox = client.outbox()?;
+    assert_eq!(
+        (outbox[0].kind.as_str(), outbox[0].state.as_str()),
+        ("unknown", "rejected")
+    );
+    client.discard(outbox[0].seq)?;
+    assert!(client.outbox()?.is_empty());
+    Ok(())
+}
+
+#[test]
+fn an_unreadable_entry_is_parked_not_blocking_on_sqlite() -> anyhow::Result<()> {
+    loanwatch_e2e::spawn_app(loanwatch_e2e::Backend::Sqlite)?.map_or(Ok(()), |app| {
+        an_unreadable_entry_is_parked_not_blocking(&app)
+    })
+}
+
 mod video {
     use loanwatch_e2e::{Backend, spawn_app_on_s3, spawn_app_with};
 
