@@ -313,7 +313,12 @@ impl<'a> FlowEngine<'a> {
                     ),
                 ));
             } else if let Some(o) = self.onward.iter().find(|o| {
-                o.to == t.from && t.amount_fen >= min(o.first.amount_fen.min(o.amount_fen))
+                // Onward money is queued in the order it moved on, not in the order the
+                // proceeds left: the front-only eviction above can leave an older one behind a
+                // newer one, so the window is checked here too.
+                o.to == t.from
+                    && t.at - o.first.at <= window
+                    && t.amount_fen >= min(o.first.amount_fen.min(o.amount_fen))
             }) {
                 hits.push(hit(
                     FlowRule::FlowBack,
@@ -838,6 +843,17 @@ mod tests {
             pay("t2", at(20, 9), "supplier", "borrower", 2_000_000),
         ];
         assert!(rules_hit(&late, 25).is_empty());
+        // The window runs from the proceeds leaving, whatever order the money moved on in: t3
+        // moved on after t4 but carries older proceeds (t1), which are out of the window when
+        // t5 comes home, while t2's are not.
+        let shuffled = [
+            pay("t1", at(1, 9), "borrower", "supplier", 2_000_000),
+            pay("t2", at(20, 9), "borrower", "other_co", 2_000_000),
+            pay("t3", at(21, 9), "other_co", "zhang", 1_900_000),
+            pay("t4", at(22, 9), "supplier", "shell", 1_900_000),
+            pay("t5", at(31, 10), "shell", "borrower", 1_800_000),
+        ];
+        assert!(!rules_hit(&shuffled, 31).contains(&FlowRule::FlowBack));
         // Three hops are not followed.
         let three = [
             out,
