@@ -310,6 +310,14 @@ impl From<StoreError> for ApiError {
                 )
             }
             .retry_after(1),
+            StoreError::Busy(e) => Self {
+                source: Some(anyhow::anyhow!("{e}")),
+                ..Self::new(
+                    ErrorCode::ServiceUnavailable,
+                    "the database is busy with other writes; nothing was written, retry shortly",
+                )
+            }
+            .retry_after(1),
             StoreError::ObjectStorage(e) => Self {
                 source: Some(anyhow::anyhow!("{e}")),
                 ..Self::new(

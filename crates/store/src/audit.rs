@@ -91,6 +91,44 @@ impl WriteTx<'_> {
     }
 }
 
+/// SQLite takes one writer at a time. Writers of this process queue here rather than in
+/// SQLite's busy handler, which polls with sleeps of up to 100 ms and lets a late writer overtake:
+/// under load the wait is the writes ahead, not a sleep, and no writer starves into
+/// `database is locked`. Writers in other processes still meet the busy timeout.
+static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+thread_local! {
+    /// Whether this thread holds [`SQLITE_WRITER`]. A write nested in a write is a bug (the
+    /// inner one would reuse the outer's audit sequence and fail on its uniqueness); it must
+    /// fail that way, not wait for itself forever.
+    static HOLDS_WRITER: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// This thread's turn to write to SQLite, until dropped.
+struct WriterTurn(Option<std::sync::MutexGuard<'static, ()>>);
+
+impl WriterTurn {
+    fn take(conn: &DbConn) -> Self {
+        if !matches!(conn, DbConn::Sqlite(_)) || HOLDS_WRITER.get() {
+            return Self(None);
+        }
+        // A writer that panicked left nothing behind to protect: the transaction rolled back.
+        let guard = SQLITE_WRITER
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        HOLDS_WRITER.set(true);
+        Self(Some(guard))
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        if self.0.is_some() {
+            HOLDS_WRITER.set(false);
+        }
+    }
+}
+
 /// Runs `work` in a write transaction; commits when it returns `Ok`, rolls back otherwise.
 pub fn write<T, E>(
     conn: &mut DbConn,
@@ -100,6 +138,7 @@ pub fn write<T, E>(
 where
     E: From<diesel::result::Error> + From<StoreError>,
 {
+    let _turn = WriterTurn::take(conn);
     conn.transaction::<T, E, _>(|conn| {
         // Portable lock: an UPDATE takes PostgreSQL's row lock and SQLite's write lock alike.
         diesel::update(audit_head::table.find(1))

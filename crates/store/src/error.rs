@@ -36,6 +36,10 @@ pub enum StoreError {
     /// The object storage failed or could not be reached.
     #[error("object storage: {0}")]
     ObjectStorage(String),
+    /// The database could not take the write in time (SQLite's lock held too long by another
+    /// process, a PostgreSQL serialization failure): nothing was written, retrying is safe.
+    #[error("database busy: {0}")]
+    Busy(String),
 }
 
 /// Result of store operations.
@@ -60,6 +64,15 @@ impl From<DieselError> for StoreError {
                         .map(str::to_owned)
                         .unwrap_or_else(|| info.message().to_owned()),
                 }
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+                Self::Busy(info.message().to_owned())
+            }
+            DieselError::DatabaseError(_, info)
+                if info.message().starts_with("database is locked")
+                    || info.message().starts_with("database table is locked") =>
+            {
+                Self::Busy(info.message().to_owned())
             }
             other => Self::Db(other),
         }

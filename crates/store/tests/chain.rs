@@ -158,3 +158,70 @@ fn concurrent_writers_on_postgres_keep_one_chain() -> Result<(), Box<dyn std::er
     assert_eq!((report.entries, report.first_broken), (100, None));
     Ok(())
 }
+
+/// Writers of one process on one SQLite file, each on its own connection, queue for their turn:
+/// all commit, and the audit chain stays one line.
+#[test]
+fn sqlite_writers_of_one_process_take_turns() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = tempfile::tempdir()?;
+    let url = DatabaseUrl::Sqlite(dir.path().join("t.db"));
+    migrate::run_pending(&mut url.connect()?)?;
+    let (done, finished) = std::sync::mpsc::channel();
+    let writers: Vec<_> = (0..6)
+        .map(|w| {
+            let url = url.clone();
+            let done = done.clone();
+            std::thread::spawn(move || {
+                let result = (|| -> Result<(), StoreError> {
+                    let mut conn = url.connect()?;
+                    for i in 0..20 {
+                        audit::write(&mut conn, ctx(), |tx| {
+                            tx.audit("test.write", "writer", &format!("{w}-{i}"), &json!({}))?;
+                            // Hold the turn a moment, as a real use case does.
+                            std::thread::sleep(std::time::Duration::from_millis(1));
+                            tx.audit("test.write", "writer", &format!("{w}-{i}b"), &json!({}))
+                        })?;
+                    }
+                    Ok(())
+                })();
+                let _ = done.send(result.map_err(|e| e.to_string()));
+            })
+        })
+        .collect();
+    for _ in &writers {
+        let result = finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .map_err(|_| "a writer is stuck waiting for its turn")?;
+        result?;
+    }
+    for w in writers {
+        w.join().map_err(|_| "a writer panicked")?;
+    }
+    let report = audit::verify(&mut url.connect()?)?;
+    assert_eq!(report.entries, 6 * 20 * 2);
+    assert_eq!(report.first_broken, None);
+    Ok(())
+}
+
+#[test]
+fn a_locked_database_is_busy_not_an_internal_error() {
+    use diesel::result::{DatabaseErrorKind, Error};
+    let locked = Error::DatabaseError(
+        DatabaseErrorKind::Unknown,
+        Box::new("database is locked".to_owned()),
+    );
+    assert!(matches!(StoreError::from(locked), StoreError::Busy(_)));
+    let serialization = Error::DatabaseError(
+        DatabaseErrorKind::SerializationFailure,
+        Box::new("could not serialize access".to_owned()),
+    );
+    assert!(matches!(
+        StoreError::from(serialization),
+        StoreError::Busy(_)
+    ));
+    let other = Error::DatabaseError(
+        DatabaseErrorKind::Unknown,
+        Box::new("disk I/O error".to_owned()),
+    );
+    assert!(matches!(StoreError::from(other), StoreError::Db(_)));
+}
