@@ -11,6 +11,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
+use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
 
 use super::{Invalid, Tier, is_category};
@@ -237,9 +238,10 @@ pub struct FlowEngine<'a> {
     onward: VecDeque<Onward>,
     near_threshold: VecDeque<(NaiveDateTime, String)>,
     spent_fen: i64,
-    /// Parties this engine started to follow in the last push (payees of proceeds, and those
-    /// they paid on): transfers from them may matter later.
-    followed: Vec<String>,
+    /// Parties this engine started to follow in the last push, each with the time until which
+    /// money from it can still come home as flow-back: payees of proceeds, and those they paid
+    /// on.
+    followed: Vec<(String, NaiveDateTime)>,
 }
 
 impl<'a> FlowEngine<'a> {
@@ -346,8 +348,8 @@ impl<'a> FlowEngine<'a> {
                 .filter(|o| o.to == t.from)
                 .cloned()
                 .collect();
-            if !firsts.is_empty() {
-                self.followed.push(t.to.clone());
+            if let Some(until) = firsts.iter().map(|o| o.at + window).max() {
+                self.followed.push((t.to.clone(), until));
             }
             for first in firsts {
                 self.onward.push_back(Onward {
@@ -461,7 +463,7 @@ impl<'a> FlowEngine<'a> {
             }
         }
         if !self.is_home(&t.to) {
-            self.followed.push(t.to.clone());
+            self.followed.push((t.to.clone(), t.at + window));
             self.outflows.push_back(Outflow {
                 id: t.id.clone(),
                 at: t.at,
@@ -512,16 +514,22 @@ pub fn evaluate(
 }
 
 /// The fund-flow rules over many loans, fed one stream of transfers in time order. Each transfer
-/// goes to the loans it can concern: the loan whose proceeds paid it, the loans whose borrower or
-/// related party is on either side, and the loans whose proceeds reached the payer (directly or
-/// through one more party). The nightly batch feeds the portfolio's whole stream, the real-time
-/// path the stretch around new transfers; loan by loan the hits are those of [`evaluate`].
+/// goes only to the loans it can concern: the loan whose proceeds paid it, and the loans whose
+/// proceeds reached the payer, directly or through one more party, within the flow-back window
+/// (money moving on, or coming home). A transfer from anyone else changes nothing for a loan,
+/// so a borrower with many loans or many payers costs nothing until its proceeds move. The nightly batch feeds
+/// the portfolio's whole stream, the real-time path the stretch around new transfers; loan by
+/// loan the hits are those of [`evaluate`], which feeds one loan every transfer.
 #[derive(Debug)]
 pub struct FlowMonitor<'a> {
     loans: &'a [WatchedLoan],
     engines: Vec<FlowEngine<'a>>,
-    by_loan: HashMap<&'a str, usize>,
-    by_party: HashMap<String, Vec<usize>>,
+    by_loan: FxHashMap<&'a str, usize>,
+    /// By party that received proceeds (directly or through one more party): the loans whose
+    /// proceeds reached it, each until the last of them leaves the flow-back window. Expired
+    /// entries are dropped as the party is next looked up.
+    follow: FxHashMap<String, Vec<(usize, NaiveDateTime)>>,
+    targets: Vec<usize>,
 }
 
 impl<'a> FlowMonitor<'a> {
@@ -531,12 +539,6 @@ impl<'a> FlowMonitor<'a> {
         loans: &'a [WatchedLoan],
         parties: &'a HashMap<String, PartyInfo>,
     ) -> Self {
-        let mut by_party: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, l) in loans.iter().enumerate() {
-            for p in std::iter::once(&l.borrower).chain(&l.related) {
-                by_party.entry(p.clone()).or_default().push(i);
-            }
-        }
         Self {
             loans,
             engines: loans
@@ -548,37 +550,45 @@ impl<'a> FlowMonitor<'a> {
                 .enumerate()
                 .map(|(i, l)| (l.loan_id.as_str(), i))
                 .collect(),
-            by_party,
+            follow: FxHashMap::default(),
+            targets: Vec::new(),
         }
     }
 
     /// Takes the next transfer (not earlier than the previous one) and returns the rules it
     /// breaks, with the loan each concerns.
     pub fn push(&mut self, t: &Transfer) -> Vec<(&'a WatchedLoan, Hit)> {
-        let mut targets: Vec<usize> = Vec::new();
+        let mut targets = std::mem::take(&mut self.targets);
+        targets.clear();
         if let Some(i) = t.loan.as_deref().and_then(|l| self.by_loan.get(l)) {
             targets.push(*i);
         }
-        for p in [&t.from, &t.to] {
-            if let Some(loans) = self.by_party.get(p) {
-                targets.extend(loans);
+        if let Some(loans) = self.follow.get_mut(&t.from) {
+            loans.retain(|(_, until)| t.at <= *until);
+            targets.extend(loans.iter().map(|(i, _)| *i));
+            if loans.is_empty() {
+                self.follow.remove(&t.from);
             }
         }
-        targets.sort_unstable();
-        targets.dedup();
+        if targets.len() > 1 {
+            targets.sort_unstable();
+            targets.dedup();
+        }
         let mut hits = Vec::new();
-        for i in targets {
+        for &i in &targets {
             let (Some(engine), Some(loan)) = (self.engines.get_mut(i), self.loans.get(i)) else {
                 continue;
             };
             hits.extend(engine.push(t).into_iter().map(|h| (loan, h)));
-            for party in engine.followed.drain(..) {
-                let loans = self.by_party.entry(party).or_default();
-                if !loans.contains(&i) {
-                    loans.push(i);
+            for (party, until) in engine.followed.drain(..) {
+                let loans = self.follow.entry(party).or_default();
+                match loans.iter_mut().find(|(j, _)| *j == i) {
+                    Some(entry) => entry.1 = entry.1.max(until),
+                    None => loans.push((i, until)),
                 }
             }
         }
+        self.targets = targets;
         hits
     }
 
@@ -623,7 +633,7 @@ pub struct SettlementVolume {
     /// First day of the month of `as_of` (the end, exclusive).
     until: NaiveDate,
     /// By borrower party: the loan a finding is anchored on (the largest) and six monthly sums.
-    by_party: HashMap<String, (String, [i64; 6])>,
+    by_party: FxHashMap<String, (String, [i64; 6])>,
 }
 
 impl SettlementVolume {
@@ -796,6 +806,133 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    /// The monitor hands each transfer only to the loans it can concern; loan by loan, it must
+    /// find what one engine fed every transfer finds.
+    #[test]
+    fn the_monitor_finds_per_loan_what_an_engine_fed_everything_finds() {
+        let mut parties = parties();
+        for p in ["b2", "r2", "shell2", "zhao"] {
+            let kind = if p == "zhao" || p == "r2" {
+                PartyKind::Individual
+            } else {
+                PartyKind::Company
+            };
+            parties.insert(
+                p.to_owned(),
+                PartyInfo {
+                    kind,
+                    category: None,
+                },
+            );
+        }
+        let second = |id: &str, borrower: &str, related: &str, cp: &str| WatchedLoan {
+            loan_id: id.into(),
+            borrower: borrower.into(),
+            related: [related.to_owned()].into(),
+            counterparty: Some(cp.into()),
+            disbursed_fen: 2_000_000_000,
+            disbursed_on: NaiveDate::from_ymd_opt(2026, 1, 5).unwrap_or_default(),
+        };
+        let loans = [
+            loan(),
+            second("L2", "b2", "r2", "other_co"),
+            second("L3", "borrower", "shareholder", "shell"),
+        ];
+        // The named parties, and forty strangers for money to move on through.
+        let strangers: Vec<String> = (0..40).map(|i| format!("x{i:02}")).collect();
+        let everyone: Vec<&str> = [
+            "borrower",
+            "shareholder",
+            "b2",
+            "r2",
+            "supplier",
+            "developer",
+            "other_co",
+            "shell",
+            "shell2",
+            "zhang",
+            "zhao",
+        ]
+        .into_iter()
+        .chain(strangers.iter().map(String::as_str))
+        .collect();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let start = at(1, 0) - Duration::days(60);
+        let mut stream = Vec::new();
+        for i in 0..4_000u64 {
+            // Borrowers pay often, so that proceeds move.
+            let from = if next(3) == 0 {
+                ["borrower", "b2"][next(2) as usize]
+            } else {
+                everyone[next(everyone.len() as u64) as usize]
+            };
+            let mut to = everyone[next(everyone.len() as u64) as usize];
+            if to == from {
+                to = "shell2";
+            }
+            let loan = match from {
+                "borrower" if next(3) > 0 => Some(if next(2) == 0 { "L1" } else { "L3" }),
+                "b2" if next(3) > 0 => Some("L2"),
+                _ => None,
+            };
+            let amount = match next(10) {
+                0 => 950_000 + next(49_000) as i64,
+                1 => 5_000_000 + next(1_000_000) as i64,
+                _ => 10_000 + next(2_000_000) as i64,
+            };
+            stream.push(Transfer {
+                id: format!("t{i:05}"),
+                at: start + Duration::minutes(30 * i as i64 + next(29) as i64),
+                from: from.into(),
+                to: to.into(),
+                amount_fen: amount * 100,
+                loan: loan.map(str::to_owned),
+            });
+        }
+        let as_of = NaiveDate::from_ymd_opt(2026, 4, 30).unwrap_or_default();
+        let rules = FlowRules::default();
+        let mut monitor = FlowMonitor::new(&rules, &loans, &parties);
+        let mut found: Vec<(String, FlowRule, Vec<String>)> = Vec::new();
+        for t in &stream {
+            for (l, h) in monitor.push(t) {
+                found.push((l.loan_id.clone(), h.rule, h.transfers));
+            }
+        }
+        for (l, h) in monitor.idle(as_of) {
+            found.push((l.loan_id.clone(), h.rule, h.transfers));
+        }
+        let mut expected: Vec<(String, FlowRule, Vec<String>)> = loans
+            .iter()
+            .flat_map(|l| {
+                evaluate(&rules, l, &parties, &stream, as_of)
+                    .into_iter()
+                    .map(|h| (l.loan_id.clone(), h.rule, h.transfers))
+            })
+            .collect();
+        found.sort();
+        expected.sort();
+        let flow_backs = expected
+            .iter()
+            .filter(|(_, r, _)| *r == FlowRule::FlowBack)
+            .count();
+        let two_hops = expected
+            .iter()
+            .filter(|(_, r, ids)| *r == FlowRule::FlowBack && ids.len() == 3)
+            .count();
+        assert!(
+            flow_backs > two_hops && two_hops > 10,
+            "the stream must exercise flow-back, direct ({}) and through one more party ({two_hops})",
+            flow_backs - two_hops
+        );
+        assert_eq!(found, expected);
     }
 
     #[test]
