@@ -62,26 +62,16 @@ struct IdRow {
 }
 
 /// Runs the benchmark and returns its figures.
-pub fn run(mut config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> {
+pub fn run(config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> {
     let DatabaseUrl::Postgres(pg_url) = config.database.url.clone() else {
         anyhow::bail!("the benchmark compares with pgbench: set DATABASE_URL=postgres://…");
     };
     let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
     let mut conn = pool.get()?;
-    crate::app::prepare_database(&mut conn)?;
-    if !demo::already_seeded(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))? {
-        let today = chrono::Utc::now()
-            .with_timezone(&config.time_zone)
-            .date_naive();
-        demo::seed_with_progress(
-            &mut conn,
-            demo::DemoSpec {
-                loans: spec.loans,
-                seed: 1,
-                today,
-            },
-        )?;
-    }
+    let today = chrono::Utc::now()
+        .with_timezone(&config.time_zone)
+        .date_naive();
+    prepare_demo(&mut conn, spec.loans, today)?;
     diesel::sql_query("ANALYZE").execute(&mut *conn)?;
     let loans_in_db = count_loans(&mut conn)?;
     let ids: Vec<String> = diesel::sql_query("SELECT id FROM loans ORDER BY md5(id) LIMIT 20000")
@@ -94,24 +84,8 @@ pub fn run(mut config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> 
 
     let pgbench_tps = pgbench(&pool, &pg_url, &ids, spec)?;
 
-    config.bind = "127.0.0.1:0".parse()?;
-    // The daily jobs would compete with the load being measured.
-    config.jobs_enabled = false;
-    let (tx, rx) = mpsc::channel();
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            match Application::build(config) {
-                Ok(app) => {
-                    let _ = tx.send(Ok((app.port(), app.handle())));
-                    let _ = app.run_until_stopped().await;
-                }
-                Err(e) => {
-                    let _ = tx.send(Err(e));
-                }
-            }
-        });
-    });
-    let (port, handle) = rx.recv()??;
+    let server = LocalServer::start(config)?;
+    let port = server.port;
     let token = login(port, &spec.user)?;
 
     // Warm-up, then the measured run.
@@ -125,9 +99,7 @@ pub fn run(mut config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> 
         Duration::from_secs(spec.duration_secs),
     )?;
     let elapsed = started.elapsed().as_secs_f64();
-    let stop = handle.stop(true);
-    actix_web::rt::System::new().block_on(stop);
-    let _ = server.join();
+    server.stop();
 
     latencies.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -143,6 +115,67 @@ pub fn run(mut config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> 
     })
 }
 
+/// Migrates the database and, when it holds no organisations yet, seeds the demo portfolio of
+/// `loans` loans as seen from `today`: the starting point of every benchmark.
+pub fn prepare_demo(conn: &mut DbConn, loans: u64, today: chrono::NaiveDate) -> anyhow::Result<()> {
+    crate::app::prepare_database(conn)?;
+    if !demo::already_seeded(conn).map_err(|e| anyhow::anyhow!("{e}"))? {
+        demo::seed_with_progress(
+            conn,
+            demo::DemoSpec {
+                loans,
+                seed: 1,
+                today,
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// The server running in this process on a free port, for a benchmark's load.
+pub(crate) struct LocalServer {
+    /// Its port on 127.0.0.1.
+    pub(crate) port: u16,
+    handle: actix_web::dev::ServerHandle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl LocalServer {
+    /// Starts the server of `config` on a free port, without the daily jobs (they would compete
+    /// with the load being measured).
+    pub(crate) fn start(mut config: Config) -> anyhow::Result<Self> {
+        config.bind = "127.0.0.1:0".parse()?;
+        config.jobs_enabled = false;
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match Application::build(config) {
+                    Ok(app) => {
+                        let _ = tx.send(Ok((app.port(), app.handle())));
+                        let _ = app.run_until_stopped().await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            });
+        });
+        let (port, handle) = rx.recv()??;
+        Ok(Self {
+            port,
+            handle,
+            thread,
+        })
+    }
+
+    /// Stops it gracefully and waits for it.
+    pub(crate) fn stop(self) {
+        actix_web::rt::System::new().block_on(self.handle.stop(true));
+        let _ = self.thread.join();
+    }
+}
+
+/// Loans in the database.
 pub fn count_loans(conn: &mut DbConn) -> anyhow::Result<i64> {
     #[derive(QueryableByName)]
     struct N {
@@ -221,13 +254,13 @@ fn pgbench(
 }
 
 /// A keep-alive HTTP/1.1 connection that sends a request and reads one response.
-struct Client {
+pub(crate) struct Client {
     reader: BufReader<TcpStream>,
     writer: TcpStream,
 }
 
 impl Client {
-    fn connect(port: u16) -> anyhow::Result<Self> {
+    pub(crate) fn connect(port: u16) -> anyhow::Result<Self> {
         let stream = TcpStream::connect(("127.0.0.1", port))?;
         stream.set_nodelay(true)?;
         stream.set_read_timeout(Some(Duration::from_secs(10)))?;
@@ -237,7 +270,7 @@ impl Client {
         })
     }
 
-    fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
+    pub(crate) fn send(&mut self, request: &[u8]) -> anyhow::Result<(u16, Vec<u8>)> {
         self.writer.write_all(request)?;
         let mut line = String::new();
         self.reader.read_line(&mut line)?;
@@ -266,7 +299,7 @@ impl Client {
     }
 }
 
-fn login(port: u16, user: &str) -> anyhow::Result<String> {
+pub(crate) fn login(port: u16, user: &str) -> anyhow::Result<String> {
     let body = serde_json::json!({ "username": user, "password": demo::DEMO_PASSWORD }).to_string();
     let request = format!(
         "POST /api/v1/auth/login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",

@@ -180,6 +180,36 @@ enum BenchCommand {
         #[arg(long, default_value_t = 2_000)]
         sample: usize,
     },
+    /// The fund-flow rules over a synthetic stream of transfers: in memory on one core, end to
+    /// end from the database, against one SQL query per rule, and single-transfer POSTs at a
+    /// fixed rate. Builds its own parties and stream, so give it a database of its own; an empty
+    /// one is seeded with the demo portfolio.
+    Flow {
+        /// Loans to seed into an empty database.
+        #[arg(long, default_value_t = 100_000)]
+        loans: u64,
+        /// Transfers in the stream.
+        #[arg(long, default_value_t = 20_000_000)]
+        transfers: u64,
+        /// Days the stream spans (ending an hour ago).
+        #[arg(long, default_value_t = 210)]
+        days: i64,
+        /// Real-time transfers posted per second.
+        #[arg(long, default_value_t = 2_000)]
+        rate: u32,
+        /// Seconds of real-time load.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Client connections posting them.
+        #[arg(long, default_value_t = 8)]
+        connections: usize,
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Demo user who posts the real-time transfers.
+        #[arg(long, default_value = "ho.risk")]
+        user: String,
+    },
     /// Authenticated, scoped GET /api/v1/loans/{id}; seeds the demo portfolio if the database
     /// is empty.
     Loans {
@@ -494,6 +524,34 @@ pub fn run() -> anyhow::Result<i32> {
             let spec = crate::plan_bench::PlanBenchSpec { loans, date };
             let report = crate::plan_bench::run(&config, &spec)?;
             crate::plan_bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Flow {
+                    loans,
+                    transfers,
+                    days,
+                    rate,
+                    seconds,
+                    connections,
+                    seed,
+                    user,
+                },
+        } => {
+            let spec = crate::flow_bench::FlowBenchSpec {
+                loans,
+                transfers,
+                days,
+                rate,
+                seconds,
+                connections,
+                seed,
+                user,
+                as_of: business_date(&config, None),
+            };
+            let report = crate::flow_bench::run(&config, &spec)?;
+            crate::flow_bench::print(&mut std::io::stdout().lock(), &spec, &report)?;
             Ok(0)
         }
         Command::Bench {

@@ -13,7 +13,7 @@ use chrono::NaiveDate;
 use loanwatch_store::{AuditContext, DbConn, models::HealthRow};
 
 use crate::{
-    Config, demo,
+    Config,
     monitoring::{health, rules},
 };
 
@@ -89,17 +89,7 @@ fn ctx() -> AuditContext {
 pub fn run(config: &Config, spec: &HealthBenchSpec) -> anyhow::Result<HealthBenchReport> {
     let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
     let mut conn = pool.get()?;
-    crate::app::prepare_database(&mut conn)?;
-    if !demo::already_seeded(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))? {
-        demo::seed_with_progress(
-            &mut conn,
-            demo::DemoSpec {
-                loans: spec.loans,
-                seed: 1,
-                today: spec.date,
-            },
-        )?;
-    }
+    crate::bench::prepare_demo(&mut conn, spec.loans, spec.date)?;
     let loans_in_db = crate::bench::count_loans(&mut conn)?;
     let v = rules::in_force_on(&mut conn, spec.date)
         .map_err(|e| anyhow::anyhow!("{e}"))?

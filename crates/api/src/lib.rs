@@ -17,6 +17,7 @@ pub mod error;
 pub mod evidence_bench;
 pub mod extract;
 pub mod field;
+pub mod flow_bench;
 pub mod health;
 pub mod health_bench;
 pub mod ledger;

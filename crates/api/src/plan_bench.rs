@@ -12,7 +12,7 @@ use chrono::NaiveDate;
 use loanwatch_store::{DbConn, repo::task};
 
 use crate::{
-    Config, demo,
+    Config,
     tasks::{InsertPath, PlanReport, plan_portfolio},
 };
 
@@ -73,17 +73,7 @@ fn side(conn: &mut DbConn, date: NaiveDate, path: InsertPath) -> anyhow::Result<
 pub fn run(config: &Config, spec: &PlanBenchSpec) -> anyhow::Result<PlanBenchReport> {
     let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
     let mut conn = pool.get()?;
-    crate::app::prepare_database(&mut conn)?;
-    if !demo::already_seeded(&mut conn).map_err(|e| anyhow::anyhow!("{e}"))? {
-        demo::seed_with_progress(
-            &mut conn,
-            demo::DemoSpec {
-                loans: spec.loans,
-                seed: 1,
-                today: spec.date,
-            },
-        )?;
-    }
+    crate::bench::prepare_demo(&mut conn, spec.loans, spec.date)?;
     anyhow::ensure!(
         !task::any_worked_on(&mut conn)?,
         "tasks in this database were worked on; `bench plan` deletes tasks, so it needs a \

@@ -290,8 +290,15 @@ pub fn evaluate_all(
         let Some(last) = page.last() else { break };
         after = Some((last.booked_at, last.id.clone()));
         seen += page.len() as u64;
-        for row in &page {
-            let t = transfer(row, tz);
+        for row in page {
+            let t = Transfer {
+                at: tz.from_utc_datetime(&row.booked_at).naive_local(),
+                id: row.id,
+                from: row.from_party,
+                to: row.to_party,
+                amount_fen: row.amount_fen,
+                loan: row.loan_id,
+            };
             settled.add(&t);
             for (monitor, out) in monitors.iter_mut().zip(&mut hits) {
                 out.extend(monitor.push(&t).into_iter().map(found));

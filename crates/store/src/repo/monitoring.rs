@@ -97,6 +97,39 @@ pub fn replace_relations(
     Ok(())
 }
 
+/// Inserts new parties, accounts and relations in multi-row statements (a bulk load: nothing
+/// may exist under these keys yet).
+pub fn insert_world(
+    tx: &mut WriteTx<'_>,
+    parties_in: &[PartyRow],
+    accounts_in: &[AccountRow],
+    relations: &[PartyRelationRow],
+) -> StoreResult<()> {
+    for chunk in parties_in.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(parties::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    for chunk in accounts_in.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(accounts::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    for chunk in relations.chunks(CHUNK) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(party_relations::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
+/// How many parties and transfers are stored.
+pub fn counts(conn: &mut DbConn) -> StoreResult<(i64, i64)> {
+    let parties_n = parties::table.count().get_result(conn)?;
+    let transfers_n = fund_transfers::table.count().get_result(conn)?;
+    Ok((parties_n, transfers_n))
+}
+
 /// The related parties of these borrowers.
 pub fn relations_of(
     conn: &mut DbConn,
@@ -226,13 +259,25 @@ pub fn transfers_touching(
     Ok(out)
 }
 
+/// What the rules read of a transfer: the nightly batch streams millions, so only these columns.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = fund_transfers)]
+pub struct FlowRow {
+    pub id: String,
+    pub booked_at: NaiveDateTime,
+    pub from_party: String,
+    pub to_party: String,
+    pub amount_fen: i64,
+    pub loan_id: Option<String>,
+}
+
 /// Every transfer booked up to `until`, oldest first, a page after (booked_at, id).
 pub fn transfers_page(
     conn: &mut DbConn,
     until: NaiveDateTime,
     after: Option<(NaiveDateTime, String)>,
     limit: i64,
-) -> StoreResult<Vec<TransferRow>> {
+) -> StoreResult<Vec<FlowRow>> {
     let mut q = fund_transfers::table
         .filter(fund_transfers::booked_at.lt(until))
         .into_boxed();
@@ -247,7 +292,7 @@ pub fn transfers_page(
     }
     Ok(q.order((fund_transfers::booked_at, fund_transfers::id))
         .limit(limit)
-        .select(TransferRow::as_select())
+        .select(FlowRow::as_select())
         .load(conn)?)
 }
 
