@@ -8,7 +8,10 @@
 //! The thresholds are a [`FlowRules`] definition: JSON that names only known fields, versioned
 //! and activated per institution by the caller.
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::{
+    collections::{BTreeSet, HashMap, VecDeque},
+    sync::Arc,
+};
 
 use chrono::{Datelike, Duration, Months, NaiveDate, NaiveDateTime};
 use rustc_hash::FxHashMap;
@@ -210,12 +213,13 @@ pub struct Hit {
     pub detail: String,
 }
 
-/// An outflow of proceeds that may come back.
+/// An outflow of proceeds that may come back. Ids are shared, not copied: a payment onward from
+/// a much-paid party is remembered by every loan that paid it.
 #[derive(Debug, Clone)]
 struct Outflow {
-    id: String,
+    id: Arc<str>,
     at: NaiveDateTime,
-    to: String,
+    to: Arc<str>,
     amount_fen: i64,
 }
 
@@ -223,9 +227,30 @@ struct Outflow {
 #[derive(Debug, Clone)]
 struct Onward {
     first: Outflow,
-    id: String,
-    to: String,
+    id: Arc<str>,
+    to: Arc<str>,
     amount_fen: i64,
+}
+
+/// A transfer's id and payee, made shareable once however many loans keep them.
+#[derive(Debug, Default)]
+struct SharedIds {
+    id: Option<Arc<str>>,
+    to: Option<Arc<str>>,
+}
+
+impl SharedIds {
+    fn id(&mut self, t: &Transfer) -> Arc<str> {
+        self.id
+            .get_or_insert_with(|| Arc::from(t.id.as_str()))
+            .clone()
+    }
+
+    fn to(&mut self, t: &Transfer) -> Arc<str> {
+        self.to
+            .get_or_insert_with(|| Arc::from(t.to.as_str()))
+            .clone()
+    }
 }
 
 /// The fund-flow rules applied to one loan's transfers, in time order.
@@ -241,7 +266,7 @@ pub struct FlowEngine<'a> {
     /// Parties this engine started to follow in the last push, each with the time until which
     /// money from it can still come home as flow-back: payees of proceeds, and those they paid
     /// on.
-    followed: Vec<(String, NaiveDateTime)>,
+    followed: Vec<(Arc<str>, NaiveDateTime)>,
 }
 
 impl<'a> FlowEngine<'a> {
@@ -270,6 +295,10 @@ impl<'a> FlowEngine<'a> {
     /// Takes the next transfer (not earlier than the previous one) and returns the rules it
     /// breaks.
     pub fn push(&mut self, t: &Transfer) -> Vec<Hit> {
+        self.push_shared(t, &mut SharedIds::default())
+    }
+
+    fn push_shared(&mut self, t: &Transfer, shared: &mut SharedIds) -> Vec<Hit> {
         let mut hits = Vec::new();
         self.followed.clear();
         let window = Duration::days(self.rules.flow_back_days);
@@ -298,12 +327,12 @@ impl<'a> FlowEngine<'a> {
             if let Some(o) = self
                 .outflows
                 .iter()
-                .find(|o| o.to == t.from && t.amount_fen >= min(o.amount_fen))
+                .find(|o| *o.to == *t.from && t.amount_fen >= min(o.amount_fen))
             {
                 hits.push(hit(
                     FlowRule::FlowBack,
                     Tier::Red,
-                    vec![o.id.clone(), t.id.clone()],
+                    vec![o.id.to_string(), t.id.clone()],
                     format!(
                         "{} yuan of proceeds paid to {} on {} came back {} yuan to {} on {}",
                         yuan(o.amount_fen),
@@ -318,14 +347,14 @@ impl<'a> FlowEngine<'a> {
                 // Onward money is queued in the order it moved on, not in the order the
                 // proceeds left: the front-only eviction above can leave an older one behind a
                 // newer one, so the window is checked here too.
-                o.to == t.from
+                *o.to == *t.from
                     && t.at - o.first.at <= window
                     && t.amount_fen >= min(o.first.amount_fen.min(o.amount_fen))
             }) {
                 hits.push(hit(
                     FlowRule::FlowBack,
                     Tier::Red,
-                    vec![o.first.id.clone(), o.id.clone(), t.id.clone()],
+                    vec![o.first.id.to_string(), o.id.to_string(), t.id.clone()],
                     format!(
                         "{} yuan of proceeds paid to {} on {} went on to {} and came back {} yuan to {} on {}",
                         yuan(o.first.amount_fen),
@@ -342,22 +371,18 @@ impl<'a> FlowEngine<'a> {
 
         // Money moving on from someone who received proceeds: remember it for two-hop flow-back.
         if !self.is_home(&t.from) && !self.is_home(&t.to) {
-            let firsts: Vec<Outflow> = self
-                .outflows
-                .iter()
-                .filter(|o| o.to == t.from)
-                .cloned()
-                .collect();
-            if let Some(until) = firsts.iter().map(|o| o.at + window).max() {
-                self.followed.push((t.to.clone(), until));
-            }
-            for first in firsts {
+            let mut until = None;
+            for first in self.outflows.iter().filter(|o| *o.to == *t.from) {
+                until = until.max(Some(first.at + window));
                 self.onward.push_back(Onward {
-                    first,
-                    id: t.id.clone(),
-                    to: t.to.clone(),
+                    first: first.clone(),
+                    id: shared.id(t),
+                    to: shared.to(t),
                     amount_fen: t.amount_fen,
                 });
+            }
+            if let Some(until) = until {
+                self.followed.push((shared.to(t), until));
             }
         }
 
@@ -463,11 +488,11 @@ impl<'a> FlowEngine<'a> {
             }
         }
         if !self.is_home(&t.to) {
-            self.followed.push((t.to.clone(), t.at + window));
+            self.followed.push((shared.to(t), t.at + window));
             self.outflows.push_back(Outflow {
-                id: t.id.clone(),
+                id: shared.id(t),
                 at: t.at,
-                to: t.to.clone(),
+                to: shared.to(t),
                 amount_fen: t.amount_fen,
             });
         }
@@ -528,7 +553,7 @@ pub struct FlowMonitor<'a> {
     /// By party that received proceeds (directly or through one more party): the loans whose
     /// proceeds reached it, each until the last of them leaves the flow-back window. Expired
     /// entries are dropped as the party is next looked up.
-    follow: FxHashMap<String, Vec<(usize, NaiveDateTime)>>,
+    follow: FxHashMap<Arc<str>, Vec<(usize, NaiveDateTime)>>,
     targets: Vec<usize>,
 }
 
@@ -563,11 +588,11 @@ impl<'a> FlowMonitor<'a> {
         if let Some(i) = t.loan.as_deref().and_then(|l| self.by_loan.get(l)) {
             targets.push(*i);
         }
-        if let Some(loans) = self.follow.get_mut(&t.from) {
+        if let Some(loans) = self.follow.get_mut(t.from.as_str()) {
             loans.retain(|(_, until)| t.at <= *until);
             targets.extend(loans.iter().map(|(i, _)| *i));
             if loans.is_empty() {
-                self.follow.remove(&t.from);
+                self.follow.remove(t.from.as_str());
             }
         }
         if targets.len() > 1 {
@@ -575,11 +600,17 @@ impl<'a> FlowMonitor<'a> {
             targets.dedup();
         }
         let mut hits = Vec::new();
+        let mut shared = SharedIds::default();
         for &i in &targets {
             let (Some(engine), Some(loan)) = (self.engines.get_mut(i), self.loans.get(i)) else {
                 continue;
             };
-            hits.extend(engine.push(t).into_iter().map(|h| (loan, h)));
+            hits.extend(
+                engine
+                    .push_shared(t, &mut shared)
+                    .into_iter()
+                    .map(|h| (loan, h)),
+            );
             for (party, until) in engine.followed.drain(..) {
                 let loans = self.follow.entry(party).or_default();
                 match loans.iter_mut().find(|(j, _)| *j == i) {
