@@ -101,15 +101,10 @@ pub fn run(config: Config, spec: &BenchSpec) -> anyhow::Result<BenchReport> {
     let elapsed = started.elapsed().as_secs_f64();
     server.stop();
 
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i] as f64 / 1000.0
-    };
     Ok(BenchReport {
         loans_in_db,
         api_rps: latencies.len() as f64 / elapsed,
-        latency_ms: [pct(0.50), pct(0.90), pct(0.99), pct(1.0)],
+        latency_ms: percentiles_ms(&mut latencies),
         requests: latencies.len() as u64,
         pgbench_tps,
     })
@@ -173,6 +168,28 @@ impl LocalServer {
         actix_web::rt::System::new().block_on(self.handle.stop(true));
         let _ = self.thread.join();
     }
+}
+
+/// p50, p90, p99 and the maximum of latencies in microseconds, in milliseconds (0 when empty).
+pub(crate) fn percentiles_ms(latencies: &mut [u32]) -> [f64; 4] {
+    latencies.sort_unstable();
+    [0.50, 0.90, 0.99, 1.0].map(|p| {
+        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len().max(1)) - 1;
+        latencies.get(i).map_or(0.0, |us| f64::from(*us) / 1000.0)
+    })
+}
+
+/// `sqlite` or `postgres`, as the reports name the backend.
+pub(crate) fn backend_name(conn: &DbConn) -> &'static str {
+    match conn {
+        DbConn::Postgres(_) => "postgres",
+        DbConn::Sqlite(_) => "sqlite",
+    }
+}
+
+/// A goal's verdict in a report.
+pub(crate) fn met(ok: bool) -> &'static str {
+    if ok { "met" } else { "NOT met" }
 }
 
 /// Loans in the database.
@@ -387,8 +404,8 @@ pub fn print(out: &mut impl Write, spec: &BenchSpec, r: &BenchReport) -> std::io
         out,
         "  ratio API/pgbench {:.3} (goal ≥ 0.25: {})   p99 {:.2} ms (goal < 10: {})",
         r.ratio(),
-        if r.ratio() >= 0.25 { "met" } else { "NOT met" },
+        met(r.ratio() >= 0.25),
         p99,
-        if p99 < 10.0 { "met" } else { "NOT met" }
+        met(p99 < 10.0)
     )
 }

@@ -42,7 +42,7 @@ use loanwatch_store::{
 
 use crate::{
     ApiError, Config,
-    bench::{Client, LocalServer, login},
+    bench::{Client, LocalServer, backend_name, login, met, percentiles_ms},
     demo::SplitMix64,
     extract::content_hash,
     monitoring::{self as engine, Finding, Watch, evaluate_all, local_midnight_utc, raise, rules},
@@ -665,14 +665,12 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
     }
 
     let loans_watched = watch.loans.len();
+    let backend = backend_name(&conn);
     drop(watch);
     drop(conn);
     let (realtime_sent, realtime_rate, realtime_ms) = realtime(config, spec, &world)?;
     Ok(FlowBenchReport {
-        backend: match &*pool.get()? {
-            DbConn::Postgres(_) => "postgres",
-            DbConn::Sqlite(_) => "sqlite",
-        },
+        backend,
         loans_watched,
         parties: world.parties.len(),
         transfers: spec.transfers,
@@ -992,15 +990,10 @@ fn realtime(
     if let Some(e) = failed {
         return Err(e);
     }
-    latencies.sort_unstable();
-    let pct = |p: f64| -> f64 {
-        let i = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-        latencies[i] as f64 / 1000.0
-    };
     Ok((
         latencies.len() as u64,
         latencies.len() as f64 / elapsed,
-        [pct(0.50), pct(0.90), pct(0.99), pct(1.0)],
+        percentiles_ms(&mut latencies),
     ))
 }
 
@@ -1043,7 +1036,6 @@ pub fn print(
     spec: &FlowBenchSpec,
     r: &FlowBenchReport,
 ) -> std::io::Result<()> {
-    let met = |ok: bool| if ok { "met" } else { "NOT met" };
     writeln!(
         out,
         "loanwatch bench flow — {} transfers over {} days to {} ({}, {} loans watched, {} parties)",

@@ -14,6 +14,7 @@ use loanwatch_store::{AuditContext, DbConn, models::HealthRow};
 
 use crate::{
     Config,
+    bench::met,
     monitoring::{health, rules},
 };
 
@@ -149,10 +150,7 @@ pub fn run(config: &Config, spec: &HealthBenchSpec) -> anyhow::Result<HealthBenc
         "the incremental pass stored other health than the batch"
     );
     Ok(HealthBenchReport {
-        backend: match &*conn {
-            DbConn::Postgres(_) => "postgres",
-            DbConn::Sqlite(_) => "sqlite",
-        },
+        backend: crate::bench::backend_name(&conn),
         loans_in_db,
         borrowers,
         batch_seconds,
@@ -168,7 +166,6 @@ pub fn print(
     spec: &HealthBenchSpec,
     r: &HealthBenchReport,
 ) -> std::io::Result<()> {
-    let met = |ok: bool| if ok { "met" } else { "NOT met" };
     let goal = if r.backend == "sqlite" { 30.0 } else { 60.0 };
     writeln!(
         out,

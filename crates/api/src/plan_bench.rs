@@ -13,6 +13,7 @@ use loanwatch_store::{DbConn, repo::task};
 
 use crate::{
     Config,
+    bench::met,
     tasks::{InsertPath, PlanReport, plan_portfolio},
 };
 
@@ -92,10 +93,7 @@ pub fn run(config: &Config, spec: &PlanBenchSpec) -> anyhow::Result<PlanBenchRep
         );
     }
     Ok(PlanBenchReport {
-        backend: match &*conn {
-            DbConn::Postgres(_) => "postgres",
-            DbConn::Sqlite(_) => "sqlite",
-        },
+        backend: crate::bench::backend_name(&conn),
         loans_in_db,
         set_based: [first, last],
         row_at_a_time,
@@ -129,12 +127,8 @@ pub fn print(
         out,
         "  set-based {:.3} s (goal ≤ {goal} s: {})   ratio {:.1}× (goal ≥ 50×: {})",
         r.set_based_seconds(),
-        if r.set_based_seconds() <= goal {
-            "met"
-        } else {
-            "NOT met"
-        },
+        met(r.set_based_seconds() <= goal),
         r.ratio(),
-        if r.ratio() >= 50.0 { "met" } else { "NOT met" }
+        met(r.ratio() >= 50.0)
     )
 }
