@@ -274,34 +274,36 @@ impl World {
             });
         }
         anyhow::ensure!(!world.loans.is_empty(), "no active loans to watch");
-        let pools = [
+        // (prefix, name, kind, category, one for every so many loans)
+        let [suppliers, customers, individuals, estates, securities] = [
             ("SP", "supplier", "company", Some("manufacturing"), 1),
             ("CU", "customer", "company", Some("wholesale"), 1),
             ("IN", "individual", "individual", None, 4),
             ("RE", "developer", "company", Some("real_estate"), 50),
             ("SE", "broker", "company", Some("securities"), 100),
-        ];
-        for (prefix, name, kind, category, per) in pools {
-            let count = (world.loans.len() / per).max(10);
-            for n in 0..count {
-                let p = party(
-                    &mut world,
-                    &mut rows,
-                    format!("{prefix}{n:07}"),
-                    format!("{name}{n}"),
-                    kind,
-                    category,
-                    None,
-                );
-                match prefix {
-                    "SP" => world.suppliers.push(p),
-                    "CU" => world.customers.push(p),
-                    "IN" => world.individuals.push(p),
-                    "RE" => world.estates.push(p),
-                    _ => world.securities.push(p),
-                }
-            }
-        }
+        ]
+        .map(|(prefix, name, kind, category, per)| {
+            (0..(world.loans.len() / per).max(10))
+                .map(|n| {
+                    party(
+                        &mut world,
+                        &mut rows,
+                        format!("{prefix}{n:07}"),
+                        format!("{name}{n}"),
+                        kind,
+                        category,
+                        None,
+                    )
+                })
+                .collect::<Vec<_>>()
+        });
+        (
+            world.suppliers,
+            world.customers,
+            world.individuals,
+            world.estates,
+            world.securities,
+        ) = (suppliers, customers, individuals, estates, securities);
         let accounts: Vec<AccountRow> = world
             .parties
             .iter()
@@ -330,11 +332,8 @@ impl World {
         Ok(world)
     }
 
-    fn pick(&self, rng: &mut SplitMix64, pool: &[usize]) -> usize {
-        *rng.pick(pool)
-    }
-
-    /// The `i`-th transfer of the stream booked at `at` (UTC), from the generator's state.
+    /// The next transfer of the generator, with this id, booked at `at` (UTC); `late` in the
+    /// second half of the stream.
     fn transfer(
         &self,
         rng: &mut SplitMix64,
@@ -350,18 +349,17 @@ impl World {
             let from = self.borrowers[l.borrower].0;
             let r = pct(rng);
             let to = if r < 930 {
-                l.counterparty
-                    .unwrap_or_else(|| self.pick(rng, &self.suppliers))
+                l.counterparty.unwrap_or_else(|| *rng.pick(&self.suppliers))
             } else if r < 960 {
-                self.pick(rng, &self.suppliers)
+                *rng.pick(&self.suppliers)
             } else if r < 975 {
                 *rng.pick(&self.borrowers[l.borrower].1)
             } else if r < 990 {
-                self.pick(rng, &self.individuals)
+                *rng.pick(&self.individuals)
             } else if r < 996 {
-                self.pick(rng, &self.estates)
+                *rng.pick(&self.estates)
             } else {
-                self.pick(rng, &self.securities)
+                *rng.pick(&self.securities)
             };
             let a = pct(rng);
             let amount = if a < 15 {
@@ -380,7 +378,7 @@ impl World {
                 b = (b + 1) % self.borrowers.len();
             }
             (
-                self.pick(rng, &self.customers),
+                *rng.pick(&self.customers),
                 self.borrowers[b].0,
                 yuan(rng, 1_000, 500_000),
                 None,
@@ -390,24 +388,24 @@ impl World {
             let b = rng.pick(&self.borrowers).0;
             (
                 b,
-                self.pick(rng, &self.suppliers),
+                *rng.pick(&self.suppliers),
                 yuan(rng, 1_000, 300_000),
                 None,
             )
         } else if kind < 900 {
             // Between third parties.
             let from = if pct(rng) < 30 && !self.counterparties.is_empty() {
-                self.pick(rng, &self.counterparties)
+                *rng.pick(&self.counterparties)
             } else {
-                self.pick(rng, &self.suppliers)
+                *rng.pick(&self.suppliers)
             };
             let r = pct(rng);
             let to = if r < 600 {
-                self.pick(rng, &self.suppliers)
+                *rng.pick(&self.suppliers)
             } else if r < 850 {
-                self.pick(rng, &self.customers)
+                *rng.pick(&self.customers)
             } else {
-                self.pick(rng, &self.individuals)
+                *rng.pick(&self.individuals)
             };
             (from, to, yuan(rng, 1_000, 1_000_000), None)
         } else {
@@ -419,11 +417,11 @@ impl World {
                 _ => {
                     let r = pct(rng);
                     if r < 600 {
-                        self.pick(rng, &self.suppliers)
+                        *rng.pick(&self.suppliers)
                     } else if r < 900 {
-                        self.pick(rng, &self.customers)
+                        *rng.pick(&self.customers)
                     } else {
-                        self.pick(rng, &self.individuals)
+                        *rng.pick(&self.individuals)
                     }
                 }
             };
@@ -434,8 +432,14 @@ impl World {
             };
             (from, to, yuan(rng, 1_000, 2_000_000), None)
         };
+        // A transfer between one account and itself is refused; move it to the next supplier.
         let from = if from == to {
-            self.pick(rng, &self.suppliers)
+            let i = self
+                .suppliers
+                .iter()
+                .position(|s| *s == to)
+                .map_or(0, |i| i + 1);
+            self.suppliers[i % self.suppliers.len()]
         } else {
             from
         };
@@ -482,8 +486,9 @@ impl<'w> Stream<'w> {
         }
     }
 
-    /// The next `n` transfers as they are posted, with their stored rows.
-    fn chunk(&mut self, n: u64) -> anyhow::Result<Vec<(NewTransfer, TransferRow)>> {
+    /// The next `n` transfers as stored; `hashed` computes the content hash a stored row
+    /// carries (the in-memory pass, which stores nothing, leaves it empty).
+    fn chunk(&mut self, n: u64, hashed: bool) -> anyhow::Result<Vec<TransferRow>> {
         let mut out = Vec::with_capacity(n as usize);
         let now = loanwatch_store::audit::now();
         while self.next < self.len && (out.len() as u64) < n {
@@ -496,27 +501,30 @@ impl<'w> Stream<'w> {
                 at,
                 i >= self.len / 2,
             );
-            let hash = content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = if hashed {
+                content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?
+            } else {
+                String::new()
+            };
             let party = |account: &str| {
                 self.party_of
                     .get(account)
                     .map(|p| (*p).to_owned())
                     .unwrap_or_else(|| format!("account:{account}"))
             };
-            let row = TransferRow {
-                id: t.id.clone(),
-                booked_at: at,
-                from_account: t.from_account.clone(),
-                to_account: t.to_account.clone(),
+            out.push(TransferRow {
                 from_party: party(&t.from_account),
                 to_party: party(&t.to_account),
+                id: t.id,
+                booked_at: at,
+                from_account: t.from_account,
+                to_account: t.to_account,
                 amount_fen: t.amount_fen,
-                loan_id: t.loan_id.clone(),
+                loan_id: t.loan_id,
                 memo: None,
                 content_hash: hash,
                 received_at: now,
-            };
-            out.push((t, row));
+            });
         }
         Ok(out)
     }
@@ -561,11 +569,10 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
     let mut stored = 0u64;
     let mut progress = ProgressLine::new("storing the stream", spec.transfers);
     loop {
-        let chunk = stream.chunk(STEP)?;
-        if chunk.is_empty() {
+        let rows = stream.chunk(STEP, true)?;
+        if rows.is_empty() {
             break;
         }
-        let rows: Vec<TransferRow> = chunk.into_iter().map(|(_, r)| r).collect();
         stored += rows.len() as u64;
         loanwatch_store::write(&mut conn, ctx.clone(), |tx| {
             repo::insert_transfers(tx, &rows)?;
@@ -588,9 +595,9 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
     let mut seen = 0u64;
     loop {
         let chunk: Vec<Transfer> = stream
-            .chunk(STEP * 10)?
+            .chunk(STEP * 10, false)?
             .iter()
-            .map(|(_, row)| engine::transfer(row, tz))
+            .map(|row| engine::transfer(row, tz))
             .collect();
         if chunk.is_empty() {
             break;
