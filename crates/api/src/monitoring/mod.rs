@@ -155,11 +155,16 @@ impl Watch {
     }
 }
 
+/// A stored booking time (UTC) in the institution's local time, as the rules see it.
+pub fn local_time(booked_at: NaiveDateTime, tz: Tz) -> NaiveDateTime {
+    tz.from_utc_datetime(&booked_at).naive_local()
+}
+
 /// A stored transfer as the rules see it: booked in the institution's local time.
 pub fn transfer(row: &TransferRow, tz: Tz) -> Transfer {
     Transfer {
         id: row.id.clone(),
-        at: tz.from_utc_datetime(&row.booked_at).naive_local(),
+        at: local_time(row.booked_at, tz),
         from: row.from_party.clone(),
         to: row.to_party.clone(),
         amount_fen: row.amount_fen,
@@ -291,8 +296,9 @@ pub fn evaluate_all(
         after = Some((last.booked_at, last.id.clone()));
         seen += page.len() as u64;
         for row in page {
+            // Moved, not copied: the batch reads millions.
             let t = Transfer {
-                at: tz.from_utc_datetime(&row.booked_at).naive_local(),
+                at: local_time(row.booked_at, tz),
                 id: row.id,
                 from: row.from_party,
                 to: row.to_party,

@@ -728,7 +728,7 @@ pub fn ingest(
         // Each transfer is judged by the rules in force on its business day.
         let mut by_version: BTreeMap<i32, Vec<TransferRow>> = BTreeMap::new();
         for row in &rows {
-            let day = engine::transfer(row, tz).at.date();
+            let day = engine::local_time(row.booked_at, tz).date();
             if let Some(v) = loanwatch_domain::monitoring::ruleset::in_force(&versions, day) {
                 by_version.entry(v.version).or_default().push(row.clone());
             }
