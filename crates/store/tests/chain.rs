@@ -159,8 +159,9 @@ fn concurrent_writers_on_postgres_keep_one_chain() -> Result<(), Box<dyn std::er
     Ok(())
 }
 
-/// Writers of one process on one SQLite file, each on its own connection, queue for their turn:
-/// all commit, and the audit chain stays one line.
+/// Writers of one process on one SQLite file, each on its own connection, taking turns: none is
+/// stuck or lost, and the audit chain stays one line. (That they wait in the queue rather than in
+/// SQLite's busy handler is not observable here without timing.)
 #[test]
 fn sqlite_writers_of_one_process_take_turns() -> Result<(), Box<dyn std::error::Error>> {
     let dir = tempfile::tempdir()?;
