@@ -22,7 +22,7 @@
 //! third parties, and money coming home.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, HashSet},
     io::Write,
     time::{Duration, Instant},
 };
@@ -45,7 +45,9 @@ use crate::{
     bench::{Client, LocalServer, backend_name, login, met, percentiles_ms},
     demo::SplitMix64,
     extract::content_hash,
-    monitoring::{self as engine, Finding, Watch, evaluate_all, local_midnight_utc, raise, rules},
+    monitoring::{
+        self as engine, Finding, LoanHit, Watch, evaluate_all, local_midnight_utc, raise, rules,
+    },
 };
 
 /// What to measure.
@@ -115,6 +117,13 @@ pub struct FlowBenchReport {
     pub realtime_rate: f64,
     /// Real-time latency, ms: p50, p90, p99, max.
     pub realtime_ms: [f64; 4],
+    /// Transfers evaluated one by one by the real-time path, as if just posted: the stream's
+    /// last ones, and a spread of those on which the batch found a hit.
+    pub replayed: u64,
+    /// The hits those evaluations found (the batch found the same).
+    pub replay_hits: u64,
+    /// Milliseconds per evaluation of the stream's last transfers: p50, p90, p99, max.
+    pub replay_ms: [f64; 4],
 }
 
 impl FlowBenchReport {
@@ -585,7 +594,7 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
     let store_seconds = started.elapsed().as_secs_f64();
 
     // The engine in memory, one core: the monitor sees exactly what the batch will read.
-    let watch = Watch::load(&mut conn, None).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let watch = Watch::load(&mut conn, engine::Watched::All).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut monitor = FlowMonitor::new(&flow, &watch.loans, &watch.parties);
     let mut settled = SettlementVolume::new(&watch.loans, spec.as_of);
     let mut engine_hits: BTreeMap<&'static str, u64> = BTreeMap::new();
@@ -627,9 +636,44 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
     drop(monitor);
 
     // End to end: the nightly batch's flow pass from the database, warnings written.
+    let latest = repo::latest_transfers(&mut conn, REPLAYED)?;
     let started = Instant::now();
     let (hits, read) =
         evaluate_all(&mut conn, &[&flow], spec.as_of, tz).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // The transfers the real-time path evaluates one by one: the stream's last ones (timed),
+    // and those on which the batch found a hit (spread over the stream, at most REPLAYED).
+    let last_ids: HashSet<&str> = latest.iter().map(|t| t.id.as_str()).collect();
+    let enders: Vec<String> = hits
+        .iter()
+        .flatten()
+        .filter(|h| replayable(h))
+        .filter_map(|h| h.hit.transfers.last())
+        .filter(|id| !last_ids.contains(id.as_str()))
+        .cloned()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let step = enders.len().div_ceil(REPLAYED as usize).max(1);
+    let enders: Vec<String> = enders.into_iter().step_by(step).collect();
+    let mut earlier = repo::transfers_by_id(&mut conn, &enders)?;
+    earlier.sort_by(|a, b| (a.booked_at, &a.id).cmp(&(b.booked_at, &b.id)));
+    let replayed_ids: HashSet<&str> = last_ids
+        .iter()
+        .copied()
+        .chain(enders.iter().map(String::as_str))
+        .collect();
+    let mut batch_found: Vec<HitKey> = hits
+        .iter()
+        .flatten()
+        .filter(|h| {
+            replayable(h)
+                && h.hit
+                    .transfers
+                    .last()
+                    .is_some_and(|id| replayed_ids.contains(id.as_str()))
+        })
+        .map(HitKey::of)
+        .collect();
     let findings: Vec<Finding> = hits.into_iter().flatten().map(Finding::from).collect();
     let e2e_hits = findings.len() as u64;
     let raised = loanwatch_store::write(&mut conn, rules::job_context(spec.as_of), |tx| {
@@ -671,6 +715,37 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
         );
     }
 
+    // The real-time path on the stream's last transfers, each as if just posted: it must find
+    // what the batch found when it pushed them.
+    let mut replay_found = Vec::new();
+    let mut replay_us = Vec::with_capacity(latest.len());
+    for (t, timed) in earlier
+        .iter()
+        .map(|t| (t, false))
+        .chain(latest.iter().map(|t| (t, true)))
+    {
+        let started = Instant::now();
+        let hits = engine::evaluate_new(&mut conn, &flow, std::slice::from_ref(t), tz)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        if timed {
+            replay_us.push(started.elapsed().as_micros().min(u128::from(u32::MAX)) as u32);
+        }
+        replay_found.extend(
+            hits.iter()
+                .filter(|h| replayable(h) && h.hit.transfers.last() == Some(&t.id))
+                .map(HitKey::of),
+        );
+    }
+    batch_found.sort();
+    replay_found.sort();
+    anyhow::ensure!(
+        batch_found == replay_found,
+        "on {} transfers the real-time path found {} hits, the batch {}",
+        latest.len() + earlier.len(),
+        replay_found.len(),
+        batch_found.len()
+    );
+
     let loans_watched = watch.loans.len();
     let backend = backend_name(&conn);
     drop(watch);
@@ -690,7 +765,41 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
         realtime_sent,
         realtime_rate,
         realtime_ms,
+        replayed: (latest.len() + earlier.len()) as u64,
+        replay_hits: replay_found.len() as u64,
+        replay_ms: percentiles_ms(&mut replay_us),
     })
+}
+
+/// Transfers at the end of the stream the real-time path evaluates one by one.
+const REPLAYED: i64 = 2_000;
+
+/// A hit as both paths must find it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct HitKey {
+    loan_id: String,
+    rule: &'static str,
+    transfers: Vec<String>,
+}
+
+impl HitKey {
+    fn of(h: &LoanHit) -> Self {
+        Self {
+            loan_id: h.loan_id.clone(),
+            rule: rule_name(h.hit.rule, h.hit.transfers.len()),
+            transfers: h.hit.transfers.clone(),
+        }
+    }
+}
+
+/// Whether the real-time path must find a hit exactly as the batch does: structuring counts
+/// afresh after a hit, so a path that starts within the window may count otherwise; idle
+/// proceeds and falling settlement are the batch's alone.
+fn replayable(h: &LoanHit) -> bool {
+    !matches!(
+        h.hit.rule,
+        FlowRule::Structuring | FlowRule::IdleProceeds | FlowRule::SettlementFalling
+    )
 }
 
 /// The name a hit is counted under: flow-back by its number of hops.
@@ -1092,6 +1201,14 @@ pub fn print(
         r.sql_seconds(),
         r.ratio(),
         met(r.ratio() >= 20.0)
+    )?;
+    let [p50, p90, p99, max] = r.replay_ms;
+    writeln!(
+        out,
+        "  real-time path, one transfer at a time, on the last {REPLAYED} and on a spread of those the batch \
+         found hits on ({} in all): {} hits, as the batch found\n                 \
+         ms per transfer (the last {REPLAYED}) p50 {p50:.2}  p90 {p90:.2}  p99 {p99:.2}  max {max:.2}",
+        r.replayed, r.replay_hits
     )?;
     let [p50, p90, p99, max] = r.realtime_ms;
     writeln!(

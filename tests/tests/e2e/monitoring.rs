@@ -997,7 +997,8 @@ fn settlement_falling_is_found_by_the_nightly_batch(app: &TestApp) -> anyhow::Re
 /// `loanwatch bench flow` at a small scale, as a cross-check: on a generated stream over the
 /// demo portfolio, every rule's SQL query must count exactly what the engine found (the run
 /// fails otherwise), the nightly batch from the database must find what the engine found in
-/// memory, and every real-time POST must be answered 200.
+/// memory, the real-time path evaluating transfers one by one (the stream's last ones, and
+/// those the batch found hits on) must find what the batch found on them, and every real-time POST must be answered 200.
 fn the_flow_rules_agree_with_one_sql_query_per_rule(app: &TestApp) -> anyhow::Result<()> {
     let config = (*app.state.config).clone();
     let spec = loanwatch_api::flow_bench::FlowBenchSpec {
@@ -1028,6 +1029,11 @@ fn the_flow_rules_agree_with_one_sql_query_per_rule(app: &TestApp) -> anyhow::Re
         assert!(found > 0, "{name} found nothing: {:?}", report.rules);
     }
     assert!(report.e2e_raised > 0);
+    assert!(report.replayed > 2_000, "no hit was replayed");
+    assert!(
+        report.replay_hits > 0,
+        "the replayed transfers broke no rule"
+    );
     assert_eq!(report.realtime_sent, 20);
     Ok(())
 }

@@ -55,13 +55,35 @@ pub struct Watch {
     pub parties: HashMap<String, PartyInfo>,
 }
 
+/// Which active loans to watch.
+#[derive(Debug, Clone, Copy)]
+pub enum Watched<'a> {
+    /// Every one: the nightly batch.
+    All,
+    /// These: the real-time path.
+    ById(&'a [String]),
+}
+
 impl Watch {
-    /// The active loans of `borrower_ids` (every borrower when `None`) whose borrower is a
-    /// registered party, with their related parties and contract counterparties. The batch loads
-    /// every party once; the real-time path loads the borrowers' and the counterparties' and
-    /// adds the rest with [`Watch::learn_parties`].
-    pub fn load(conn: &mut DbConn, borrower_ids: Option<&[String]>) -> Result<Self, ApiError> {
-        let rows = repo::watched_loans(conn, borrower_ids)?;
+    /// The active loans chosen whose borrower is a registered party, with their related parties
+    /// and contract counterparties. The batch loads every party once; the real-time path loads
+    /// the borrowers' and the counterparties' and adds the rest with [`Watch::learn_parties`].
+    pub fn load(conn: &mut DbConn, which: Watched<'_>) -> Result<Self, ApiError> {
+        let rows = match which {
+            Watched::All => repo::watched_loans(conn, None)?,
+            Watched::ById(ids) => repo::active_loans_by_id(conn, ids)?,
+        };
+        let borrower_ids: Option<Vec<String>> = match which {
+            Watched::All => None,
+            Watched::ById(_) => Some(
+                rows.iter()
+                    .map(|l| l.borrower_id.clone())
+                    .collect::<BTreeSet<_>>()
+                    .into_iter()
+                    .collect(),
+            ),
+        };
+        let borrower_ids = borrower_ids.as_deref();
         // A loan's counterparty names a party by its id or, failing that, its exact name.
         let named: Vec<String> = rows
             .iter()
@@ -186,9 +208,16 @@ pub struct LoanHit {
     pub hit: Hit,
 }
 
-/// The flow rules over the transfers that can concern `new` (already stored): the loans whose
-/// proceeds paid them or whose borrower or related party is on either side, over the stretch of
-/// history the rules look back on. Returns the hits that involve a new transfer.
+/// The flow rules over the transfers that can concern `new` (already stored), over the stretch
+/// of history the rules look back on. Returns the hits that involve a new transfer.
+///
+/// A transfer changes a loan's findings in two ways only (the routing of [`FlowMonitor`]): it
+/// is the loan's proceeds, or it pays the borrower or a related party from someone the proceeds
+/// reached, directly or through one more party. So the loans read are those, and the history
+/// read is what their findings on the new transfers rest on: their proceeds (structuring, and
+/// the first hop), the money from those the proceeds reached to the new transfers' payers (the
+/// second hop), and the new transfers themselves. A borrower's settlement inflows thus cost a
+/// few indexed lookups, however many loans the borrower has.
 pub fn evaluate_new(
     conn: &mut DbConn,
     rules: &FlowRules,
@@ -198,47 +227,60 @@ pub fn evaluate_new(
     let Some(earliest) = new.iter().map(|t| t.booked_at).min() else {
         return Ok(Vec::new());
     };
-    let touched: Vec<String> = new
+    let since = earliest - lookback(rules);
+    let payees: Vec<String> = new
         .iter()
-        .flat_map(|t| [t.from_party.clone(), t.to_party.clone()])
+        .map(|t| t.to_party.clone())
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let mut borrowers: BTreeSet<String> = repo::borrowers_at_home(conn, &touched)?
+    let home_payees: BTreeSet<String> = repo::parties_at_home(conn, &payees)?.into_iter().collect();
+    let payers: Vec<String> = new
+        .iter()
+        .filter(|t| home_payees.contains(&t.to_party) && t.from_party != t.to_party)
+        .map(|t| t.from_party.clone())
+        .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let proceeds: Vec<String> = new.iter().filter_map(|t| t.loan_id.clone()).collect();
-    borrowers.extend(repo::borrowers_of_loans(conn, &proceeds)?);
-    let borrowers: Vec<String> = borrowers.into_iter().collect();
-    let mut watch = Watch::load(conn, Some(&borrowers))?;
+    let mut loan_ids: BTreeSet<String> = new.iter().filter_map(|t| t.loan_id.clone()).collect();
+    if !payers.is_empty() {
+        loan_ids.extend(repo::loans_reaching(conn, since, &payers)?);
+    }
+    if loan_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let loan_ids: Vec<String> = loan_ids.into_iter().collect();
+    let mut watch = Watch::load(conn, Watched::ById(&loan_ids))?;
+    // A loan the payer was reached from matters only when a new transfer pays its home.
+    watch.loans.retain(|l| {
+        new.iter().any(|t| {
+            t.loan_id.as_deref() == Some(l.loan_id.as_str())
+                || (l.borrower == t.to_party || l.related.contains(&t.to_party))
+        })
+    });
     if watch.loans.is_empty() {
         return Ok(Vec::new());
     }
-    let since = earliest - lookback(rules);
-    let loan_ids: Vec<String> = watch.loans.iter().map(|l| l.loan_id.clone()).collect();
-    let home: BTreeSet<String> = watch
+    let watched: Vec<String> = watch.loans.iter().map(|l| l.loan_id.clone()).collect();
+    let home: BTreeSet<&str> = watch
         .loans
         .iter()
-        .flat_map(|l| std::iter::once(l.borrower.clone()).chain(l.related.iter().cloned()))
+        .flat_map(|l| {
+            std::iter::once(l.borrower.as_str()).chain(l.related.iter().map(String::as_str))
+        })
         .collect();
-    let home_list: Vec<String> = home.iter().cloned().collect();
-    let mut rows = repo::transfers_touching(conn, since, &loan_ids, &home_list, &[])?;
-    // Those the proceeds reached, and those they paid on: two hops of flow-back.
-    let mut reached: BTreeSet<String> = rows
-        .iter()
-        .filter(|t| t.loan_id.is_some())
-        .map(|t| t.to_party.clone())
-        .collect();
-    for _ in 0..2 {
-        let next: Vec<String> = reached
+    let mut rows = repo::proceeds_since(conn, since, &watched)?;
+    if !payers.is_empty() {
+        let reached: Vec<String> = rows
             .iter()
-            .filter(|p| !home.contains(*p))
-            .cloned()
+            .filter(|t| t.loan_id.is_some() && !home.contains(t.to_party.as_str()))
+            .map(|t| t.to_party.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
             .collect();
-        let more = repo::transfers_touching(conn, since, &[], &[], &next)?;
-        reached = more.iter().map(|t| t.to_party.clone()).collect();
-        rows.extend(more);
+        rows.extend(repo::transfers_between(conn, since, &reached, &payers)?);
     }
+    rows.extend(new.iter().cloned());
     rows.sort_by(|a, b| a.booked_at.cmp(&b.booked_at).then_with(|| a.id.cmp(&b.id)));
     rows.dedup_by(|a, b| a.id == b.id);
     watch.learn_parties(
@@ -276,7 +318,7 @@ pub fn evaluate_all(
     as_of: NaiveDate,
     tz: Tz,
 ) -> Result<(Vec<Vec<LoanHit>>, u64), ApiError> {
-    let watch = Watch::load(conn, None)?;
+    let watch = Watch::load(conn, Watched::All)?;
     let until = local_midnight_utc(as_of + Duration::days(1), tz);
     let mut monitors: Vec<FlowMonitor<'_>> = rule_sets
         .iter()

@@ -144,21 +144,22 @@ pub fn relations_of(
     })
 }
 
-/// The borrowers these parties are, or are related to.
-pub fn borrowers_at_home(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<String>> {
+/// Those of `party_ids` that are a borrower or a borrower's related party.
+pub fn parties_at_home(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<String>> {
     let mut out = BTreeSet::new();
     for chunk in party_ids.chunks(CHUNK) {
         out.extend(
             parties::table
                 .filter(parties::id.eq_any(chunk))
                 .filter(parties::borrower_id.is_not_null())
-                .select(parties::borrower_id.assume_not_null())
+                .select(parties::id)
                 .load::<String>(conn)?,
         );
         out.extend(
             party_relations::table
                 .filter(party_relations::party_id.eq_any(chunk))
-                .select(party_relations::borrower_id)
+                .select(party_relations::party_id)
+                .distinct()
                 .load::<String>(conn)?,
         );
     }
@@ -214,48 +215,76 @@ pub fn insert_transfers(tx: &mut WriteTx<'_>, rows: &[TransferRow]) -> StoreResu
     Ok(())
 }
 
-/// Transfers booked from `since` that are proceeds of these loans, or that touch these parties
-/// (`from` side, `to` side or either), oldest first.
-pub fn transfers_touching(
+/// The transfers booked since `since` that carry the proceeds of these loans.
+pub fn proceeds_since(
     conn: &mut DbConn,
     since: NaiveDateTime,
     loan_ids: &[String],
-    either: &[String],
-    from: &[String],
 ) -> StoreResult<Vec<TransferRow>> {
-    let mut out: Vec<TransferRow> = Vec::new();
-    let base = || {
-        fund_transfers::table
+    chunked(loan_ids, |chunk| {
+        Ok(fund_transfers::table
             .filter(fund_transfers::booked_at.ge(since))
+            .filter(fund_transfers::loan_id.eq_any(chunk))
             .select(TransferRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// The loans whose proceeds, booked since `since`, went to one of `payers`, or to someone who
+/// then paid one of them: the loans a transfer from a payer can bring back home (flow-back in one
+/// or two hops). A superset: the order of the hops and the amounts are the rules' to judge.
+pub fn loans_reaching(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    payers: &[String],
+) -> StoreResult<Vec<String>> {
+    let paid_to = |chunk: &[String]| {
+        fund_transfers::table
+            .filter(fund_transfers::to_party.eq_any(chunk.to_vec()))
+            .filter(fund_transfers::booked_at.ge(since))
     };
-    for chunk in loan_ids.chunks(CHUNK) {
-        out.extend(
-            base()
-                .filter(fund_transfers::loan_id.eq_any(chunk))
-                .load(conn)?,
-        );
+    let proceeds_to = |conn: &mut DbConn, parties: &[String]| {
+        chunked(parties, |chunk| {
+            Ok(paid_to(chunk)
+                .filter(fund_transfers::loan_id.is_not_null())
+                .select(fund_transfers::loan_id.assume_not_null())
+                .distinct()
+                .load::<String>(conn)?)
+        })
+    };
+    let mut out: BTreeSet<String> = proceeds_to(conn, payers)?.into_iter().collect();
+    let before: BTreeSet<String> = chunked(payers, |chunk| {
+        Ok(paid_to(chunk)
+            .select(fund_transfers::from_party)
+            .distinct()
+            .load::<String>(conn)?)
+    })?
+    .into_iter()
+    .collect();
+    out.extend(proceeds_to(conn, &before.into_iter().collect::<Vec<_>>())?);
+    Ok(out.into_iter().collect())
+}
+
+/// The transfers booked since `since` from one of `payers` to one of `payees`.
+pub fn transfers_between(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    payers: &[String],
+    payees: &[String],
+) -> StoreResult<Vec<TransferRow>> {
+    let mut out = Vec::new();
+    for payee in payees.chunks(CHUNK) {
+        for payer in payers.chunks(CHUNK) {
+            out.extend(
+                fund_transfers::table
+                    .filter(fund_transfers::to_party.eq_any(payee))
+                    .filter(fund_transfers::from_party.eq_any(payer))
+                    .filter(fund_transfers::booked_at.ge(since))
+                    .select(TransferRow::as_select())
+                    .load::<TransferRow>(conn)?,
+            );
+        }
     }
-    for chunk in either.chunks(CHUNK) {
-        out.extend(
-            base()
-                .filter(
-                    fund_transfers::from_party
-                        .eq_any(chunk)
-                        .or(fund_transfers::to_party.eq_any(chunk)),
-                )
-                .load(conn)?,
-        );
-    }
-    for chunk in from.chunks(CHUNK) {
-        out.extend(
-            base()
-                .filter(fund_transfers::from_party.eq_any(chunk))
-                .load(conn)?,
-        );
-    }
-    out.sort_by(|a, b| a.booked_at.cmp(&b.booked_at).then_with(|| a.id.cmp(&b.id)));
-    out.dedup_by(|a, b| a.id == b.id);
     Ok(out)
 }
 
@@ -294,6 +323,27 @@ pub fn transfers_page(
         .limit(limit)
         .select(FlowRow::as_select())
         .load(conn)?)
+}
+
+/// Transfers by id.
+pub fn transfers_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<TransferRow>> {
+    chunked(ids, |chunk| {
+        Ok(fund_transfers::table
+            .filter(fund_transfers::id.eq_any(chunk))
+            .select(TransferRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// The `limit` transfers booked last, oldest first.
+pub fn latest_transfers(conn: &mut DbConn, limit: i64) -> StoreResult<Vec<TransferRow>> {
+    let mut rows: Vec<TransferRow> = fund_transfers::table
+        .order((fund_transfers::booked_at.desc(), fund_transfers::id.desc()))
+        .limit(limit)
+        .select(TransferRow::as_select())
+        .load(conn)?;
+    rows.reverse();
+    Ok(rows)
 }
 
 /// What monitoring needs of a loan.
@@ -582,18 +632,16 @@ pub fn warning_events(conn: &mut DbConn, warning_id: &str) -> StoreResult<Vec<Wa
         .load(conn)?)
 }
 
-/// The borrowers of these loans.
-pub fn borrowers_of_loans(conn: &mut DbConn, loan_ids: &[String]) -> StoreResult<Vec<String>> {
-    let mut out = BTreeSet::new();
-    for chunk in loan_ids.chunks(CHUNK) {
-        out.extend(
-            loans::table
-                .filter(loans::id.eq_any(chunk))
-                .select(loans::borrower_id)
-                .load::<String>(conn)?,
-        );
-    }
-    Ok(out.into_iter().collect())
+/// The active loans among these.
+pub fn active_loans_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<WatchedLoanRow>> {
+    chunked(ids, |chunk| {
+        Ok(loans::table
+            .filter(loans::id.eq_any(chunk))
+            .filter(loans::status.eq("active"))
+            .order(loans::id)
+            .select(WatchedLoanRow::as_select())
+            .load::<WatchedLoanRow>(conn)?)
+    })
 }
 
 /// Loans by id, as monitoring sees them (any status).
