@@ -604,6 +604,49 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!((nightly.transfers, nightly.raised), (3, 4));
     assert_eq!(warnings(app, officer)?, live);
+
+    // A batch is checked before its write transaction; the same batch stored by another request
+    // in between is a replay when the store comes, and another content under its id a conflict.
+    use loanwatch_api::monitoring::routes::{check, store};
+    let raw = transfer(
+        "T-RACE",
+        "2026-11-05T09:00:00Z",
+        "6222-S",
+        "6222-D",
+        10,
+        None,
+    );
+    let new: loanwatch_api_types::monitoring::NewTransfer = serde_json::from_value(raw.clone())?;
+    let hash = loanwatch_api::extract::content_hash(&new).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let scope = loanwatch_store::ScopeFilter::Subtree {
+        path_prefix: "/".to_owned(),
+    };
+    let mut conn = app.conn()?;
+    let checked =
+        check(&mut conn, &scope, vec![new], vec![hash]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!((checked.rows.len(), checked.replayed), (1, 0));
+    let first = app.post("/api/v1/transfers", risk, &batch(&[raw]))?;
+    assert_eq!(first.body["accepted"], 1, "{}", first.text);
+    let (tz, today) = (app.state.config.time_zone, app.state.today());
+    let ctx = loanwatch_store::AuditContext {
+        actor: "test".to_owned(),
+        request_id: "race".to_owned(),
+    };
+    let late = loanwatch_store::write(&mut conn, ctx.clone(), |tx| {
+        store(tx, &scope, checked.clone(), tz, today)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!((late.accepted, late.replayed), (0, 1));
+    let mut other = checked;
+    other.rows[0].1.amount_fen += 1;
+    other.rows[0].1.content_hash = "another content".to_owned();
+    let refused = loanwatch_store::write(&mut conn, ctx, |tx| store(tx, &scope, other, tz, today))
+        .err()
+        .map(|e| e.problem());
+    assert_eq!(
+        refused.map(|p| (p.status, p.errors[0].pointer.clone())),
+        Some((409, "/transfers/0/id".to_owned()))
+    );
     Ok(())
 }
 

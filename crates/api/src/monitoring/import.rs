@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use loanwatch_api_types::monitoring::NewTransfer;
 use loanwatch_store::{AuditContext, DbConn, ScopeFilter};
 
-use super::routes::{MAX_BATCH, check_transfer, content_hash, ingest, repeats};
+use super::routes::{MAX_BATCH, check, check_transfer, content_hash, repeats, store};
 
 /// A row refused, by line (the header is line 1).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -287,9 +287,7 @@ pub fn import_transfers(
     for chunk in rows.chunks(batch) {
         let (transfers, hashes): (Vec<NewTransfer>, Vec<String>) =
             chunk.iter().map(|(_, t, h)| (t.clone(), h.clone())).unzip();
-        if let Err(e) = loanwatch_store::write(conn, ctx(), |tx| {
-            ingest(tx, &scope, transfers, hashes, tz, today, true)
-        }) {
+        if let Err(e) = check(conn, &scope, transfers, hashes) {
             let problem = e.problem();
             if problem.errors.is_empty() {
                 anyhow::bail!("{e}");
@@ -317,10 +315,9 @@ pub fn import_transfers(
     for chunk in rows.chunks(batch) {
         let (transfers, hashes): (Vec<NewTransfer>, Vec<String>) =
             chunk.iter().map(|(_, t, h)| (t.clone(), h.clone())).unzip();
-        let r = loanwatch_store::write(conn, ctx(), |tx| {
-            ingest(tx, &scope, transfers, hashes, tz, today, false)
-        })
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let checked = check(conn, &scope, transfers, hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let r = loanwatch_store::write(conn, ctx(), |tx| store(tx, &scope, checked, tz, today))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         report.accepted += r.accepted;
         report.replayed += r.replayed;
         report.warnings += r.warnings.len() as u64;

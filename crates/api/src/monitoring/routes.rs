@@ -14,7 +14,7 @@ use loanwatch_api_types::{
 };
 use loanwatch_domain::{money::MAX_AMOUNT_FEN, monitoring::is_category};
 use loanwatch_store::{
-    ScopeFilter, WriteTx,
+    DbConn, ScopeFilter, WriteTx, audit,
     models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
     repo::{borrower, loan, monitoring as repo},
 };
@@ -527,8 +527,12 @@ async fn post_transfers(
     let scope = service::scope(&actor);
     let tz = state.config.time_zone;
     let today = state.today();
+    let within = scope.clone();
+    let checked = state
+        .db(move |conn| check(conn, &within, batch, hashes))
+        .await?;
     write::change(&state, &actor, move |tx| {
-        ingest(tx, &scope, batch, hashes, tz, today, false)
+        store(tx, &scope, checked, tz, today)
     })
     .await
     .map(web::Json)
@@ -545,22 +549,27 @@ fn batch_refused(errors: Vec<FieldError>) -> ApiError {
     )
 }
 
-/// Stores the new transfers of a batch checked on its own (ids, amounts, dates) and raises what
-/// they break; `dry_run` checks them against the database (accounts, loans, stored ids) and
-/// stops before writing.
-pub fn ingest(
-    tx: &mut WriteTx<'_>,
+/// A batch checked against the database: the rows to store, and how many were stored before.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The new transfers, their parties resolved, each with its place in the batch.
+    pub rows: Vec<(usize, TransferRow)>,
+    /// Transfers stored before with the same content, or repeated in the batch.
+    pub replayed: u64,
+}
+
+/// Checks a batch checked on its own (ids, amounts, dates) against the database: ids stored
+/// with other content, registered accounts, the caller's scope, the loans whose proceeds the
+/// transfers say they are. Reads only, so it runs before the write transaction and the writers'
+/// queue holds only the writing; [`store`] checks the ids again inside.
+pub fn check(
+    conn: &mut DbConn,
     scope: &ScopeFilter,
     batch: Vec<NewTransfer>,
     hashes: Vec<String>,
-    tz: chrono_tz::Tz,
-    today: chrono::NaiveDate,
-    dry_run: bool,
-) -> Result<TransferBatchResult, ApiError> {
+) -> Result<Checked, ApiError> {
     let ids: Vec<String> = batch.iter().map(|t| t.id.clone()).collect();
-    let stored: HashMap<String, String> = repo::transfer_hashes(tx.conn(), &ids)?
-        .into_iter()
-        .collect();
+    let stored: HashMap<String, String> = repo::transfer_hashes(conn, &ids)?.into_iter().collect();
     let mut conflicts = Vec::new();
     let mut fresh: Vec<(usize, &NewTransfer, &String)> = Vec::new();
     let mut replayed = 0u64;
@@ -593,7 +602,7 @@ pub fn ingest(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let holder: HashMap<String, String> = repo::accounts_by_no(tx.conn(), &numbers)?
+    let holder: HashMap<String, String> = repo::accounts_by_no(conn, &numbers)?
         .into_iter()
         .map(|a| (a.account_no, a.party_id))
         .collect();
@@ -605,7 +614,7 @@ pub fn ingest(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let borrower_of: HashMap<String, String> = repo::parties_by_id(tx.conn(), &holders)?
+    let borrower_of: HashMap<String, String> = repo::parties_by_id(conn, &holders)?
         .into_iter()
         .filter_map(|p| p.borrower_id.map(|b| (p.id, b)))
         .collect();
@@ -615,7 +624,7 @@ pub fn ingest(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let visible: BTreeSet<String> = borrower::visible_ids(tx.conn(), scope, &borrowers_held)?
+    let visible: BTreeSet<String> = borrower::visible_ids(conn, scope, &borrowers_held)?
         .into_iter()
         .collect();
     let out_of_scope = |account: &str| {
@@ -631,9 +640,9 @@ pub fn ingest(
         .into_iter()
         .collect();
     // Per loan in scope: the party its borrower is, if registered (two queries a batch).
-    let loan_borrower = loan::borrowers_in_scope(tx.conn(), scope, &loan_ids)?;
+    let loan_borrower = loan::borrowers_in_scope(conn, scope, &loan_ids)?;
     let borrowers: Vec<String> = loan_borrower.iter().map(|(_, b)| b.clone()).collect();
-    let party_of: HashMap<String, String> = repo::borrower_parties(tx.conn(), &borrowers)?
+    let party_of: HashMap<String, String> = repo::borrower_parties(conn, &borrowers)?
         .into_iter()
         .filter_map(|p| p.borrower_id.map(|b| (b, p.id)))
         .collect();
@@ -642,7 +651,7 @@ pub fn ingest(
         .map(|(l, b)| (l, party_of.get(&b).cloned()))
         .collect();
     let mut errors = Vec::new();
-    let now = tx.now();
+    let now = audit::now();
     let mut rows = Vec::with_capacity(fresh.len());
     for (i, t, h) in fresh {
         let (from, to) = (holder.get(&t.from_account), holder.get(&t.to_account));
@@ -685,34 +694,74 @@ pub fn ingest(
                 continue;
             }
         }
-        rows.push(TransferRow {
-            id: t.id.clone(),
-            booked_at: t.booked_at.naive_utc(),
-            from_party: from
-                .cloned()
-                .unwrap_or_else(|| format!("account:{}", t.from_account)),
-            to_party: to
-                .cloned()
-                .unwrap_or_else(|| format!("account:{}", t.to_account)),
-            from_account: t.from_account.clone(),
-            to_account: t.to_account.clone(),
-            amount_fen: t.amount_fen,
-            loan_id: t.loan_id.clone(),
-            memo: t.memo.clone(),
-            content_hash: h.clone(),
-            received_at: now,
-        });
+        rows.push((
+            i,
+            TransferRow {
+                id: t.id.clone(),
+                booked_at: t.booked_at.naive_utc(),
+                from_party: from
+                    .cloned()
+                    .unwrap_or_else(|| format!("account:{}", t.from_account)),
+                to_party: to
+                    .cloned()
+                    .unwrap_or_else(|| format!("account:{}", t.to_account)),
+                from_account: t.from_account.clone(),
+                to_account: t.to_account.clone(),
+                amount_fen: t.amount_fen,
+                loan_id: t.loan_id.clone(),
+                memo: t.memo.clone(),
+                content_hash: h.clone(),
+                received_at: now,
+            },
+        ));
     }
     if !errors.is_empty() {
         return Err(batch_refused(errors));
     }
-    if dry_run {
-        return Ok(TransferBatchResult {
-            accepted: rows.len() as u64,
-            replayed,
-            warnings: Vec::new(),
-        });
+    Ok(Checked { rows, replayed })
+}
+
+/// Stores checked transfers and raises what they break. An id stored since the check (the same
+/// batch sent twice at once) counts as replayed, or is 409 with other content.
+pub fn store(
+    tx: &mut WriteTx<'_>,
+    scope: &ScopeFilter,
+    checked: Checked,
+    tz: chrono_tz::Tz,
+    today: chrono::NaiveDate,
+) -> Result<TransferBatchResult, ApiError> {
+    let Checked { rows, mut replayed } = checked;
+    let ids: Vec<String> = rows.iter().map(|(_, r)| r.id.clone()).collect();
+    let stored: HashMap<String, String> = repo::transfer_hashes(tx.conn(), &ids)?
+        .into_iter()
+        .collect();
+    let mut conflicts = Vec::new();
+    let mut fresh = Vec::with_capacity(rows.len());
+    let now = tx.now();
+    for (i, mut row) in rows {
+        match stored.get(&row.id) {
+            Some(old) if *old == row.content_hash => replayed += 1,
+            Some(_) => conflicts.push(FieldError {
+                pointer: format!("/transfers/{i}/id"),
+                message: "was stored meanwhile with other content".into(),
+            }),
+            None => {
+                row.received_at = now;
+                fresh.push(row);
+            }
+        }
     }
+    if !conflicts.is_empty() {
+        return Err(ApiError::fields(
+            ErrorCode::Conflict,
+            format!(
+                "{} transfer ids were stored meanwhile with other content",
+                conflicts.len()
+            ),
+            conflicts,
+        ));
+    }
+    let rows = fresh;
     repo::insert_transfers(tx, &rows)?;
     let warnings = if rows.is_empty() {
         Vec::new()
