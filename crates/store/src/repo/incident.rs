@@ -128,7 +128,7 @@ pub fn list(
         q = q.filter(incident_reports::status.eq_any(statuses.to_vec()));
     }
     if let Some((at, id)) = after {
-        q = q.filter(
+        q = q.filter(incident_reports::created_at.le(at)).filter(
             incident_reports::created_at
                 .lt(at)
                 .or(incident_reports::created_at

@@ -283,7 +283,7 @@ pub fn events(
             .first::<(NaiveDate, String)>(conn)
             .optional()?
             .ok_or(StoreError::BadCursor)?;
-        q = q.filter(
+        q = q.filter(loan_events::business_date.ge(date)).filter(
             loan_events::business_date
                 .gt(date)
                 .or(loan_events::business_date

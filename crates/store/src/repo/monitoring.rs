@@ -311,7 +311,9 @@ pub fn transfers_page(
         .filter(fund_transfers::booked_at.lt(until))
         .into_boxed();
     if let Some((at, id)) = after {
-        q = q.filter(
+        // The first condition is the index range; PostgreSQL does not derive it from the second
+        // and read every earlier transfer again for each page.
+        q = q.filter(fund_transfers::booked_at.ge(at)).filter(
             fund_transfers::booked_at
                 .gt(at)
                 .or(fund_transfers::booked_at
@@ -565,7 +567,7 @@ pub fn warnings(
         q = q.filter(warnings::rule.eq(r.clone()));
     }
     if let Some((at, id)) = after {
-        q = q.filter(
+        q = q.filter(warnings::created_at.le(at)).filter(
             warnings::created_at
                 .lt(at)
                 .or(warnings::created_at.eq(at).and(warnings::id.lt(id))),

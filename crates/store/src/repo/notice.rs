@@ -94,7 +94,7 @@ pub fn list(
         q = q.filter(notices::due_date.le(v));
     }
     if let Some((date, id)) = after {
-        q = q.filter(
+        q = q.filter(notices::due_date.ge(date)).filter(
             notices::due_date
                 .gt(date)
                 .or(notices::due_date.eq(date).and(notices::id.gt(id))),

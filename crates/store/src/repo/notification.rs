@@ -37,7 +37,7 @@ pub fn list(
         q = q.filter(notifications::read_at.is_null());
     }
     if let Some((at, id)) = after {
-        q = q.filter(
+        q = q.filter(notifications::created_at.le(at)).filter(
             notifications::created_at
                 .lt(at)
                 .or(notifications::created_at

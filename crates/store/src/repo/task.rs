@@ -117,7 +117,7 @@ pub fn list(
         q = q.filter(tasks::due_date.le(v));
     }
     if let Some((date, id)) = after {
-        q = q.filter(
+        q = q.filter(tasks::due_date.ge(date)).filter(
             tasks::due_date
                 .gt(date)
                 .or(tasks::due_date.eq(date).and(tasks::id.gt(id))),
