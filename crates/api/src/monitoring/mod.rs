@@ -36,13 +36,15 @@ use loanwatch_store::{
     models::{TransferRow, WarningEventRow, WarningRow},
     repo::{
         monitoring::{self as repo, WatchedLoanRow},
-        task,
+        notification, task,
     },
 };
 
 use crate::{
     ApiError, calendar,
-    tasks::{TaskOwner, escalation::escalation_targets, notifications::notify, task_row},
+    tasks::{
+        TaskOwner, escalation::escalation_targets, notifications::notification_rows, task_row,
+    },
     views::stored,
 };
 
@@ -490,13 +492,14 @@ pub fn raise(
             updated_at: now,
         });
     }
-    let mut inserted = repo::insert_new_warnings(tx, rows)?;
+    let mut inserted = repo::fresh_warnings(tx.conn(), rows)?;
     if inserted.is_empty() {
         return Ok(inserted);
     }
     let cal = calendar::load(tx.conn())?;
     let actor = tx.actor().to_owned();
     let mut events = Vec::new();
+    let mut notes = Vec::new();
     // Looked up once per organisation, and created once per loan and kind, however many
     // warnings there are.
     let mut supervisors: HashMap<String, Vec<String>> = HashMap::new();
@@ -519,7 +522,7 @@ pub fn raise(
         let action = rules.actions.of(tier);
         if let Some(kind) = action.task {
             let key = (loan.id.clone(), kind);
-            let task_id = match tasks.get(&key) {
+            w.task_id = match tasks.get(&key) {
                 Some(id) => id.clone(),
                 None => {
                     let id = create_task(tx, &cal, loan, kind, action.within_working_days, today)?;
@@ -527,10 +530,6 @@ pub fn raise(
                     id
                 }
             };
-            if let Some(task_id) = task_id {
-                repo::set_warning_task(tx, &w.id, &task_id)?;
-                w.task_id = Some(task_id);
-            }
         }
         let mut people = vec![loan.officer_id.clone()];
         if action.notify_supervisor {
@@ -554,8 +553,18 @@ pub fn raise(
             w.rule.replace('_', " "),
             w.detail
         );
-        notify(tx, &people, "warning.raised", "warning", &w.id, &message)?;
+        notes.extend(notification_rows(
+            &people,
+            "warning.raised",
+            "warning",
+            &w.id,
+            &message,
+            now,
+        ));
     }
+    // The warnings go in with their tasks, then what refers to them.
+    repo::insert_warnings(tx, &inserted)?;
+    notification::insert_new(tx, &notes)?;
     repo::insert_warning_events(tx, &events)?;
     let counts: BTreeMap<&str, usize> = inserted.iter().fold(BTreeMap::new(), |mut m, w| {
         *m.entry(w.tier.as_str()).or_default() += 1;

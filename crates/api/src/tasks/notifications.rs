@@ -1,6 +1,7 @@
 //! Routes of the caller's own notifications.
 
 use actix_web::{get, post, web};
+use chrono::NaiveDateTime;
 use loanwatch_api_types::{Page, Problem, notification::Notification};
 use loanwatch_store::{WriteTx, models::NotificationRow, repo::notification};
 use serde::Deserialize;
@@ -23,8 +24,21 @@ pub fn notify(
     subject_id: &str,
     message: &str,
 ) -> Result<(), ApiError> {
-    let now = tx.now();
-    let rows: Vec<NotificationRow> = users
+    let rows = notification_rows(users, kind, subject_type, subject_id, message, tx.now());
+    notification::insert_new(tx, &rows)?;
+    Ok(())
+}
+
+/// The notifications of one event to these users, for a caller that inserts many at once.
+pub fn notification_rows(
+    users: &[String],
+    kind: &str,
+    subject_type: &str,
+    subject_id: &str,
+    message: &str,
+    now: NaiveDateTime,
+) -> Vec<NotificationRow> {
+    users
         .iter()
         .map(|u| NotificationRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -36,9 +50,7 @@ pub fn notify(
             created_at: now,
             read_at: None,
         })
-        .collect();
-    notification::insert_new(tx, &rows)?;
-    Ok(())
+        .collect()
 }
 
 /// Registers the routes.

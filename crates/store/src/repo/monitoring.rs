@@ -485,30 +485,42 @@ fn warnings_scoped<'a>(scope: &ScopeFilter) -> warnings::BoxedQuery<'a, Backend>
     }
 }
 
-/// Inserts the warnings whose (borrower, rule, period) is new; returns those inserted.
-pub fn insert_new_warnings(
-    tx: &mut WriteTx<'_>,
-    rows: Vec<WarningRow>,
-) -> StoreResult<Vec<WarningRow>> {
-    let mut inserted = Vec::new();
-    for row in rows {
-        let n = crate::on_backend!(tx.conn(), |c| diesel::insert_into(warnings::table)
-            .values(&row)
-            .on_conflict((warnings::borrower_id, warnings::rule, warnings::period))
-            .do_nothing()
-            .execute(c))?;
-        if n == 1 {
-            inserted.push(row);
-        }
+/// The warnings among `rows` whose borrower, rule and period have no warning yet; of several
+/// with the same key among them, the first. Writers take turns on the audit head, so none can
+/// come between this and [`insert_warnings`] in the same transaction.
+pub fn fresh_warnings(conn: &mut DbConn, rows: Vec<WarningRow>) -> StoreResult<Vec<WarningRow>> {
+    let distinct = |f: fn(&WarningRow) -> &String| -> Vec<String> {
+        rows.iter()
+            .map(|r| f(r).clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    };
+    let periods = distinct(|r| &r.period);
+    let mut taken: BTreeSet<(String, String, String)> = BTreeSet::new();
+    for chunk in distinct(|r| &r.borrower_id).chunks(CHUNK) {
+        taken.extend(
+            warnings::table
+                .filter(warnings::borrower_id.eq_any(chunk))
+                .filter(warnings::period.eq_any(&periods))
+                .select((warnings::borrower_id, warnings::rule, warnings::period))
+                .load::<(String, String, String)>(conn)?,
+        );
     }
-    Ok(inserted)
+    Ok(rows
+        .into_iter()
+        .filter(|r| taken.insert((r.borrower_id.clone(), r.rule.clone(), r.period.clone())))
+        .collect())
 }
 
-/// Links a warning to the task it created.
-pub fn set_warning_task(tx: &mut WriteTx<'_>, id: &str, task_id: &str) -> StoreResult<()> {
-    diesel::update(warnings::table.find(id))
-        .set(warnings::task_id.eq(task_id))
-        .execute(tx.conn())?;
+/// Inserts warnings found fresh by [`fresh_warnings`], with multi-row statements.
+pub fn insert_warnings(tx: &mut WriteTx<'_>, rows: &[WarningRow]) -> StoreResult<()> {
+    // 17 columns a row: 1,000 rows stay under both backends' limits on bound parameters.
+    for chunk in rows.chunks(1000) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(warnings::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     Ok(())
 }
 
