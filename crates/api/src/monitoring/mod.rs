@@ -503,7 +503,20 @@ pub fn raise(
     // Looked up once per organisation, and created once per loan and kind, however many
     // warnings there are.
     let mut supervisors: HashMap<String, Vec<String>> = HashMap::new();
-    let mut tasks: HashMap<(String, TaskKind), Option<String>> = HashMap::new();
+    let mut wanted: Vec<((String, TaskKind), u32)> = Vec::new();
+    let mut asked = std::collections::HashSet::new();
+    for w in &inserted {
+        let Some(loan) = w.loan_id.as_ref().and_then(|l| meta.get(l)) else {
+            continue;
+        };
+        let action = rules.actions.of(stored(&w.tier, "tier")?);
+        if let Some(kind) = action.task
+            && asked.insert((loan.id.clone(), kind))
+        {
+            wanted.push(((loan.id.clone(), kind), action.within_working_days));
+        }
+    }
+    let tasks = create_tasks(tx, &cal, &meta, wanted, today)?;
     for w in &mut inserted {
         events.push(WarningEventRow {
             id: uuid::Uuid::now_v7().to_string(),
@@ -521,15 +534,7 @@ pub fn raise(
         let tier = stored(&w.tier, "tier")?;
         let action = rules.actions.of(tier);
         if let Some(kind) = action.task {
-            let key = (loan.id.clone(), kind);
-            w.task_id = match tasks.get(&key) {
-                Some(id) => id.clone(),
-                None => {
-                    let id = create_task(tx, &cal, loan, kind, action.within_working_days, today)?;
-                    tasks.insert(key, id.clone());
-                    id
-                }
-            };
+            w.task_id = tasks.get(&(loan.id.clone(), kind)).cloned();
         }
         let mut people = vec![loan.officer_id.clone()];
         if action.notify_supervisor {
@@ -579,37 +584,52 @@ pub fn raise(
     Ok(inserted)
 }
 
-/// The task a warning's tier creates on the loan, or the one already there for the same loan,
-/// kind and day; `None` when the due date needs a calendar year not loaded (the warning is
-/// still raised and notified, without a task).
-fn create_task(
+/// The tasks warnings' tiers create, once per loan and kind, inserted together; where one is
+/// already there for the same loan, kind and day, that one. A task whose due date needs a
+/// calendar year not loaded is left out (its warning is still raised and notified).
+fn create_tasks(
     tx: &mut WriteTx<'_>,
     cal: &WorkingCalendar,
-    loan: &WatchedLoanRow,
-    kind: TaskKind,
-    within: u32,
+    loans: &HashMap<String, WatchedLoanRow>,
+    wanted: Vec<((String, TaskKind), u32)>,
     today: NaiveDate,
-) -> Result<Option<String>, ApiError> {
-    let due_date = match cal.add_working_days(today, within) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(loan = %loan.id, error = %e, "warning task not created: no calendar");
-            return Ok(None);
-        }
-    };
-    let mode: ManagementMode = stored(&loan.management_mode, "management mode")?;
-    let owner = TaskOwner {
-        loan_id: &loan.id,
-        borrower_id: &loan.borrower_id,
-        officer_id: &loan.officer_id,
-        organisation_id: &loan.organisation_id,
-    };
-    let planned = PlannedTask {
-        kind,
-        checkpoint: today,
-        due_date,
-    };
-    let row = task_row(owner, &planned, mode, tx.now());
-    task::insert_new(tx, std::slice::from_ref(&row))?;
-    Ok(task::find_key(tx.conn(), &loan.id, kind.as_str(), today)?.map(|t| t.id))
+) -> Result<HashMap<(String, TaskKind), String>, ApiError> {
+    let mut rows = Vec::with_capacity(wanted.len());
+    for ((loan_id, kind), within) in wanted {
+        let Some(loan) = loans.get(&loan_id) else {
+            continue;
+        };
+        let due_date = match cal.add_working_days(today, within) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(loan = %loan.id, error = %e, "warning task not created: no calendar");
+                continue;
+            }
+        };
+        let mode: ManagementMode = stored(&loan.management_mode, "management mode")?;
+        let owner = TaskOwner {
+            loan_id: &loan.id,
+            borrower_id: &loan.borrower_id,
+            officer_id: &loan.officer_id,
+            organisation_id: &loan.organisation_id,
+        };
+        let planned = PlannedTask {
+            kind,
+            checkpoint: today,
+            due_date,
+        };
+        rows.push(task_row(owner, &planned, mode, tx.now()));
+    }
+    task::insert_new(tx, &rows)?;
+    let loan_ids: Vec<String> = rows
+        .iter()
+        .map(|r| r.loan_id.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let mut found = HashMap::new();
+    for (loan_id, kind, id) in task::keys_on(tx.conn(), &loan_ids, today)? {
+        found.insert((loan_id, stored(&kind, "task kind")?), id);
+    }
+    Ok(found)
 }

@@ -9,6 +9,7 @@ use diesel::prelude::*;
 use crate::{
     DbConn, PageOf, ScopeFilter, StoreError, StoreResult, WriteTx,
     models::{TaskEventRow, TaskRow},
+    repo::chunked,
     schema::{task_events, tasks},
     scope::subtree_org_ids,
 };
@@ -299,18 +300,17 @@ pub fn delete_unworked(conn: &mut DbConn) -> StoreResult<usize> {
     .execute(conn)?)
 }
 
-/// The task of a (loan, kind, checkpoint), if any.
-pub fn find_key(
+/// (loan, kind, id) of the tasks of these loans at `checkpoint`.
+pub fn keys_on(
     conn: &mut DbConn,
-    loan_id: &str,
-    kind: &str,
+    loan_ids: &[String],
     checkpoint: NaiveDate,
-) -> StoreResult<Option<TaskRow>> {
-    Ok(tasks::table
-        .filter(tasks::loan_id.eq(loan_id))
-        .filter(tasks::kind.eq(kind))
-        .filter(tasks::checkpoint.eq(checkpoint))
-        .select(TaskRow::as_select())
-        .first(conn)
-        .optional()?)
+) -> StoreResult<Vec<(String, String, String)>> {
+    chunked(loan_ids, |chunk| {
+        Ok(tasks::table
+            .filter(tasks::loan_id.eq_any(chunk))
+            .filter(tasks::checkpoint.eq(checkpoint))
+            .select((tasks::loan_id, tasks::kind, tasks::id))
+            .load(conn)?)
+    })
 }
