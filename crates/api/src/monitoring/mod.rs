@@ -255,10 +255,8 @@ pub fn evaluate_new(
     let mut watch = Watch::load(conn, Watched::ById(&loan_ids))?;
     // A loan the payer was reached from matters only when a new transfer pays its home.
     watch.loans.retain(|l| {
-        new.iter().any(|t| {
-            t.loan_id.as_deref() == Some(l.loan_id.as_str())
-                || (l.borrower == t.to_party || l.related.contains(&t.to_party))
-        })
+        new.iter()
+            .any(|t| t.loan_id.as_deref() == Some(l.loan_id.as_str()) || l.is_home(&t.to_party))
     });
     if watch.loans.is_empty() {
         return Ok(Vec::new());

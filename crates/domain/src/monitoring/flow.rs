@@ -181,6 +181,13 @@ pub struct WatchedLoan {
     pub disbursed_on: NaiveDate,
 }
 
+impl WatchedLoan {
+    /// Whether money reaching `party` has come home: the borrower or a related party.
+    pub fn is_home(&self, party: &str) -> bool {
+        party == self.borrower || self.related.contains(party)
+    }
+}
+
 /// One transfer between parties.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transfer {
@@ -289,7 +296,7 @@ impl<'a> FlowEngine<'a> {
     }
 
     fn is_home(&self, party: &str) -> bool {
-        party == self.loan.borrower || self.loan.related.contains(party)
+        self.loan.is_home(party)
     }
 
     /// Takes the next transfer (not earlier than the previous one) and returns the rules it
