@@ -549,6 +549,36 @@ fn batch_refused(errors: Vec<FieldError>) -> ApiError {
     )
 }
 
+/// Which of these transfers (place in the batch, id, content hash) are not stored yet. A stored
+/// id with the same content is a replay; with other content the batch is refused, 409, every such
+/// id named by its place.
+fn not_stored(conn: &mut DbConn, keys: &[(usize, &str, &str)]) -> Result<Vec<bool>, ApiError> {
+    let ids: Vec<String> = keys.iter().map(|(_, id, _)| (*id).to_owned()).collect();
+    let stored: HashMap<String, String> = repo::transfer_hashes(conn, &ids)?.into_iter().collect();
+    let conflicts: Vec<FieldError> = keys
+        .iter()
+        .filter(|(_, id, hash)| stored.get(*id).is_some_and(|old| old != hash))
+        .map(|(i, _, _)| FieldError {
+            pointer: format!("/transfers/{i}/id"),
+            message: "was stored before with other content".into(),
+        })
+        .collect();
+    if !conflicts.is_empty() {
+        return Err(ApiError::fields(
+            ErrorCode::Conflict,
+            format!(
+                "{} transfer ids were stored before with other content",
+                conflicts.len()
+            ),
+            conflicts,
+        ));
+    }
+    Ok(keys
+        .iter()
+        .map(|(_, id, _)| !stored.contains_key(*id))
+        .collect())
+}
+
 /// A batch checked against the database: the rows to store, and how many were stored before.
 #[derive(Debug, Clone)]
 pub struct Checked {
@@ -568,32 +598,22 @@ pub fn check(
     batch: Vec<NewTransfer>,
     hashes: Vec<String>,
 ) -> Result<Checked, ApiError> {
-    let ids: Vec<String> = batch.iter().map(|t| t.id.clone()).collect();
-    let stored: HashMap<String, String> = repo::transfer_hashes(conn, &ids)?.into_iter().collect();
-    let mut conflicts = Vec::new();
+    let keys: Vec<(usize, &str, &str)> = batch
+        .iter()
+        .zip(&hashes)
+        .enumerate()
+        .map(|(i, (t, h))| (i, t.id.as_str(), h.as_str()))
+        .collect();
+    let new = not_stored(conn, &keys)?;
     let mut fresh: Vec<(usize, &NewTransfer, &String)> = Vec::new();
     let mut replayed = 0u64;
     let mut taken = BTreeSet::new();
-    for (i, (t, h)) in batch.iter().zip(&hashes).enumerate() {
-        match stored.get(&t.id) {
-            Some(old) if old == h => replayed += 1,
-            Some(_) => conflicts.push(FieldError {
-                pointer: format!("/transfers/{i}/id"),
-                message: "was stored before with other content".into(),
-            }),
-            None if taken.insert(t.id.as_str()) => fresh.push((i, t, h)),
-            None => replayed += 1,
+    for (i, ((t, h), new)) in batch.iter().zip(&hashes).zip(new).enumerate() {
+        if new && taken.insert(t.id.as_str()) {
+            fresh.push((i, t, h));
+        } else {
+            replayed += 1;
         }
-    }
-    if !conflicts.is_empty() {
-        return Err(ApiError::fields(
-            ErrorCode::Conflict,
-            format!(
-                "{} transfer ids were stored before with other content",
-                conflicts.len()
-            ),
-            conflicts,
-        ));
     }
     // Who is on either side: the registered holder, else the account standing for itself.
     let numbers: Vec<String> = fresh
@@ -731,35 +751,20 @@ pub fn store(
     today: chrono::NaiveDate,
 ) -> Result<TransferBatchResult, ApiError> {
     let Checked { rows, mut replayed } = checked;
-    let ids: Vec<String> = rows.iter().map(|(_, r)| r.id.clone()).collect();
-    let stored: HashMap<String, String> = repo::transfer_hashes(tx.conn(), &ids)?
-        .into_iter()
+    let keys: Vec<(usize, &str, &str)> = rows
+        .iter()
+        .map(|(i, r)| (*i, r.id.as_str(), r.content_hash.as_str()))
         .collect();
-    let mut conflicts = Vec::new();
-    let mut fresh = Vec::with_capacity(rows.len());
+    let new = not_stored(tx.conn(), &keys)?;
     let now = tx.now();
-    for (i, mut row) in rows {
-        match stored.get(&row.id) {
-            Some(old) if *old == row.content_hash => replayed += 1,
-            Some(_) => conflicts.push(FieldError {
-                pointer: format!("/transfers/{i}/id"),
-                message: "was stored meanwhile with other content".into(),
-            }),
-            None => {
-                row.received_at = now;
-                fresh.push(row);
-            }
+    let mut fresh = Vec::with_capacity(rows.len());
+    for ((_, mut row), new) in rows.into_iter().zip(new) {
+        if new {
+            row.received_at = now;
+            fresh.push(row);
+        } else {
+            replayed += 1;
         }
-    }
-    if !conflicts.is_empty() {
-        return Err(ApiError::fields(
-            ErrorCode::Conflict,
-            format!(
-                "{} transfer ids were stored meanwhile with other content",
-                conflicts.len()
-            ),
-            conflicts,
-        ));
     }
     let rows = fresh;
     repo::insert_transfers(tx, &rows)?;
