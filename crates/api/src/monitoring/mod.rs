@@ -71,19 +71,14 @@ impl Watch {
     /// and contract counterparties. The batch loads every party once; the real-time path loads
     /// the borrowers' and the counterparties' and adds the rest with [`Watch::learn_parties`].
     pub fn load(conn: &mut DbConn, which: Watched<'_>) -> Result<Self, ApiError> {
-        let rows = match which {
-            Watched::All => repo::watched_loans(conn, None)?,
-            Watched::ById(ids) => repo::active_loans_by_id(conn, ids)?,
-        };
-        let borrower_ids: Option<Vec<String>> = match which {
-            Watched::All => None,
-            Watched::ById(_) => Some(
-                rows.iter()
-                    .map(|l| l.borrower_id.clone())
-                    .collect::<BTreeSet<_>>()
-                    .into_iter()
-                    .collect(),
-            ),
+        let (rows, borrower_ids) = match which {
+            Watched::All => (repo::watched_loans(conn, None)?, None),
+            Watched::ById(ids) => {
+                let rows = repo::active_loans_by_id(conn, ids)?;
+                let borrowers: BTreeSet<String> =
+                    rows.iter().map(|l| l.borrower_id.clone()).collect();
+                (rows, Some(borrowers.into_iter().collect::<Vec<_>>()))
+            }
         };
         let borrower_ids = borrower_ids.as_deref();
         // A loan's counterparty names a party by its id or, failing that, its exact name.
@@ -490,7 +485,7 @@ pub fn raise(
             updated_at: now,
         });
     }
-    let mut inserted = repo::fresh_warnings(tx.conn(), rows)?;
+    let mut inserted = repo::fresh_warnings(tx, rows)?;
     if inserted.is_empty() {
         return Ok(inserted);
     }
@@ -501,17 +496,14 @@ pub fn raise(
     // Looked up once per organisation, and created once per loan and kind, however many
     // warnings there are.
     let mut supervisors: HashMap<String, Vec<String>> = HashMap::new();
-    let mut wanted: Vec<((String, TaskKind), u32)> = Vec::new();
-    let mut asked = std::collections::HashSet::new();
+    // The first warning of a loan and kind sets its task's deadline.
+    let mut wanted: HashMap<(String, TaskKind), u32> = HashMap::new();
     for w in &inserted {
-        let Some(loan) = w.loan_id.as_ref().and_then(|l| meta.get(l)) else {
-            continue;
-        };
         let action = rules.actions.of(stored(&w.tier, "tier")?);
-        if let Some(kind) = action.task
-            && asked.insert((loan.id.clone(), kind))
-        {
-            wanted.push(((loan.id.clone(), kind), action.within_working_days));
+        if let (Some(loan), Some(kind)) = (&w.loan_id, action.task) {
+            wanted
+                .entry((loan.clone(), kind))
+                .or_insert(action.within_working_days);
         }
     }
     let tasks = create_tasks(tx, &cal, &meta, wanted, today)?;
@@ -589,7 +581,7 @@ fn create_tasks(
     tx: &mut WriteTx<'_>,
     cal: &WorkingCalendar,
     loans: &HashMap<String, WatchedLoanRow>,
-    wanted: Vec<((String, TaskKind), u32)>,
+    wanted: HashMap<(String, TaskKind), u32>,
     today: NaiveDate,
 ) -> Result<HashMap<(String, TaskKind), String>, ApiError> {
     let mut rows = Vec::with_capacity(wanted.len());

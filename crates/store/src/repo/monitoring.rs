@@ -488,7 +488,8 @@ fn warnings_scoped<'a>(scope: &ScopeFilter) -> warnings::BoxedQuery<'a, Backend>
 /// The warnings among `rows` whose borrower, rule and period have no warning yet; of several
 /// with the same key among them, the first. Writers take turns on the audit head, so none can
 /// come between this and [`insert_warnings`] in the same transaction.
-pub fn fresh_warnings(conn: &mut DbConn, rows: Vec<WarningRow>) -> StoreResult<Vec<WarningRow>> {
+pub fn fresh_warnings(tx: &mut WriteTx<'_>, rows: Vec<WarningRow>) -> StoreResult<Vec<WarningRow>> {
+    let conn = tx.conn();
     let distinct = |f: fn(&WarningRow) -> &String| -> Vec<String> {
         rows.iter()
             .map(|r| f(r).clone())
