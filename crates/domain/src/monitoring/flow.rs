@@ -220,13 +220,98 @@ pub struct Hit {
     pub detail: String,
 }
 
+/// A party as the engines know it: numbered on first sight, so that they compare and keep
+/// numbers, not names.
+type Pid = usize;
+
+/// The parties seen, numbered, with what is known of each.
+#[derive(Debug)]
+struct Directory<'a> {
+    known: &'a HashMap<String, PartyInfo>,
+    ids: FxHashMap<Arc<str>, Pid>,
+    names: Vec<Arc<str>>,
+    info: Vec<Option<&'a PartyInfo>>,
+}
+
+impl<'a> Directory<'a> {
+    fn new(known: &'a HashMap<String, PartyInfo>) -> Self {
+        Self {
+            known,
+            ids: FxHashMap::default(),
+            names: Vec::new(),
+            info: Vec::new(),
+        }
+    }
+
+    /// The party's number, given on first sight.
+    fn id(&mut self, name: &str) -> Pid {
+        if let Some(&p) = self.ids.get(name) {
+            return p;
+        }
+        let p = self.names.len();
+        let name: Arc<str> = Arc::from(name);
+        self.info.push(self.known.get(&*name));
+        self.names.push(name.clone());
+        self.ids.insert(name, p);
+        p
+    }
+
+    fn name(&self, p: Pid) -> &str {
+        self.names.get(p).map_or("", |n| n)
+    }
+
+    fn info(&self, p: Pid) -> Option<&'a PartyInfo> {
+        self.info.get(p).copied().flatten()
+    }
+
+    fn len(&self) -> usize {
+        self.names.len()
+    }
+}
+
+/// Where a loan's money is at home, and whom it was meant for, by party number.
+#[derive(Debug)]
+struct Home {
+    borrower: Pid,
+    /// Sorted.
+    related: Box<[Pid]>,
+    counterparty: Option<Pid>,
+}
+
+impl Home {
+    fn new(loan: &WatchedLoan, dir: &mut Directory<'_>) -> Self {
+        let mut related: Vec<Pid> = loan.related.iter().map(|p| dir.id(p)).collect();
+        related.sort_unstable();
+        Self {
+            borrower: dir.id(&loan.borrower),
+            related: related.into(),
+            counterparty: loan.counterparty.as_deref().map(|p| dir.id(p)),
+        }
+    }
+
+    /// Whether money reaching `party` has come home: the borrower or a related party.
+    fn contains(&self, party: Pid) -> bool {
+        party == self.borrower || self.related.binary_search(&party).is_ok()
+    }
+}
+
+/// A transfer as one engine takes it: its parties by number, and whether it pays out this
+/// loan's proceeds.
+#[derive(Debug, Clone, Copy)]
+struct Moved<'t> {
+    t: &'t Transfer,
+    from: Pid,
+    to: Pid,
+    own: bool,
+}
+
 /// An outflow of proceeds that may come back. Ids are shared, not copied: a payment onward from
 /// a much-paid party is remembered by every loan that paid it.
 #[derive(Debug, Clone)]
 struct Outflow {
     id: Arc<str>,
     at: NaiveDateTime,
-    to: Arc<str>,
+    to: Pid,
     amount_fen: i64,
 }
 
@@ -235,58 +320,44 @@ struct Outflow {
 struct Onward {
     first: Outflow,
     id: Arc<str>,
-    to: Arc<str>,
+    to: Pid,
     amount_fen: i64,
 }
 
-/// A transfer's id and payee, made shareable once however many loans keep them.
+/// A transfer's id, made shareable once however many loans keep it.
 #[derive(Debug, Default)]
-struct SharedIds {
-    id: Option<Arc<str>>,
-    to: Option<Arc<str>>,
-}
+struct SharedId(Option<Arc<str>>);
 
-impl SharedIds {
-    fn id(&mut self, t: &Transfer) -> Arc<str> {
-        self.id
+impl SharedId {
+    fn get(&mut self, t: &Transfer) -> Arc<str> {
+        self.0
             .get_or_insert_with(|| Arc::from(t.id.as_str()))
             .clone()
     }
-
-    fn to(&mut self, t: &Transfer) -> Arc<str> {
-        self.to
-            .get_or_insert_with(|| Arc::from(t.to.as_str()))
-            .clone()
-    }
 }
 
-/// The fund-flow rules applied to one loan's transfers, in time order.
+/// The rules' state for one loan, fed the transfers that can concern it in time order.
 #[derive(Debug)]
-pub struct FlowEngine<'a> {
+struct Engine<'a> {
     rules: &'a FlowRules,
     loan: &'a WatchedLoan,
-    parties: &'a HashMap<String, PartyInfo>,
+    home: Home,
     outflows: VecDeque<Outflow>,
     onward: VecDeque<Onward>,
-    near_threshold: VecDeque<(NaiveDateTime, String)>,
+    near_threshold: VecDeque<(NaiveDateTime, Arc<str>)>,
     spent_fen: i64,
     /// Parties this engine started to follow in the last push, each with the time until which
     /// money from it can still come home as flow-back: payees of proceeds, and those they paid
     /// on.
-    followed: Vec<(Arc<str>, NaiveDateTime)>,
+    followed: Vec<(Pid, NaiveDateTime)>,
 }
 
-impl<'a> FlowEngine<'a> {
-    /// An engine with nothing seen yet.
-    pub fn new(
-        rules: &'a FlowRules,
-        loan: &'a WatchedLoan,
-        parties: &'a HashMap<String, PartyInfo>,
-    ) -> Self {
+impl<'a> Engine<'a> {
+    fn new(rules: &'a FlowRules, loan: &'a WatchedLoan, dir: &mut Directory<'_>) -> Self {
         Self {
             rules,
             loan,
-            parties,
+            home: Home::new(loan, dir),
             outflows: VecDeque::new(),
             onward: VecDeque::new(),
             near_threshold: VecDeque::new(),
@@ -295,17 +366,8 @@ impl<'a> FlowEngine<'a> {
         }
     }
 
-    fn is_home(&self, party: &str) -> bool {
-        self.loan.is_home(party)
-    }
-
-    /// Takes the next transfer (not earlier than the previous one) and returns the rules it
-    /// breaks.
-    pub fn push(&mut self, t: &Transfer) -> Vec<Hit> {
-        self.push_shared(t, &mut SharedIds::default())
-    }
-
-    fn push_shared(&mut self, t: &Transfer, shared: &mut SharedIds) -> Vec<Hit> {
+    fn push(&mut self, m: Moved<'_>, dir: &Directory<'_>, shared: &mut SharedId) -> Vec<Hit> {
+        let t = m.t;
         let mut hits = Vec::new();
         self.followed.clear();
         let window = Duration::days(self.rules.flow_back_days);
@@ -326,15 +388,16 @@ impl<'a> FlowEngine<'a> {
             on: t.at.date(),
             detail,
         };
+        let (from_home, to_home) = (self.home.contains(m.from), self.home.contains(m.to));
 
         // Money coming home: the borrower's or a related party's account receives from someone
         // who got proceeds (one hop) or from someone paid by such a party (two hops).
-        if self.is_home(&t.to) && !self.is_home(&t.from) {
+        if to_home && !from_home {
             let min = |amount: i64| amount * self.rules.flow_back_min_pct / 100;
             if let Some(o) = self
                 .outflows
                 .iter()
-                .find(|o| *o.to == *t.from && t.amount_fen >= min(o.amount_fen))
+                .find(|o| o.to == m.from && t.amount_fen >= min(o.amount_fen))
             {
                 hits.push(hit(
                     FlowRule::FlowBack,
@@ -343,7 +406,7 @@ impl<'a> FlowEngine<'a> {
                     format!(
                         "{} yuan of proceeds paid to {} on {} came back {} yuan to {} on {}",
                         yuan(o.amount_fen),
-                        o.to,
+                        dir.name(o.to),
                         o.at.date(),
                         yuan(t.amount_fen),
                         t.to,
@@ -354,7 +417,7 @@ impl<'a> FlowEngine<'a> {
                 // Onward money is queued in the order it moved on, not in the order the
                 // proceeds left: the front-only eviction above can leave an older one behind a
                 // newer one, so the window is checked here too.
-                *o.to == *t.from
+                o.to == m.from
                     && t.at - o.first.at <= window
                     && t.amount_fen >= min(o.first.amount_fen.min(o.amount_fen))
             }) {
@@ -365,9 +428,9 @@ impl<'a> FlowEngine<'a> {
                     format!(
                         "{} yuan of proceeds paid to {} on {} went on to {} and came back {} yuan to {} on {}",
                         yuan(o.first.amount_fen),
-                        o.first.to,
+                        dir.name(o.first.to),
                         o.first.at.date(),
-                        o.to,
+                        dir.name(o.to),
                         yuan(t.amount_fen),
                         t.to,
                         t.at.date()
@@ -377,28 +440,27 @@ impl<'a> FlowEngine<'a> {
         }
 
         // Money moving on from someone who received proceeds: remember it for two-hop flow-back.
-        if !self.is_home(&t.from) && !self.is_home(&t.to) {
+        if !from_home && !to_home {
             let mut until = None;
-            for first in self.outflows.iter().filter(|o| *o.to == *t.from) {
+            for first in self.outflows.iter().filter(|o| o.to == m.from) {
                 until = until.max(Some(first.at + window));
                 self.onward.push_back(Onward {
                     first: first.clone(),
-                    id: shared.id(t),
-                    to: shared.to(t),
+                    id: shared.get(t),
+                    to: m.to,
                     amount_fen: t.amount_fen,
                 });
             }
             if let Some(until) = until {
-                self.followed.push((shared.to(t), until));
+                self.followed.push((m.to, until));
             }
         }
 
-        if !(t.loan.as_deref() == Some(self.loan.loan_id.as_str()) && t.from == self.loan.borrower)
-        {
+        if !(m.own && m.from == self.home.borrower) {
             return hits;
         }
         self.spent_fen += t.amount_fen;
-        let payee = self.parties.get(&t.to);
+        let payee = dir.info(m.to);
 
         if t.amount_fen >= self.rules.large_transfer_fen {
             hits.push(hit(
@@ -428,13 +490,12 @@ impl<'a> FlowEngine<'a> {
                 ),
             ));
         }
-        if let Some(counterparty) = &self.loan.counterparty
-            && *counterparty != t.to
-            && !self.is_home(&t.to)
+        if let Some(counterparty) = self.home.counterparty
+            && counterparty != m.to
+            && !to_home
         {
-            let counterparty_is_company = self
-                .parties
-                .get(counterparty)
+            let counterparty_is_company = dir
+                .info(counterparty)
                 .is_some_and(|p| p.kind == PartyKind::Company);
             if counterparty_is_company && payee.is_some_and(|p| p.kind == PartyKind::Individual) {
                 hits.push(hit(
@@ -445,7 +506,7 @@ impl<'a> FlowEngine<'a> {
                         "{} yuan paid to the individual {} while the contract counterparty {} is a company",
                         yuan(t.amount_fen),
                         t.to,
-                        counterparty
+                        dir.name(counterparty)
                     ),
                 ));
             } else {
@@ -457,7 +518,7 @@ impl<'a> FlowEngine<'a> {
                         "{} yuan paid to {}, not to the contract counterparty {}",
                         yuan(t.amount_fen),
                         t.to,
-                        counterparty
+                        dir.name(counterparty)
                     ),
                 ));
             }
@@ -473,33 +534,29 @@ impl<'a> FlowEngine<'a> {
             {
                 self.near_threshold.pop_front();
             }
-            self.near_threshold.push_back((t.at, t.id.clone()));
+            self.near_threshold.push_back((t.at, shared.get(t)));
             if self.near_threshold.len() >= self.rules.structuring_count {
                 let ids: Vec<String> = self
                     .near_threshold
                     .iter()
-                    .map(|(_, id)| id.clone())
+                    .map(|(_, id)| id.to_string())
                     .collect();
-                hits.push(hit(
-                    FlowRule::Structuring,
-                    Tier::Orange,
-                    ids.clone(),
-                    format!(
-                        "{} payments just under the entrusted-payment threshold of {} yuan within {} days",
-                        ids.len(),
-                        yuan(threshold),
-                        self.rules.structuring_days
-                    ),
-                ));
+                let detail = format!(
+                    "{} payments just under the entrusted-payment threshold of {} yuan within {} days",
+                    ids.len(),
+                    yuan(threshold),
+                    self.rules.structuring_days
+                );
+                hits.push(hit(FlowRule::Structuring, Tier::Orange, ids, detail));
                 self.near_threshold.clear();
             }
         }
-        if !self.is_home(&t.to) {
-            self.followed.push((shared.to(t), t.at + window));
+        if !to_home {
+            self.followed.push((m.to, t.at + window));
             self.outflows.push_back(Outflow {
-                id: shared.id(t),
+                id: shared.get(t),
                 at: t.at,
-                to: shared.to(t),
+                to: m.to,
                 amount_fen: t.amount_fen,
             });
         }
@@ -507,7 +564,7 @@ impl<'a> FlowEngine<'a> {
     }
 
     /// Whether the proceeds sit unused on `as_of`.
-    pub fn idle(&self, as_of: NaiveDate) -> Option<Hit> {
+    fn idle(&self, as_of: NaiveDate) -> Option<Hit> {
         let loan = self.loan;
         let days = (as_of - loan.disbursed_on).num_days();
         let unused = loan.disbursed_fen - self.spent_fen;
@@ -525,6 +582,46 @@ impl<'a> FlowEngine<'a> {
                     yuan(loan.disbursed_fen)
                 ),
             })
+    }
+}
+
+/// The fund-flow rules applied to one loan's transfers, in time order: every transfer goes
+/// through, whether it can concern the loan or not.
+#[derive(Debug)]
+pub struct FlowEngine<'a> {
+    engine: Engine<'a>,
+    dir: Directory<'a>,
+}
+
+impl<'a> FlowEngine<'a> {
+    /// An engine with nothing seen yet.
+    pub fn new(
+        rules: &'a FlowRules,
+        loan: &'a WatchedLoan,
+        parties: &'a HashMap<String, PartyInfo>,
+    ) -> Self {
+        let mut dir = Directory::new(parties);
+        Self {
+            engine: Engine::new(rules, loan, &mut dir),
+            dir,
+        }
+    }
+
+    /// Takes the next transfer (not earlier than the previous one) and returns the rules it
+    /// breaks.
+    pub fn push(&mut self, t: &Transfer) -> Vec<Hit> {
+        let m = Moved {
+            t,
+            from: self.dir.id(&t.from),
+            to: self.dir.id(&t.to),
+            own: t.loan.as_deref() == Some(self.engine.loan.loan_id.as_str()),
+        };
+        self.engine.push(m, &self.dir, &mut SharedId::default())
+    }
+
+    /// Whether the proceeds sit unused on `as_of`.
+    pub fn idle(&self, as_of: NaiveDate) -> Option<Hit> {
+        self.engine.idle(as_of)
     }
 }
 
@@ -549,18 +646,20 @@ pub fn evaluate(
 /// goes only to the loans it can concern: the loan whose proceeds paid it, and the loans whose
 /// proceeds reached the payer, directly or through one more party, within the flow-back window
 /// (money moving on, or coming home). A transfer from anyone else changes nothing for a loan,
-/// so a borrower with many loans or many payers costs nothing until its proceeds move. The nightly batch feeds
-/// the portfolio's whole stream, the real-time path the stretch around new transfers; loan by
-/// loan the hits are those of [`evaluate`], which feeds one loan every transfer.
+/// so a borrower with many loans or many payers costs nothing until its proceeds move. The
+/// nightly batch feeds the portfolio's whole stream, the real-time path the stretch around new
+/// transfers; loan by loan the hits are those of [`evaluate`], which feeds one loan every
+/// transfer.
 #[derive(Debug)]
 pub struct FlowMonitor<'a> {
     loans: &'a [WatchedLoan],
-    engines: Vec<FlowEngine<'a>>,
+    engines: Vec<Engine<'a>>,
+    dir: Directory<'a>,
     by_loan: FxHashMap<&'a str, usize>,
-    /// By party that received proceeds (directly or through one more party): the loans whose
-    /// proceeds reached it, each until the last of them leaves the flow-back window. Expired
-    /// entries are dropped as the party is next looked up.
-    follow: FxHashMap<Arc<str>, Vec<(usize, NaiveDateTime)>>,
+    /// By party number, the loans whose proceeds reached the party (directly or through one
+    /// more party), each until the last of them leaves the flow-back window. Expired entries
+    /// are dropped as the party is next looked up.
+    follow: Vec<Vec<(usize, NaiveDateTime)>>,
     targets: Vec<usize>,
 }
 
@@ -571,18 +670,21 @@ impl<'a> FlowMonitor<'a> {
         loans: &'a [WatchedLoan],
         parties: &'a HashMap<String, PartyInfo>,
     ) -> Self {
+        let mut dir = Directory::new(parties);
+        let engines = loans
+            .iter()
+            .map(|l| Engine::new(rules, l, &mut dir))
+            .collect();
         Self {
             loans,
-            engines: loans
-                .iter()
-                .map(|l| FlowEngine::new(rules, l, parties))
-                .collect(),
+            engines,
+            dir,
             by_loan: loans
                 .iter()
                 .enumerate()
                 .map(|(i, l)| (l.loan_id.as_str(), i))
                 .collect(),
-            follow: FxHashMap::default(),
+            follow: Vec::new(),
             targets: Vec::new(),
         }
     }
@@ -590,36 +692,44 @@ impl<'a> FlowMonitor<'a> {
     /// Takes the next transfer (not earlier than the previous one) and returns the rules it
     /// breaks, with the loan each concerns.
     pub fn push(&mut self, t: &Transfer) -> Vec<(&'a WatchedLoan, Hit)> {
+        let (from, to) = (self.dir.id(&t.from), self.dir.id(&t.to));
+        if self.follow.len() < self.dir.len() {
+            self.follow.resize_with(self.dir.len(), Vec::new);
+        }
         let mut targets = std::mem::take(&mut self.targets);
         targets.clear();
-        if let Some(i) = t.loan.as_deref().and_then(|l| self.by_loan.get(l)) {
-            targets.push(*i);
-        }
-        if let Some(loans) = self.follow.get_mut(t.from.as_str()) {
+        let own = t.loan.as_deref().and_then(|l| self.by_loan.get(l)).copied();
+        targets.extend(own);
+        if let Some(loans) = self.follow.get_mut(from) {
             loans.retain(|(_, until)| t.at <= *until);
             targets.extend(loans.iter().map(|(i, _)| *i));
-            if loans.is_empty() {
-                self.follow.remove(t.from.as_str());
-            }
         }
         if targets.len() > 1 {
             targets.sort_unstable();
             targets.dedup();
         }
         let mut hits = Vec::new();
-        let mut shared = SharedIds::default();
+        let mut shared = SharedId::default();
         for &i in &targets {
             let (Some(engine), Some(loan)) = (self.engines.get_mut(i), self.loans.get(i)) else {
                 continue;
             };
+            let m = Moved {
+                t,
+                from,
+                to,
+                own: own == Some(i),
+            };
             hits.extend(
                 engine
-                    .push_shared(t, &mut shared)
+                    .push(m, &self.dir, &mut shared)
                     .into_iter()
                     .map(|h| (loan, h)),
             );
             for (party, until) in engine.followed.drain(..) {
-                let loans = self.follow.entry(party).or_default();
+                let Some(loans) = self.follow.get_mut(party) else {
+                    continue;
+                };
                 match loans.iter_mut().find(|(j, _)| *j == i) {
                     Some(entry) => entry.1 = entry.1.max(until),
                     None => loans.push((i, until)),
