@@ -307,6 +307,9 @@ const PAGE: i64 = 50_000;
 /// on `as_of`: the nightly batch, and the backtest (which runs a draft beside the version in
 /// force). The portfolio is loaded and the stream read once, whatever the number of rule sets;
 /// the hits come back per rule set, in order, with the number of transfers read.
+///
+/// Reading and evaluating overlap: this thread reads the next page while another feeds the last
+/// one through the rules, so the database and the engine each have a core.
 pub fn evaluate_all(
     conn: &mut DbConn,
     rule_sets: &[&FlowRules],
@@ -315,6 +318,45 @@ pub fn evaluate_all(
 ) -> Result<(Vec<Vec<LoanHit>>, u64), ApiError> {
     let watch = Watch::load(conn, Watched::All)?;
     let until = local_midnight_utc(as_of + Duration::days(1), tz);
+    // One page waits while one is evaluated and the next is read: at most three in memory.
+    let (pages, received) = std::sync::mpsc::sync_channel::<Vec<repo::FlowRow>>(1);
+    std::thread::scope(|s| {
+        let evaluator = s.spawn(|| evaluate_pages(&watch, rule_sets, as_of, tz, received));
+        let mut after: Option<(NaiveDateTime, String)> = None;
+        let mut seen = 0u64;
+        let read = loop {
+            let page = match repo::transfers_page(conn, until, after.take(), PAGE) {
+                Ok(page) => page,
+                Err(e) => break Err(e),
+            };
+            let Some(last) = page.last() else {
+                break Ok(());
+            };
+            after = Some((last.booked_at, last.id.clone()));
+            seen += page.len() as u64;
+            // A closed channel means the evaluator panicked; joining it below says so.
+            if pages.send(page).is_err() {
+                break Ok(());
+            }
+        };
+        drop(pages);
+        let hits = evaluator
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        read?;
+        Ok((hits, seen))
+    })
+}
+
+/// The evaluating half of [`evaluate_all`]: every page received, in order, through one monitor
+/// per rule set, then the checks made once on `as_of`.
+fn evaluate_pages(
+    watch: &Watch,
+    rule_sets: &[&FlowRules],
+    as_of: NaiveDate,
+    tz: Tz,
+    pages: std::sync::mpsc::Receiver<Vec<repo::FlowRow>>,
+) -> Vec<Vec<LoanHit>> {
     let mut monitors: Vec<FlowMonitor<'_>> = rule_sets
         .iter()
         .map(|rules| FlowMonitor::new(rules, &watch.loans, &watch.parties))
@@ -325,27 +367,19 @@ pub fn evaluate_all(
         hit,
     };
     let mut settled = SettlementVolume::new(&watch.loans, as_of);
-    let mut after: Option<(NaiveDateTime, String)> = None;
-    let mut seen = 0u64;
-    loop {
-        let page = repo::transfers_page(conn, until, after.take(), PAGE)?;
-        let Some(last) = page.last() else { break };
-        after = Some((last.booked_at, last.id.clone()));
-        seen += page.len() as u64;
-        for row in page {
-            // Moved, not copied: the batch reads millions.
-            let t = Transfer {
-                at: local_time(row.booked_at, tz),
-                id: row.id,
-                from: row.from_party,
-                to: row.to_party,
-                amount_fen: row.amount_fen,
-                loan: row.loan_id,
-            };
-            settled.add(&t);
-            for (monitor, out) in monitors.iter_mut().zip(&mut hits) {
-                out.extend(monitor.push(&t).into_iter().map(found));
-            }
+    for row in pages.into_iter().flatten() {
+        // Moved, not copied: the batch reads millions.
+        let t = Transfer {
+            at: local_time(row.booked_at, tz),
+            id: row.id,
+            from: row.from_party,
+            to: row.to_party,
+            amount_fen: row.amount_fen,
+            loan: row.loan_id,
+        };
+        settled.add(&t);
+        for (monitor, out) in monitors.iter_mut().zip(&mut hits) {
+            out.extend(monitor.push(&t).into_iter().map(found));
         }
     }
     for ((monitor, out), rules) in monitors.iter().zip(&mut hits).zip(rule_sets) {
@@ -357,7 +391,7 @@ pub fn evaluate_all(
                 .map(|(loan_id, hit)| LoanHit { loan_id, hit }),
         );
     }
-    Ok((hits, seen))
+    hits
 }
 
 /// The UTC instant of local midnight starting `day`.
