@@ -105,6 +105,8 @@ pub struct FlowBenchReport {
     pub eval_seconds: f64,
     /// Seconds of the batch end to end.
     pub e2e_seconds: f64,
+    /// Of which reading and evaluating the stream (the rest is writing warnings and tasks).
+    pub e2e_read_seconds: f64,
     /// Hits of the batch (before deduplication).
     pub e2e_hits: u64,
     /// Warnings it raised.
@@ -640,6 +642,7 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
     let started = Instant::now();
     let (hits, read) =
         evaluate_all(&mut conn, &[&flow], spec.as_of, tz).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let e2e_read_seconds = started.elapsed().as_secs_f64();
     // The transfers the real-time path evaluates one by one: the stream's last ones (timed),
     // and those on which the batch found a hit (spread over the stream, at most REPLAYED).
     let last_ids: HashSet<&str> = latest.iter().map(|t| t.id.as_str()).collect();
@@ -674,13 +677,15 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
         })
         .map(HitKey::of)
         .collect();
+    // The bookkeeping above is the benchmark's, not the batch's: the clock restarts here.
+    let raising = Instant::now();
     let findings: Vec<Finding> = hits.into_iter().flatten().map(Finding::from).collect();
     let e2e_hits = findings.len() as u64;
     let raised = loanwatch_store::write(&mut conn, rules::job_context(spec.as_of), |tx| {
         raise(tx, findings, version.version, &version.rules, spec.as_of)
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let e2e_seconds = started.elapsed().as_secs_f64();
+    let e2e_seconds = e2e_read_seconds + raising.elapsed().as_secs_f64();
     anyhow::ensure!(
         read == spec.transfers,
         "the batch read {read} transfers of {}",
@@ -759,6 +764,7 @@ pub fn run(config: &Config, spec: &FlowBenchSpec) -> anyhow::Result<FlowBenchRep
         store_seconds,
         eval_seconds: eval.as_secs_f64(),
         e2e_seconds,
+        e2e_read_seconds,
         e2e_hits,
         e2e_raised: raised.len() as u64,
         rules: figures,
@@ -1178,6 +1184,12 @@ pub fn print(
         r.e2e_hits,
         r.e2e_raised,
         met(r.e2e_rate() >= 300_000.0)
+    )?;
+    writeln!(
+        out,
+        "                 {:>9.3} s reading and evaluating, {:.3} s writing warnings and tasks",
+        r.e2e_read_seconds,
+        r.e2e_seconds - r.e2e_read_seconds
     )?;
     writeln!(out, "  one SQL query per rule:")?;
     for f in &r.rules {
