@@ -89,7 +89,8 @@ impl Application {
     /// Opens the database (running pending migrations, loading shipped data), loads keys, binds the port and builds the
     /// server. `BIND` with port 0 picks a free port; [`Application::port`] tells which.
     pub fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = loanwatch_store::build_pool(&config.database.url, config.database.pool_size)?;
+        let pool =
+            loanwatch_store::build_server_pool(&config.database.url, config.database.pool_size)?;
         prepare_database(&mut *pool.get()?)?;
         let keys = JwtKeys::load(&config.auth, &config.data_dir)?;
         if config.jobs_enabled {

@@ -23,5 +23,5 @@ pub use audit::{AuditContext, WriteTx, write};
 pub use conn::{Backend, DatabaseUrl, DbConn};
 pub use error::{StoreError, StoreResult};
 pub use page::{PageOf, PageRequest};
-pub use pool::{Pool, PooledConn, build_pool};
+pub use pool::{Pool, PooledConn, build_pool, build_server_pool};
 pub use scope::ScopeFilter;

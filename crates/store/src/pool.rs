@@ -1,7 +1,12 @@
 //! The r2d2 pool over [`DbConn`]. Connections are made by [`DatabaseUrl::connect`], never by
 //! trying each backend.
 
-use std::time::Duration;
+use std::{
+    sync::mpsc::{self, RecvTimeoutError, SyncSender},
+    time::Duration,
+};
+
+use diesel::RunQueryDsl;
 
 use crate::{DatabaseUrl, DbConn, StoreError, StoreResult};
 
@@ -14,6 +19,9 @@ pub type PooledConn = r2d2::PooledConnection<Manager>;
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// Set for a server's SQLite pool: its connections leave checkpoints to the background
+    /// thread, which stops when this (and with it the pool) is dropped.
+    checkpointer: Option<SyncSender<()>>,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -21,7 +29,11 @@ impl r2d2::ManageConnection for Manager {
     type Error = StoreError;
 
     fn connect(&self) -> Result<DbConn, StoreError> {
-        self.url.connect()
+        let mut conn = self.url.connect()?;
+        if self.checkpointer.is_some() {
+            diesel::sql_query("PRAGMA wal_autocheckpoint = 0").execute(&mut conn)?;
+        }
+        Ok(conn)
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), StoreError> {
@@ -36,6 +48,46 @@ impl r2d2::ManageConnection for Manager {
 
 /// Builds a pool of `size` connections. SQLite gets few: it has one writer anyway.
 pub fn build_pool(url: &DatabaseUrl, size: u32) -> StoreResult<Pool> {
+    pool_of(url, size, None)
+}
+
+/// How often a server's SQLite write-ahead log is copied back into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+/// Builds the pool of a long-running server. On SQLite, the commit that takes the write-ahead
+/// log past its threshold (1,000 pages) copies the log back into the database before it returns:
+/// one request now and then pays for everyone's writes, and meanwhile holds the write lock. In
+/// this pool commits only append, and a background thread checkpoints every 200 ms, passively
+/// (it never waits for, or blocks, readers or writers), until the pool is dropped. PostgreSQL
+/// needs none of this.
+pub fn build_server_pool(url: &DatabaseUrl, size: u32) -> StoreResult<Pool> {
+    let DatabaseUrl::Sqlite(_) = url else {
+        return build_pool(url, size);
+    };
+    let (stop, stopped) = mpsc::sync_channel::<()>(0);
+    let pool = pool_of(url, size, Some(stop))?;
+    let mut conn = url.connect()?;
+    std::thread::Builder::new()
+        .name("loanwatch-checkpoint".into())
+        .spawn(move || {
+            // Nothing is ever sent: the channel closes when the pool's manager is dropped.
+            while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                if let Err(e) =
+                    diesel::sql_query("PRAGMA wal_checkpoint(PASSIVE)").execute(&mut conn)
+                {
+                    tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
+                }
+            }
+        })
+        .map_err(|e| StoreError::Config(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(pool)
+}
+
+fn pool_of(
+    url: &DatabaseUrl,
+    size: u32,
+    checkpointer: Option<SyncSender<()>>,
+) -> StoreResult<Pool> {
     if let DatabaseUrl::Sqlite(path) = url
         && let Some(dir) = path.parent()
         && !dir.as_os_str().is_empty()
@@ -55,7 +107,10 @@ pub fn build_pool(url: &DatabaseUrl, size: u32) -> StoreResult<Pool> {
         // connection shows itself on its first query and is replaced then.
         .test_on_check_out(false)
         .connection_timeout(Duration::from_secs(10))
-        .build(Manager { url: url.clone() })
+        .build(Manager {
+            url: url.clone(),
+            checkpointer,
+        })
         .map_err(StoreError::Pool)
 }
 
@@ -64,4 +119,42 @@ pub fn ping(conn: &mut DbConn) -> StoreResult<()> {
     use diesel::RunQueryDsl;
     diesel::sql_query("SELECT 1").execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn main_file_len(path: &std::path::Path) -> u64 {
+        std::fs::metadata(path).map(|m| m.len()).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_server_pool_commits_to_the_log_and_checkpoints_in_the_background() -> StoreResult<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Config(e.to_string()))?;
+        let path = dir.path().join("lw.db");
+        let url = DatabaseUrl::Sqlite(path.clone());
+        let pool = build_server_pool(&url, 2)?;
+        let mut conn = pool.get()?;
+        diesel::sql_query("CREATE TABLE filler (b BLOB NOT NULL)").execute(&mut *conn)?;
+        let before = main_file_len(&path);
+        // 4 MiB: four times the threshold at which a commit would checkpoint by itself.
+        for _ in 0..64 {
+            diesel::sql_query("INSERT INTO filler (b) VALUES (zeroblob(65536))")
+                .execute(&mut *conn)?;
+        }
+        assert!(
+            main_file_len(&path) < before + (1 << 20),
+            "a commit copied the log back into the database"
+        );
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while main_file_len(&path) < before + (4 << 20) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the background checkpoint did not copy the log back"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Ok(())
+    }
 }
