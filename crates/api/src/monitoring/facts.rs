@@ -29,6 +29,7 @@ use loanwatch_store::{
 use serde_json::json;
 
 use super::{
+    distinct,
     health::{Judged, assess, refresh, statement},
     routes::{MAX_BATCH, Repeat, content_hash, printable, repeats},
     rules,
@@ -397,12 +398,7 @@ fn ingest_signals(
             conflicts,
         ));
     }
-    let borrower_ids: Vec<String> = fresh
-        .iter()
-        .map(|(_, s, _)| s.borrower_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let borrower_ids = distinct(fresh.iter().map(|(_, s, _)| s.borrower_id.clone()));
     let known: BTreeSet<String> = borrower::visible_ids(tx.conn(), scope, &borrower_ids)?
         .into_iter()
         .collect();

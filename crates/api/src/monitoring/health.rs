@@ -30,7 +30,7 @@ use loanwatch_store::{
 };
 use serde_json::json;
 
-use super::{About, Finding, raise, rules};
+use super::{About, Finding, distinct, raise, rules};
 use crate::{ApiError, position, views::stored};
 
 /// Borrowers judged per page by the batch.
@@ -94,13 +94,12 @@ pub fn assess(
         Judged::All => borrower_ids.to_vec(),
         Judged::Monitored => {
             let active: BTreeSet<&str> = loans.iter().map(|l| l.borrower_id.as_str()).collect();
-            borrower_ids
-                .iter()
-                .filter(|b| active.contains(b.as_str()))
-                .cloned()
-                .collect::<BTreeSet<_>>()
-                .into_iter()
-                .collect()
+            distinct(
+                borrower_ids
+                    .iter()
+                    .filter(|b| active.contains(b.as_str()))
+                    .cloned(),
+            )
         }
     };
     if borrower_ids.is_empty() {

@@ -75,19 +75,13 @@ impl Watch {
             Watched::All => (repo::watched_loans(conn, None)?, None),
             Watched::ById(ids) => {
                 let rows = repo::active_loans_by_id(conn, ids)?;
-                let borrowers: BTreeSet<String> =
-                    rows.iter().map(|l| l.borrower_id.clone()).collect();
-                (rows, Some(borrowers.into_iter().collect::<Vec<_>>()))
+                let borrowers = distinct(rows.iter().map(|l| l.borrower_id.clone()));
+                (rows, Some(borrowers))
             }
         };
         let borrower_ids = borrower_ids.as_deref();
         // A loan's counterparty names a party by its id or, failing that, its exact name.
-        let named: Vec<String> = rows
-            .iter()
-            .filter_map(|l| l.counterparty.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let named = distinct(rows.iter().filter_map(|l| l.counterparty.clone()));
         let parties = match borrower_ids {
             None => repo::all_parties(conn)?,
             Some(ids) => {
@@ -163,12 +157,7 @@ impl Watch {
 
     /// Loads the parties among `ids` not known yet.
     pub fn learn_parties(&mut self, conn: &mut DbConn, ids: Vec<String>) -> Result<(), ApiError> {
-        let missing: Vec<String> = ids
-            .into_iter()
-            .filter(|p| !self.parties.contains_key(p))
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let missing = distinct(ids.into_iter().filter(|p| !self.parties.contains_key(p)));
         let rows = repo::parties_by_id(conn, &missing)?;
         self.add_parties(rows)
     }
@@ -189,6 +178,15 @@ pub fn transfer(row: &TransferRow, tz: Tz) -> Transfer {
         amount_fen: row.amount_fen,
         loan: row.loan_id.clone(),
     }
+}
+
+/// The distinct values among `items`, sorted: the key list of a lookup.
+pub fn distinct(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    items
+        .into_iter()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect()
 }
 
 /// How far back the flow rules look from a transfer: flow-back and structuring windows.
@@ -225,20 +223,13 @@ pub fn evaluate_new(
         return Ok(Vec::new());
     };
     let since = earliest - lookback(rules);
-    let payees: Vec<String> = new
-        .iter()
-        .map(|t| t.to_party.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let payees = distinct(new.iter().map(|t| t.to_party.clone()));
     let home_payees: BTreeSet<String> = repo::parties_at_home(conn, &payees)?.into_iter().collect();
-    let payers: Vec<String> = new
-        .iter()
-        .filter(|t| home_payees.contains(&t.to_party) && t.from_party != t.to_party)
-        .map(|t| t.from_party.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let payers = distinct(
+        new.iter()
+            .filter(|t| home_payees.contains(&t.to_party) && t.from_party != t.to_party)
+            .map(|t| t.from_party.clone()),
+    );
     let mut loan_ids: BTreeSet<String> = new.iter().filter_map(|t| t.loan_id.clone()).collect();
     if !payers.is_empty() {
         loan_ids.extend(repo::loans_reaching(conn, since, &payers)?);
@@ -266,13 +257,11 @@ pub fn evaluate_new(
         .collect();
     let mut rows = repo::proceeds_since(conn, since, &watched)?;
     if !payers.is_empty() {
-        let reached: Vec<String> = rows
-            .iter()
-            .filter(|t| t.loan_id.is_some() && !home.contains(t.to_party.as_str()))
-            .map(|t| t.to_party.clone())
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let reached = distinct(
+            rows.iter()
+                .filter(|t| t.loan_id.is_some() && !home.contains(t.to_party.as_str()))
+                .map(|t| t.to_party.clone()),
+        );
         rows.extend(repo::transfers_between(conn, since, &reached, &payers)?);
     }
     rows.extend(new.iter().cloned());
@@ -645,12 +634,7 @@ fn create_tasks(
         rows.push(task_row(owner, &planned, mode, tx.now()));
     }
     task::insert_new(tx, &rows)?;
-    let loan_ids: Vec<String> = rows
-        .iter()
-        .map(|r| r.loan_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let loan_ids = distinct(rows.iter().map(|r| r.loan_id.clone()));
     let mut found = HashMap::new();
     for (loan_id, kind, id) in task::keys_on(tx.conn(), &loan_ids, today)? {
         found.insert((loan_id, stored(&kind, "task kind")?), id);

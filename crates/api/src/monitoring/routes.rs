@@ -26,7 +26,7 @@ use crate::{
     error::ErrorCode,
     extract::JsonBody,
     ledger::service,
-    monitoring::{self as engine, rules, warnings::visible_warnings},
+    monitoring::{self as engine, distinct, rules, warnings::visible_warnings},
     views::{stored, utc},
     write,
 };
@@ -616,34 +616,23 @@ pub fn check(
         }
     }
     // Who is on either side: the registered holder, else the account standing for itself.
-    let numbers: Vec<String> = fresh
-        .iter()
-        .flat_map(|(_, t, _)| [t.from_account.clone(), t.to_account.clone()])
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let numbers = distinct(
+        fresh
+            .iter()
+            .flat_map(|(_, t, _)| [t.from_account.clone(), t.to_account.clone()]),
+    );
     let holder: HashMap<String, String> = repo::accounts_by_no(conn, &numbers)?
         .into_iter()
         .map(|a| (a.account_no, a.party_id))
         .collect();
     // An account of one of our borrowers may only be written about by those who see that
     // borrower: a branch cannot feed transfers into another branch's borrower's monitoring.
-    let holders: Vec<String> = holder
-        .values()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let holders = distinct(holder.values().cloned());
     let borrower_of: HashMap<String, String> = repo::parties_by_id(conn, &holders)?
         .into_iter()
         .filter_map(|p| p.borrower_id.map(|b| (p.id, b)))
         .collect();
-    let borrowers_held: Vec<String> = borrower_of
-        .values()
-        .cloned()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let borrowers_held = distinct(borrower_of.values().cloned());
     let visible: BTreeSet<String> = borrower::visible_ids(conn, scope, &borrowers_held)?
         .into_iter()
         .collect();
@@ -653,12 +642,7 @@ pub fn check(
             .and_then(|p| borrower_of.get(p))
             .is_some_and(|b| !visible.contains(b))
     };
-    let loan_ids: Vec<String> = fresh
-        .iter()
-        .filter_map(|(_, t, _)| t.loan_id.clone())
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
+    let loan_ids = distinct(fresh.iter().filter_map(|(_, t, _)| t.loan_id.clone()));
     // Per loan in scope: the party its borrower is, if registered (two queries a batch).
     let loan_borrower = loan::borrowers_in_scope(conn, scope, &loan_ids)?;
     let borrowers: Vec<String> = loan_borrower.iter().map(|(_, b)| b.clone()).collect();
