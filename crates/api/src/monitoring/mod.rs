@@ -521,8 +521,11 @@ pub fn raise(
     let mut supervisors: HashMap<String, Vec<String>> = HashMap::new();
     // The first warning of a loan and kind sets its task's deadline.
     let mut wanted: HashMap<(String, TaskKind), u32> = HashMap::new();
-    for w in &inserted {
-        let action = rules.actions.of(stored(&w.tier, "tier")?);
+    let actions = inserted
+        .iter()
+        .map(|w| Ok(rules.actions.of(stored(&w.tier, "tier")?)))
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    for (w, action) in inserted.iter().zip(&actions) {
         if let (Some(loan), Some(kind)) = (&w.loan_id, action.task) {
             wanted
                 .entry((loan.clone(), kind))
@@ -530,7 +533,7 @@ pub fn raise(
         }
     }
     let tasks = create_tasks(tx, &cal, &meta, wanted, today)?;
-    for w in &mut inserted {
+    for (w, action) in inserted.iter_mut().zip(actions) {
         events.push(WarningEventRow {
             id: uuid::Uuid::now_v7().to_string(),
             warning_id: w.id.clone(),
@@ -544,8 +547,6 @@ pub fn raise(
         let Some(loan) = w.loan_id.as_ref().and_then(|l| meta.get(l)) else {
             continue;
         };
-        let tier = stored(&w.tier, "tier")?;
-        let action = rules.actions.of(tier);
         if let Some(kind) = action.task {
             w.task_id = tasks.get(&(loan.id.clone(), kind)).cloned();
         }
