@@ -194,12 +194,17 @@ pub(crate) fn met(ok: bool) -> &'static str {
 
 /// Loans in the database.
 pub fn count_loans(conn: &mut DbConn) -> anyhow::Result<i64> {
+    count(conn, "SELECT COUNT(*) AS n FROM loans")
+}
+
+/// The one number a `SELECT COUNT(*) AS n …` answers.
+pub(crate) fn count(conn: &mut DbConn, sql: &str) -> anyhow::Result<i64> {
     #[derive(QueryableByName)]
     struct N {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         n: i64,
     }
-    let rows: Vec<N> = diesel::sql_query("SELECT COUNT(*) AS n FROM loans").load(conn)?;
+    let rows: Vec<N> = diesel::sql_query(sql).load(conn)?;
     Ok(rows.first().map_or(0, |r| r.n))
 }
 

@@ -359,9 +359,15 @@ pub fn run() -> anyhow::Result<i32> {
             let today = business_date(&config, date);
             let pool = migrated_pool(&config)?;
             let mut conn = pool.get()?;
-            let r =
-                crate::monitoring::rules::run_nightly(&mut conn, today, config.time_zone, force)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut reader = pool.get()?;
+            let r = crate::monitoring::rules::run_nightly(
+                &mut conn,
+                Some(&mut reader),
+                today,
+                config.time_zone,
+                force,
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut out = std::io::stdout().lock();
             if r.ran {
                 writeln!(

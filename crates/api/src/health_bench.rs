@@ -36,10 +36,14 @@ pub struct HealthBenchReport {
     pub backend: &'static str,
     /// Loans in the database.
     pub loans_in_db: i64,
+    /// Repayments recorded on them.
+    pub repayments: i64,
     /// Borrowers with an active loan, checked by the batch.
     pub borrowers: u64,
     /// Seconds of the batch: first run (raising warnings) and second run (steady state).
     pub batch_seconds: [f64; 2],
+    /// Warnings each run raised.
+    pub raised: [u64; 2],
     /// Seconds of the per-borrower loop over the sample.
     pub loop_seconds: f64,
     /// Seconds of one incremental pass over the sample.
@@ -88,20 +92,30 @@ fn ctx() -> AuditContext {
 
 /// Runs the benchmark on the configured database and returns its figures.
 pub fn run(config: &Config, spec: &HealthBenchSpec) -> anyhow::Result<HealthBenchReport> {
-    let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
+    // The server's pool, as the nightly batch runs in the server: commits append to the log and
+    // a thread of the pool checkpoints it.
+    let pool = loanwatch_store::build_server_pool(&config.database.url, 2)?;
     let mut conn = pool.get()?;
+    let mut reader = pool.get()?;
     crate::bench::prepare_demo(&mut conn, spec.loans, spec.date)?;
     let loans_in_db = crate::bench::count_loans(&mut conn)?;
+    let repayments = crate::bench::count(
+        &mut conn,
+        "SELECT COUNT(*) AS n FROM loan_events WHERE kind = 'repayment'",
+    )?;
     let v = rules::in_force_on(&mut conn, spec.date)
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .ok_or_else(|| anyhow::anyhow!("no rule set in force on {}", spec.date))?;
     let mut batch_seconds = [0.0; 2];
+    let mut raised = [0; 2];
     let mut borrowers = 0;
-    for s in &mut batch_seconds {
+    for (s, n) in batch_seconds.iter_mut().zip(&mut raised) {
         let started = Instant::now();
-        let r = health::run_all(&mut conn, &v, spec.date).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let r = health::run_all(&mut conn, Some(&mut reader), &v, spec.date)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         *s = started.elapsed().as_secs_f64();
         borrowers = r.borrowers;
+        *n = r.raised;
     }
     let stride = (borrowers as usize / spec.sample.max(1)).max(1);
     let mut sample = Vec::new();
@@ -152,8 +166,10 @@ pub fn run(config: &Config, spec: &HealthBenchSpec) -> anyhow::Result<HealthBenc
     Ok(HealthBenchReport {
         backend: crate::bench::backend_name(&conn),
         loans_in_db,
+        repayments,
         borrowers,
         batch_seconds,
+        raised,
         loop_seconds,
         incremental_seconds,
         sample: sample.len(),
@@ -169,13 +185,13 @@ pub fn print(
     let goal = if r.backend == "sqlite" { 30.0 } else { 60.0 };
     writeln!(
         out,
-        "loanwatch bench health — health check on {} ({} loans in {}, {} borrowers with an active loan)",
-        spec.date, r.loans_in_db, r.backend, r.borrowers
+        "loanwatch bench health — health check on {} ({} loans with {} repayments in {}, {} borrowers with an active loan)",
+        spec.date, r.loans_in_db, r.repayments, r.backend, r.borrowers
     )?;
     writeln!(
         out,
-        "  batch:              {:>9.3} s first (raising), {:.3} s second",
-        r.batch_seconds[0], r.batch_seconds[1]
+        "  batch:              {:>9.3} s first ({} warnings raised), {:.3} s second ({} raised)",
+        r.batch_seconds[0], r.raised[0], r.batch_seconds[1], r.raised[1]
     )?;
     writeln!(
         out,

@@ -165,6 +165,22 @@ where
     })
 }
 
+/// Runs `work` in a read-only transaction that sees one state of the database throughout:
+/// `REPEATABLE READ` on PostgreSQL; on SQLite a deferred transaction, whose snapshot is taken at
+/// its first read. It takes no write lock, so writers in other connections go on meanwhile.
+pub fn read<T, E>(conn: &mut DbConn, work: impl FnOnce(&mut DbConn) -> Result<T, E>) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    conn.transaction::<T, E, _>(|conn| {
+        if let DbConn::Postgres(_) = conn {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(conn)?;
+        }
+        work(conn)
+    })
+}
+
 fn entry_hash(row: &AuditRow) -> String {
     let mut h = Sha256::new();
     for part in [

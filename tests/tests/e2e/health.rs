@@ -306,6 +306,7 @@ fn health_is_scored_on_each_fact_and_nightly(app: &TestApp) -> anyhow::Result<()
     }
     let nightly = loanwatch_api::monitoring::rules::run_nightly(
         &mut app.conn()?,
+        Some(&mut app.conn()?),
         today,
         app.state.config.time_zone,
         true,

@@ -597,6 +597,7 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
     let as_of = chrono::NaiveDate::from_ymd_opt(2026, 11, 6).unwrap_or_default();
     let nightly = loanwatch_api::monitoring::rules::run_nightly(
         &mut app.conn()?,
+        None,
         as_of,
         app.state.config.time_zone,
         false,
@@ -1006,6 +1007,7 @@ fn settlement_falling_is_found_by_the_nightly_batch(app: &TestApp) -> anyhow::Re
     let run = |day: u32| {
         loanwatch_api::monitoring::rules::run_nightly(
             &mut app.conn()?,
+            Some(&mut app.conn()?),
             chrono::NaiveDate::from_ymd_opt(2026, 11, day).unwrap_or_default(),
             app.state.config.time_zone,
             true,

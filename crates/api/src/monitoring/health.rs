@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use chrono::{Duration, Months, NaiveDate};
+use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 use loanwatch_domain::{
     ledger::LoanClass,
     monitoring::{
@@ -39,8 +39,8 @@ const PAGE: i64 = 1_000;
 /// What [`assess`] found for a set of borrowers.
 #[derive(Debug, Default)]
 pub struct Assessment {
-    /// The rules broken, to raise.
-    pub findings: Vec<Finding>,
+    /// The rules broken, to raise, each with the borrower it concerns.
+    pub findings: Vec<(String, Finding)>,
     /// Each borrower's health.
     pub health: Vec<(String, Health)>,
 }
@@ -216,38 +216,47 @@ pub fn assess(
         };
         let judged = health::judge(rules, subject, as_of);
         for h in judged.ratio_hits {
-            out.findings.push(Finding {
-                about: About::Borrower(b.clone()),
-                rule: h.ratio.as_str().to_owned(),
-                tier: h.tier,
-                on: as_of,
-                // Once per statement period: the same figures do not warn every month.
-                period: h.period.clone(),
-                facts: vec![format!("statement:{}", h.period)],
-                detail: h.detail,
-            });
+            out.findings.push((
+                b.clone(),
+                Finding {
+                    about: About::Borrower(b.clone()),
+                    rule: h.ratio.as_str().to_owned(),
+                    tier: h.tier,
+                    on: as_of,
+                    // Once per statement period: the same figures do not warn every month.
+                    period: h.period.clone(),
+                    facts: vec![format!("statement:{}", h.period)],
+                    detail: h.detail,
+                },
+            ));
         }
         for h in judged.signal_hits {
-            out.findings.push(Finding {
-                about: About::Borrower(b.clone()),
-                rule: h.rule,
-                tier: h.tier,
-                on: h.on,
-                period: period(h.on),
-                facts: h.signals.iter().map(|s| format!("signal:{s}")).collect(),
-                detail: h.detail,
-            });
+            out.findings.push((
+                b.clone(),
+                Finding {
+                    about: About::Borrower(b.clone()),
+                    rule: h.rule,
+                    tier: h.tier,
+                    on: h.on,
+                    period: period(h.on),
+                    facts: h.signals.iter().map(|s| format!("signal:{s}")).collect(),
+                    detail: h.detail,
+                },
+            ));
         }
         for h in judged.workflow_hits {
-            out.findings.push(Finding {
-                facts: vec![format!("loan:{}", h.loan_id)],
-                about: About::Loan(h.loan_id),
-                rule: h.rule.to_owned(),
-                tier: h.tier,
-                on: h.on,
-                period: period(h.on),
-                detail: h.detail,
-            });
+            out.findings.push((
+                b.clone(),
+                Finding {
+                    facts: vec![format!("loan:{}", h.loan_id)],
+                    about: About::Loan(h.loan_id),
+                    rule: h.rule.to_owned(),
+                    tier: h.tier,
+                    on: h.on,
+                    period: period(h.on),
+                    detail: h.detail,
+                },
+            ));
         }
         out.health.push((b.clone(), judged.health));
     }
@@ -283,7 +292,8 @@ fn judge_and_store(
     as_of: NaiveDate,
 ) -> Result<(usize, Vec<WarningRow>), ApiError> {
     let found = assess(tx.conn(), borrower_ids, Judged::Monitored, &v.rules, as_of)?;
-    let raised = raise(tx, found.findings, v.version, &v.rules, as_of)?;
+    let findings = found.findings.into_iter().map(|(_, f)| f).collect();
+    let raised = raise(tx, findings, v.version, &v.rules, as_of)?;
     let now = tx.now();
     let rows = found
         .health
@@ -320,26 +330,139 @@ pub struct BatchReport {
     pub raised: u64,
 }
 
-/// The nightly batch: every borrower with an active loan, a page at a time (each page its own
-/// transaction), under the version in force on `as_of`.
+/// A page of the batch, judged from one snapshot and waiting to be stored.
+struct JudgedPage {
+    /// The borrowers of the page (those with an active loan when it was read).
+    borrowers: Vec<String>,
+    /// When each one's stored health was computed, as the snapshot saw it.
+    stamps: Vec<(String, NaiveDateTime)>,
+    /// The rules broken, by borrower.
+    findings: Vec<(String, Finding)>,
+    /// Each borrower's health, in its stored form but for when it is stored.
+    health: Vec<HealthRow>,
+}
+
+/// Reads and judges the page of borrowers after `after`, from one snapshot; `None` past the last.
+fn judge_page(
+    conn: &mut DbConn,
+    after: Option<&str>,
+    v: &Version<RuleSet>,
+    as_of: NaiveDate,
+) -> Result<Option<JudgedPage>, ApiError> {
+    loanwatch_store::read(conn, |conn| {
+        let borrowers = loan::borrowers_with_active_loans(conn, after, PAGE)?;
+        if borrowers.is_empty() {
+            return Ok(None);
+        }
+        let stamps = repo::health_stamps(conn, &borrowers)?;
+        let found = assess(conn, &borrowers, Judged::Monitored, &v.rules, as_of)?;
+        let health = found
+            .health
+            .iter()
+            .map(|(b, h)| health_row(b.clone(), h, as_of, v.version, NaiveDateTime::default()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(JudgedPage {
+            borrowers,
+            stamps,
+            findings: found.findings,
+            health,
+        }))
+    })
+}
+
+/// Stores a judged page in one transaction: raises its findings and stores its health, except
+/// for the borrowers whose health was stored again since the page was read. An incremental pass
+/// judged those on newer facts, and its judgement stands.
+fn store_page(
+    conn: &mut DbConn,
+    page: JudgedPage,
+    v: &Version<RuleSet>,
+    as_of: NaiveDate,
+) -> Result<(u64, u64), ApiError> {
+    loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
+        let mut stamps = repo::health_stamps(tx.conn(), &page.borrowers)?;
+        let mut seen = page.stamps;
+        stamps.sort_unstable();
+        seen.sort_unstable();
+        let moved: BTreeSet<&str> = stamps
+            .iter()
+            .filter(|s| seen.binary_search(s).is_err())
+            .chain(seen.iter().filter(|s| stamps.binary_search(s).is_err()))
+            .map(|(b, _)| b.as_str())
+            .collect();
+        let findings = page
+            .findings
+            .into_iter()
+            .filter(|(b, _)| !moved.contains(b.as_str()))
+            .map(|(_, f)| f)
+            .collect();
+        let raised = raise(tx, findings, v.version, &v.rules, as_of)?;
+        let checked = page.health.len() as u64;
+        let now = tx.now();
+        let rows: Vec<HealthRow> = page
+            .health
+            .into_iter()
+            .filter(|r| !moved.contains(r.borrower_id.as_str()))
+            .map(|r| HealthRow {
+                computed_at: now,
+                ..r
+            })
+            .collect();
+        repo::put_health(tx, &rows)?;
+        Ok((checked, raised.len() as u64))
+    })
+}
+
+/// The nightly batch: every borrower with an active loan, a page at a time, under the version
+/// in force on `as_of`. Each page is read from one snapshot, then stored in a transaction of its
+/// own, so the batch never holds the write lock while it reads or judges.
+///
+/// Given a second connection (`reader`), it reads and judges the next page on another thread
+/// while this one stores the last: the database and the judging each have a core.
 pub fn run_all(
     conn: &mut DbConn,
+    reader: Option<&mut DbConn>,
     v: &Version<RuleSet>,
     as_of: NaiveDate,
 ) -> Result<BatchReport, ApiError> {
     let mut report = BatchReport::default();
-    let mut after: Option<String> = None;
-    loop {
-        let page = loan::borrowers_with_active_loans(conn, after.as_deref(), PAGE)?;
-        let Some(last) = page.last().cloned() else {
-            break;
-        };
-        let (checked, raised) = loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
-            judge_and_store(tx, &page, v, as_of)
-        })?;
-        report.borrowers += checked as u64;
-        report.raised += raised.len() as u64;
-        after = Some(last);
+    let mut tally = |(checked, raised): (u64, u64)| {
+        report.borrowers += checked;
+        report.raised += raised;
+    };
+    match reader {
+        None => {
+            let mut after: Option<String> = None;
+            while let Some(page) = judge_page(conn, after.as_deref(), v, as_of)? {
+                after = page.borrowers.last().cloned();
+                tally(store_page(conn, page, v, as_of)?);
+            }
+        }
+        Some(reader) => {
+            // One page waits while one is stored and the next is judged: at most three in memory.
+            let (pages, received) = std::sync::mpsc::sync_channel::<JudgedPage>(1);
+            std::thread::scope(|s| {
+                let judge = s.spawn(move || {
+                    let mut after: Option<String> = None;
+                    while let Some(page) = judge_page(reader, after.as_deref(), v, as_of)? {
+                        after = page.borrowers.last().cloned();
+                        // A closed channel means storing failed; its error is the one reported.
+                        if pages.send(page).is_err() {
+                            break;
+                        }
+                    }
+                    Ok::<_, ApiError>(())
+                });
+                let stored = received
+                    .into_iter()
+                    .try_for_each(|page| store_page(conn, page, v, as_of).map(&mut tally));
+                // The receiver is dropped here, so a judge still sending stops.
+                let judged = judge
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                stored.and(judged)
+            })?;
+        }
     }
     loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
         tx.audit(
@@ -350,4 +473,56 @@ pub fn run_all(
         )
     })?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok<T>(r: Result<T, ApiError>) -> anyhow::Result<T> {
+        r.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    #[test]
+    fn a_borrower_judged_again_after_the_batch_read_keeps_the_newer_health() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let url = loanwatch_store::DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            dir.path().join("h.db").display()
+        ))?;
+        let pool = loanwatch_store::build_pool(&url, 1)?;
+        let mut conn = pool.get()?;
+        let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default();
+        crate::bench::prepare_demo(&mut conn, 60, today)?;
+        let v = ok(rules::in_force_on(&mut conn, today))?
+            .ok_or_else(|| anyhow::anyhow!("no rule set in force"))?;
+        let page = ok(judge_page(&mut conn, None, &v, today))?
+            .ok_or_else(|| anyhow::anyhow!("no borrower with an active loan"))?;
+        let judged = page.health.len();
+        let (first, rest) = page
+            .borrowers
+            .split_first()
+            .ok_or_else(|| anyhow::anyhow!("an empty page"))?;
+        let (first, rest) = (first.clone(), rest.to_vec());
+
+        // A new fact about the first borrower arrives while the page waits to be stored.
+        ok(loanwatch_store::write(
+            &mut conn,
+            rules::job_context(today),
+            |tx| refresh(tx, std::slice::from_ref(&first), today),
+        ))?;
+        let newer = repo::health_stamps(&mut conn, std::slice::from_ref(&first))?;
+        assert_eq!(newer.len(), 1);
+
+        assert_eq!(ok(store_page(&mut conn, page, &v, today))?.0, judged as u64);
+        assert_eq!(
+            repo::health_stamps(&mut conn, std::slice::from_ref(&first))?,
+            newer,
+            "the batch overwrote a newer judgement with the one it read before"
+        );
+        let others = repo::health_stamps(&mut conn, &rest)?;
+        assert_eq!(others.len(), judged - 1, "the rest of the page was stored");
+        assert!(others.iter().all(|(_, at)| *at > newer[0].1));
+        Ok(())
+    }
 }

@@ -444,9 +444,11 @@ pub struct MonitorReport {
 
 /// The nightly batch under the version in force on `as_of`, once a day unless `force`: every
 /// active loan's transfers up to the end of `as_of` plus the idle check, then the health check
-/// of every borrower with an active loan (ratios, signals, workflow, and the score).
+/// of every borrower with an active loan (ratios, signals, workflow, and the score). Given a
+/// second connection, the health check reads on one while it writes on the other.
 pub fn run_nightly(
     conn: &mut DbConn,
+    reader: Option<&mut DbConn>,
     as_of: NaiveDate,
     tz: chrono_tz::Tz,
     force: bool,
@@ -455,7 +457,7 @@ pub fn run_nightly(
     if !notice::claim_run(conn, JOB, as_of, now, Duration::hours(1))? && !force {
         return Ok(MonitorReport::default());
     }
-    let report = monitor(conn, as_of, tz)?;
+    let report = monitor(conn, reader, as_of, tz)?;
     let detail =
         json!({ "transfers": report.transfers, "hits": report.hits, "raised": report.raised, "borrowers": report.borrowers })
             .to_string();
@@ -465,6 +467,7 @@ pub fn run_nightly(
 
 fn monitor(
     conn: &mut DbConn,
+    reader: Option<&mut DbConn>,
     as_of: NaiveDate,
     tz: chrono_tz::Tz,
 ) -> Result<MonitorReport, ApiError> {
@@ -480,7 +483,7 @@ fn monitor(
     let raised = loanwatch_store::write(conn, job_context(as_of), |tx| {
         raise(tx, findings, v.version, &v.rules, as_of)
     })?;
-    let health = super::health::run_all(conn, &v, as_of)?;
+    let health = super::health::run_all(conn, reader, &v, as_of)?;
     Ok(MonitorReport {
         ran: true,
         transfers,

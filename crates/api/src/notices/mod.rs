@@ -149,7 +149,10 @@ pub fn spawn_scheduler(
                         if escalated.ran {
                             tracing::info!(date = %today, tasks = escalated.tasks, notified = escalated.notified, "overdue tasks escalated");
                         }
-                        let monitored = crate::monitoring::rules::run_nightly(&mut conn, today, tz, false)?;
+                        // A second connection, if one is free, lets the health check read while it writes.
+                        let mut reader = pool.try_get();
+                        let monitored = crate::monitoring::rules::run_nightly(&mut conn, reader.as_deref_mut(), today, tz, false)?;
+                        drop(reader);
                         if monitored.ran {
                             tracing::info!(date = %today, transfers = monitored.transfers, borrowers = monitored.borrowers, raised = monitored.raised, "monitoring batch done");
                         }

@@ -4,7 +4,7 @@
 //! Scope is the caller's business: these functions take borrower or loan ids the caller has
 //! already checked, or serve the batch, which acts for the whole institution.
 
-use chrono::NaiveDate;
+use chrono::{NaiveDate, NaiveDateTime};
 use diesel::{dsl::min, prelude::*, upsert::excluded};
 
 use crate::{
@@ -181,6 +181,19 @@ pub fn put_health(tx: &mut WriteTx<'_>, rows: &[HealthRow]) -> StoreResult<()> {
             .execute(c))?;
     }
     Ok(())
+}
+
+/// When the stored health of each of these borrowers was computed (those that have one).
+pub fn health_stamps(
+    conn: &mut DbConn,
+    borrower_ids: &[String],
+) -> StoreResult<Vec<(String, NaiveDateTime)>> {
+    chunked(borrower_ids, |chunk| {
+        Ok(borrower_health::table
+            .filter(borrower_health::borrower_id.eq_any(chunk))
+            .select((borrower_health::borrower_id, borrower_health::computed_at))
+            .load(conn)?)
+    })
 }
 
 /// A borrower's latest health check (the caller has checked the borrower is in scope).
