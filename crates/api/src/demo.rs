@@ -10,6 +10,8 @@ use chrono::{Datelike, Duration, NaiveDate};
 use loanwatch_domain::{
     identity::{CreditCode, ResidentId},
     people::{OrgKind, Role},
+    position::{Change, ProductSettings, position},
+    schedule,
 };
 use loanwatch_store::{
     AuditContext, DbConn,
@@ -273,6 +275,9 @@ pub fn seed(
 
     const CHUNK: u64 = 2_000;
     let borrowers_total = (spec.loans * 2 / 3).max(1);
+    // Repayments draw from a stream of their own, so the loans of a seed stay what they were
+    // before the demo had repayments.
+    let mut pay_rng = SplitMix64::new(spec.seed ^ 0x5245_5041_594D_454E);
     let mut written = 0u64;
     while written < spec.loans {
         let n = CHUNK.min(spec.loans - written);
@@ -305,6 +310,7 @@ pub fn seed(
                 recorded_by: "cli:demo".to_owned(),
                 recorded_at: now,
             });
+            e_rows.extend(make_repayments(&mut pay_rng, &l, spec.today, now)?);
             l_rows.push(l);
         }
         loanwatch_store::write(conn, ctx.clone(), |tx| {
@@ -494,6 +500,79 @@ fn make_loan(
     }
 }
 
+/// The repayments of an active demo loan: four to eleven catch-ups on due dates, each paying
+/// everything owed that day (penalty interest included), the last one leaving the loan as many
+/// instalments behind as its class suggests: none for a normal loan, one or two for special
+/// mention, four to six for substandard, seven to twelve for doubtful, more for loss.
+fn make_repayments(
+    rng: &mut SplitMix64,
+    l: &LoanRow,
+    today: NaiveDate,
+    now: chrono::NaiveDateTime,
+) -> Result<Vec<LoanEventRow>, ApiError> {
+    if l.status != "active" {
+        return Ok(Vec::new());
+    }
+    let terms = crate::position::contract_terms(l)?;
+    let due: Vec<NaiveDate> = schedule::generate(&terms)
+        .map_err(ApiError::internal)?
+        .iter()
+        .map(|i| i.due_date)
+        .filter(|d| *d < today)
+        .collect();
+    let behind = match l.class.as_str() {
+        "normal" => 0,
+        "special_mention" => rng.range(1, 3),
+        "substandard" => rng.range(4, 7),
+        "doubtful" => rng.range(7, 13),
+        _ => rng.range(13, 25),
+    } as usize;
+    let paid = due.len().saturating_sub(behind);
+    if paid == 0 {
+        return Ok(Vec::new());
+    }
+    // The last paid due date, and up to ten earlier ones, in order.
+    let catch_ups = (rng.range(4, 12) as usize).min(paid);
+    let mut picked = vec![paid - 1];
+    while picked.len() < catch_ups {
+        let i = rng.range(0, paid as i64 - 1) as usize;
+        if !picked.contains(&i) {
+            picked.push(i);
+        }
+    }
+    picked.sort_unstable();
+    let penalty = ProductSettings::default().penalty_terms(None);
+    let mut changes = Vec::with_capacity(picked.len());
+    let mut rows = Vec::with_capacity(picked.len());
+    for date in picked.into_iter().map(|i| due[i]) {
+        let p = position(&terms, &penalty, &changes, date).map_err(ApiError::internal)?;
+        let owed = p.overdue_principal_fen
+            + p.overdue_interest_fen
+            + p.penalty_interest_fen
+            + p.compound_interest_fen;
+        if owed == 0 {
+            continue;
+        }
+        changes.push(Change::Repayment {
+            date,
+            amount_fen: owed,
+        });
+        rows.push(LoanEventRow {
+            id: uuid::Uuid::now_v7().to_string(),
+            loan_id: l.id.clone(),
+            kind: "repayment".to_owned(),
+            business_date: date,
+            amount_fen: Some(owed),
+            currency: Some(l.currency.clone()),
+            payload: "{}".to_owned(),
+            note: None,
+            recorded_by: "cli:demo".to_owned(),
+            recorded_at: now,
+        });
+    }
+    Ok(rows)
+}
+
 fn add_months(date: NaiveDate, months: i64) -> NaiveDate {
     let total = date.year() as i64 * 12 + date.month0() as i64 + months;
     let (y, m) = ((total / 12) as i32, (total % 12) as u32 + 1);
@@ -540,6 +619,70 @@ mod tests {
         let ys: Vec<u64> = (0..5).map(|_| b.next_u64()).collect();
         assert_eq!(xs, ys);
         assert_ne!(SplitMix64::new(8).next_u64(), xs[0]);
+    }
+
+    #[test]
+    fn repayments_leave_each_loan_as_far_behind_as_its_class() {
+        let today = NaiveDate::from_ymd_opt(2026, 11, 24).unwrap_or_default();
+        let now = today.and_hms_opt(12, 0, 0).unwrap_or_default();
+        let b = BorrowerRow {
+            id: "b".into(),
+            kind: "enterprise".into(),
+            name: "杭州恒远机械制造有限公司".into(),
+            credit_code: None,
+            id_number: None,
+            phone: None,
+            registered_capital_fen: None,
+            currency: "CNY".into(),
+            registered_address: Some("杭州市恒远路1号".into()),
+            legal_representative: None,
+            industry: None,
+            business_scope: None,
+            organisation_id: "o".into(),
+            officer_id: "u".into(),
+            group_id: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let (mut rng, mut pay_rng) = (SplitMix64::new(3), SplitMix64::new(4));
+        let penalty = ProductSettings::default().penalty_terms(None);
+        let (mut repaid, mut repayments) = (0, 0);
+        for i in 0..2_000 {
+            let l = make_loan(&mut rng, &b, i, today, now);
+            let rows = make_repayments(&mut pay_rng, &l, today, now).expect("repayments");
+            if l.status != "active" {
+                assert!(rows.is_empty());
+                continue;
+            }
+            let terms = crate::position::contract_terms(&l).expect("terms");
+            let changes: Vec<Change> = rows
+                .iter()
+                .map(|r| Change::Repayment {
+                    date: r.business_date,
+                    amount_fen: r.amount_fen.unwrap_or_default(),
+                })
+                .collect();
+            let p = position(&terms, &penalty, &changes, today).expect("position");
+            assert_eq!(
+                p.unapplied_fen, 0,
+                "{} paid more than it owed",
+                l.contract_no
+            );
+            let first_due = schedule::generate(&terms).expect("schedule")[0].due_date;
+            match l.class.as_str() {
+                "normal" => assert_eq!(p.days_past_due, 0, "{}", l.contract_no),
+                _ if first_due < today => assert!(p.days_past_due > 0, "{}", l.contract_no),
+                _ => {}
+            }
+            repaid += usize::from(!rows.is_empty());
+            repayments += rows.len();
+        }
+        // Most active loans have paid something, a few times each on average.
+        assert!(repaid > 800, "{repaid} loans repaid");
+        assert!(
+            repayments > 3 * repaid,
+            "{repayments} repayments over {repaid} loans"
+        );
     }
 
     #[test]
