@@ -108,7 +108,7 @@ pub fn assess(
     let borrower_ids = borrower_ids.as_slice();
     let loan_ids: Vec<String> = loans.iter().map(|l| l.id.clone()).collect();
     let mut events = group(
-        loan::events_of_loans(conn, &loan_ids)?,
+        loan::events_of_loans(conn, &loan_ids, &position::replayed_kinds())?,
         |e: &LoanEventRow| e.loan_id.as_str(),
     );
     let task_due: HashMap<String, NaiveDate> = repo::oldest_open_task_due(conn, &loan_ids)?

@@ -7,7 +7,7 @@ pub mod routes;
 use chrono::NaiveDate;
 use loanwatch_domain::{
     AnnualRate,
-    ledger::{EventPayload, RepaymentMethod},
+    ledger::{EventKind, EventPayload, RepaymentMethod},
     position::{Change, Position, ProductSettings, position},
     schedule::{DayCount, Frequency, ScheduleTerms},
 };
@@ -83,19 +83,41 @@ pub fn position_from(
     )?)
 }
 
+/// Whether events of `kind` change anything in the replay. The booking disbursement is the
+/// schedule's start, and guarantee changes move no money.
+pub fn replayed(kind: EventKind) -> bool {
+    !matches!(kind, EventKind::Disbursement | EventKind::GuaranteeChange)
+}
+
+/// The kinds of event the replay uses, for readers that load only those.
+pub fn replayed_kinds() -> Vec<&'static str> {
+    EventKind::ALL
+        .iter()
+        .filter(|k| replayed(**k))
+        .map(|k| k.as_str())
+        .collect()
+}
+
 /// What a recorded event changes in the replay, if anything.
 fn change_of(e: &LoanEventRow) -> Result<Option<Change>, ApiError> {
-    let payload: EventPayload = serde_json::from_str(&e.payload).map_err(ApiError::internal)?;
-    Ok(match e.kind.as_str() {
-        "repayment" => e.amount_fen.map(|amount_fen| Change::Repayment {
+    let kind: EventKind = stored(&e.kind, "event kind")?;
+    if !replayed(kind) {
+        return Ok(None);
+    }
+    // Only the kinds that carry their terms in the payload read it.
+    let payload = || serde_json::from_str::<EventPayload>(&e.payload).map_err(ApiError::internal);
+    Ok(match kind {
+        EventKind::Repayment => e.amount_fen.map(|amount_fen| Change::Repayment {
             date: e.business_date,
             amount_fen,
         }),
-        "extension" => payload.new_maturity_date.map(|maturity| Change::Extension {
-            date: e.business_date,
-            maturity,
-        }),
-        "rate_change" => payload
+        EventKind::Extension => payload()?
+            .new_maturity_date
+            .map(|maturity| Change::Extension {
+                date: e.business_date,
+                maturity,
+            }),
+        EventKind::RateChange => payload()?
             .new_annual_rate
             .as_deref()
             .map(|r| AnnualRate::parse("new_annual_rate", r))
@@ -105,7 +127,7 @@ fn change_of(e: &LoanEventRow) -> Result<Option<Change>, ApiError> {
                 date: e.business_date,
                 rate,
             }),
-        "prepayment" => match (e.amount_fen, payload.prepayment_mode) {
+        EventKind::Prepayment => match (e.amount_fen, payload()?.prepayment_mode) {
             (Some(amount_fen), Some(mode)) => Some(Change::Prepayment {
                 date: e.business_date,
                 amount_fen,
@@ -113,11 +135,10 @@ fn change_of(e: &LoanEventRow) -> Result<Option<Change>, ApiError> {
             }),
             _ => None,
         },
-        "settlement" => Some(Change::Settlement {
+        EventKind::Settlement => Some(Change::Settlement {
             date: e.business_date,
         }),
-        // The booking disbursement is the schedule's start; guarantee changes move no money.
-        _ => None,
+        EventKind::Disbursement | EventKind::GuaranteeChange => None,
     })
 }
 

@@ -481,11 +481,16 @@ pub fn active_of_borrowers(
     })
 }
 
-/// Every event of these loans, by loan, then in replay order.
-pub fn events_of_loans(conn: &mut DbConn, loan_ids: &[String]) -> StoreResult<Vec<LoanEventRow>> {
+/// The events of these kinds of these loans, by loan, then in replay order.
+pub fn events_of_loans(
+    conn: &mut DbConn,
+    loan_ids: &[String],
+    kinds: &[&str],
+) -> StoreResult<Vec<LoanEventRow>> {
     chunked(loan_ids, |chunk| {
         Ok(loan_events::table
             .filter(loan_events::loan_id.eq_any(chunk))
+            .filter(loan_events::kind.eq_any(kinds))
             .order((
                 loan_events::loan_id.asc(),
                 loan_events::business_date.asc(),
