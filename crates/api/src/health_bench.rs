@@ -92,12 +92,15 @@ fn ctx() -> AuditContext {
 
 /// Runs the benchmark on the configured database and returns its figures.
 pub fn run(config: &Config, spec: &HealthBenchSpec) -> anyhow::Result<HealthBenchReport> {
-    // The server's pool, as the nightly batch runs in the server: commits append to the log and
-    // a thread of the pool checkpoints it.
+    {
+        let pool = loanwatch_store::build_pool(&config.database.url, 1)?;
+        crate::bench::prepare_demo(&mut *pool.get()?, spec.loans, spec.date)?;
+    }
+    // Then the server's pool, new, as a server starts on a seeded database and runs the nightly
+    // batch: commits append to the log and a thread of the pool checkpoints it.
     let pool = loanwatch_store::build_server_pool(&config.database.url, 2)?;
     let mut conn = pool.get()?;
     let mut reader = pool.get()?;
-    crate::bench::prepare_demo(&mut conn, spec.loans, spec.date)?;
     let loans_in_db = crate::bench::count_loans(&mut conn)?;
     let repayments = crate::bench::count(
         &mut conn,
