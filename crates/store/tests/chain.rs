@@ -226,3 +226,45 @@ fn a_locked_database_is_busy_not_an_internal_error() {
     );
     assert!(matches!(StoreError::from(other), StoreError::Db(_)));
 }
+
+#[derive(diesel::QueryableByName)]
+struct PlanLine {
+    #[diesel(sql_type = diesel::sql_types::Text, column_name = "QUERY PLAN")]
+    line: String,
+}
+
+fn plan_of_lookup(conn: &mut DbConn) -> Result<String, diesel::result::Error> {
+    let lines: Vec<PlanLine> =
+        diesel::sql_query("EXPLAIN SELECT loan_id FROM tasks WHERE loan_id = ANY(ARRAY['a', 'b'])")
+            .load(conn)?;
+    Ok(lines
+        .into_iter()
+        .map(|l| l.line)
+        .collect::<Vec<_>>()
+        .join("\n"))
+}
+
+/// A batch's lookups by key stay index lookups in a table whose statistics say it is empty,
+/// as they are when the batch starts filling it.
+#[test]
+fn postgres_batch_lookups_use_the_index_on_a_table_analysed_empty()
+-> Result<(), Box<dyn std::error::Error>> {
+    let Some(db) = TestPostgres::create() else {
+        return Ok(());
+    };
+    let mut conn = db.database_url().connect()?;
+    migrate::run_pending(&mut conn)?;
+    diesel::sql_query("VACUUM ANALYZE tasks").execute(&mut conn)?;
+    let plain = audit::read(&mut conn, plan_of_lookup)?;
+    assert!(plain.contains("Seq Scan"), "the premise: {plain}");
+    let preferred = audit::read(&mut conn, |c| {
+        audit::prefer_index_lookups(c)?;
+        plan_of_lookup(c)
+    })?;
+    assert!(!preferred.contains("Seq Scan"), "{preferred}");
+    assert!(preferred.contains("Index"), "{preferred}");
+    // The setting ends with the transaction.
+    let after = audit::read(&mut conn, plan_of_lookup)?;
+    assert!(after.contains("Seq Scan"), "{after}");
+    Ok(())
+}

@@ -350,6 +350,7 @@ fn judge_page(
     as_of: NaiveDate,
 ) -> Result<Option<JudgedPage>, ApiError> {
     loanwatch_store::read(conn, |conn| {
+        loanwatch_store::prefer_index_lookups(conn)?;
         let borrowers = loan::borrowers_with_active_loans(conn, after, PAGE)?;
         if borrowers.is_empty() {
             return Ok(None);
@@ -380,6 +381,7 @@ fn store_page(
     as_of: NaiveDate,
 ) -> Result<(u64, u64), ApiError> {
     loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
+        loanwatch_store::prefer_index_lookups(tx.conn())?;
         let mut stamps = repo::health_stamps(tx.conn(), &page.borrowers)?;
         let mut seen = page.stamps;
         stamps.sort_unstable();
