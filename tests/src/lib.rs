@@ -537,6 +537,7 @@ pub fn open_task(app: &TestApp, token: &str, name: &str, n: u32) -> anyhow::Resu
     anyhow::ensure!(l.status == 201, "{}", l.text);
     loanwatch_api::tasks::run(
         &mut app.conn()?,
+        None,
         chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
         1,
         true,

@@ -313,7 +313,8 @@ pub fn run() -> anyhow::Result<i32> {
             let today = business_date(&config, date);
             let pool = migrated_pool(&config)?;
             let mut conn = pool.get()?;
-            let r = crate::tasks::run(&mut conn, today, months, force)
+            let mut reader = pool.get()?;
+            let r = crate::tasks::run(&mut conn, Some(&mut reader), today, months, force)
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut out = std::io::stdout().lock();
             if r.ran {

@@ -60,10 +60,16 @@ impl PlanBenchReport {
     }
 }
 
-fn side(conn: &mut DbConn, date: NaiveDate, path: InsertPath) -> anyhow::Result<Side> {
+fn side(
+    conn: &mut DbConn,
+    reader: &mut DbConn,
+    date: NaiveDate,
+    path: InsertPath,
+) -> anyhow::Result<Side> {
     task::delete_unworked(conn)?;
     let started = Instant::now();
-    let report = plan_portfolio(conn, date, 1, path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let report =
+        plan_portfolio(conn, Some(reader), date, 1, path).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(Side {
         report,
         seconds: started.elapsed().as_secs_f64(),
@@ -74,6 +80,7 @@ fn side(conn: &mut DbConn, date: NaiveDate, path: InsertPath) -> anyhow::Result<
 pub fn run(config: &Config, spec: &PlanBenchSpec) -> anyhow::Result<PlanBenchReport> {
     let pool = loanwatch_store::build_pool(&config.database.url, 2)?;
     let mut conn = pool.get()?;
+    let mut reader = pool.get()?;
     crate::bench::prepare_demo(&mut conn, spec.loans, spec.date)?;
     anyhow::ensure!(
         !task::any_worked_on(&mut conn)?,
@@ -81,9 +88,9 @@ pub fn run(config: &Config, spec: &PlanBenchSpec) -> anyhow::Result<PlanBenchRep
          database of its own (an empty one is seeded with the demo portfolio)"
     );
     let loans_in_db = crate::bench::count_loans(&mut conn)?;
-    let first = side(&mut conn, spec.date, InsertPath::SetBased)?;
-    let row_at_a_time = side(&mut conn, spec.date, InsertPath::RowAtATime)?;
-    let last = side(&mut conn, spec.date, InsertPath::SetBased)?;
+    let first = side(&mut conn, &mut reader, spec.date, InsertPath::SetBased)?;
+    let row_at_a_time = side(&mut conn, &mut reader, spec.date, InsertPath::RowAtATime)?;
+    let last = side(&mut conn, &mut reader, spec.date, InsertPath::SetBased)?;
     for s in [&first, &last] {
         anyhow::ensure!(
             s.report.created == row_at_a_time.report.created,

@@ -63,6 +63,7 @@ fn check_ins_are_judged_replayed_and_private(app: &TestApp) -> anyhow::Result<()
     anyhow::ensure!(l.status == 201, "{}", l.text);
     loanwatch_api::tasks::run(
         &mut app.conn()?,
+        None,
         NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
         1,
         false,

@@ -169,6 +169,7 @@ fn incident_reports_are_signed_at_three_levels(app: &TestApp) -> anyhow::Result<
     // The loans' plans so far: regular mode, one review level.
     let planned = loanwatch_api::tasks::run(
         &mut app.conn()?,
+        None,
         NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default(),
         3,
         false,
@@ -318,7 +319,7 @@ fn overdue_tasks_escalate_to_the_supervisor_once(app: &TestApp) -> anyhow::Resul
     let lid = loan(app, officer, &b.body, "E-1", "2026-07-10")?;
     let day = |m, d| NaiveDate::from_ymd_opt(2026, m, d).unwrap_or_default();
     // The first on-site inspection is due a month after disbursement, on 10 Aug.
-    let planned = loanwatch_api::tasks::run(&mut app.conn()?, day(8, 1), 1, false)
+    let planned = loanwatch_api::tasks::run(&mut app.conn()?, None, day(8, 1), 1, false)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert!(planned.created >= 1, "{planned:?}");
 

@@ -24,7 +24,7 @@ fn checklists_guide_and_gate_the_inspection(app: &TestApp) -> anyhow::Result<()>
     )?;
     let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
     let day = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default();
-    loanwatch_api::tasks::run(&mut app.conn()?, day, 3, false)
+    loanwatch_api::tasks::run(&mut app.conn()?, None, day, 3, false)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let tasks = app.get(&format!("/api/v1/tasks?loan_id={lid}"), officer)?;
     let first: Value = tasks.body["items"]

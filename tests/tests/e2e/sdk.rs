@@ -87,6 +87,7 @@ pub(crate) fn visit_fixture(app: &TestApp) -> anyhow::Result<(Institution, Strin
     let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
     loanwatch_api::tasks::run(
         &mut app.conn()?,
+        None,
         NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default(),
         3,
         false,

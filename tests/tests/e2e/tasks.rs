@@ -30,10 +30,10 @@ fn tasks_are_planned_once_and_reviewed_with_rework(app: &TestApp) -> anyhow::Res
     // 15 Oct; reports after 15 Sep and 15 Oct (15 Aug is within two months of disbursement);
     // debt confirmation 15 Sep.
     let day = NaiveDate::from_ymd_opt(2026, 8, 1).unwrap_or_default();
-    let r = loanwatch_api::tasks::run(&mut app.conn()?, day, 3, false)
+    let r = loanwatch_api::tasks::run(&mut app.conn()?, Some(&mut app.conn()?), day, 3, false)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!((r.ran, r.created), (true, 6), "{r:?}");
-    let again = loanwatch_api::tasks::run(&mut app.conn()?, day, 3, true)
+    let again = loanwatch_api::tasks::run(&mut app.conn()?, None, day, 3, true)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(again.created, 0, "a rerun planned tasks twice");
 
@@ -271,7 +271,7 @@ fn a_class_change_replans_and_a_hand_over_moves_the_work(app: &TestApp) -> anyho
     )?;
     let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
     let day = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
-    let r = loanwatch_api::tasks::run(&mut app.conn()?, day, 3, false)
+    let r = loanwatch_api::tasks::run(&mut app.conn()?, None, day, 3, false)
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(r.waiting, 0, "{r:?}");
     let tasks_of = |status: &str| -> anyhow::Result<Vec<Value>> {

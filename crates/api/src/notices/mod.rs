@@ -141,7 +141,9 @@ pub fn spawn_scheduler(
                     .get()
                     .map_err(|e| ApiError::from(loanwatch_store::StoreError::from(e)))
                     .and_then(|mut conn| {
-                        let planned = crate::tasks::run(&mut conn, today, 1, false)?;
+                        // A second connection, if one is free, lets the jobs read while they write.
+                        let mut reader = pool.try_get();
+                        let planned = crate::tasks::run(&mut conn, reader.as_deref_mut(), today, 1, false)?;
                         if planned.ran {
                             tracing::info!(date = %today, created = planned.created, "task planning done");
                         }
@@ -149,8 +151,6 @@ pub fn spawn_scheduler(
                         if escalated.ran {
                             tracing::info!(date = %today, tasks = escalated.tasks, notified = escalated.notified, "overdue tasks escalated");
                         }
-                        // A second connection, if one is free, lets the health check read while it writes.
-                        let mut reader = pool.try_get();
                         let monitored = crate::monitoring::rules::run_nightly(&mut conn, reader.as_deref_mut(), today, tz, false)?;
                         drop(reader);
                         if monitored.ran {
