@@ -428,44 +428,24 @@ pub fn run_all(
     as_of: NaiveDate,
 ) -> Result<BatchReport, ApiError> {
     let mut report = BatchReport::default();
-    let mut tally = |(checked, raised): (u64, u64)| {
-        report.borrowers += checked;
-        report.raised += raised;
-    };
-    match reader {
-        None => {
-            let mut after: Option<String> = None;
-            while let Some(page) = judge_page(conn, after.as_deref(), v, as_of)? {
+    let mut after: Option<String> = None;
+    loanwatch_store::pipeline(
+        conn,
+        reader,
+        |conn| {
+            let page = judge_page(conn, after.as_deref(), v, as_of)?;
+            if let Some(page) = &page {
                 after = page.borrowers.last().cloned();
-                tally(store_page(conn, page, v, as_of)?);
             }
-        }
-        Some(reader) => {
-            // One page waits while one is stored and the next is judged: at most three in memory.
-            let (pages, received) = std::sync::mpsc::sync_channel::<JudgedPage>(1);
-            std::thread::scope(|s| {
-                let judge = s.spawn(move || {
-                    let mut after: Option<String> = None;
-                    while let Some(page) = judge_page(reader, after.as_deref(), v, as_of)? {
-                        after = page.borrowers.last().cloned();
-                        // A closed channel means storing failed; its error is the one reported.
-                        if pages.send(page).is_err() {
-                            break;
-                        }
-                    }
-                    Ok::<_, ApiError>(())
-                });
-                let stored = received
-                    .into_iter()
-                    .try_for_each(|page| store_page(conn, page, v, as_of).map(&mut tally));
-                // The receiver is dropped here, so a judge still sending stops.
-                let judged = judge
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                stored.and(judged)
-            })?;
-        }
-    }
+            Ok(page)
+        },
+        |conn, page| {
+            let (checked, raised) = store_page(conn, page, v, as_of)?;
+            report.borrowers += checked;
+            report.raised += raised;
+            Ok::<_, ApiError>(())
+        },
+    )?;
     loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
         tx.audit(
             "health.batch",

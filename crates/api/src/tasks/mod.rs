@@ -174,37 +174,15 @@ fn plan_in_batches(
 ) -> Result<PlanReport, ApiError> {
     let mut planner = Planner::new(conn, today, months, page)?;
     let mut created = 0;
-    match reader {
-        None => {
-            while let Some(rows) = planner.next_batch(conn, batch)? {
-                created += write_tasks(conn, &rows, path, today)?;
-            }
-        }
-        Some(reader) => {
-            // One batch waits while one is written and the next is planned.
-            let (batches, received) = std::sync::mpsc::sync_channel::<Vec<TaskRow>>(1);
-            planner = std::thread::scope(|s| {
-                let plan = s.spawn(move || {
-                    while let Some(rows) = planner.next_batch(reader, batch)? {
-                        // A closed channel means writing failed; its error is the one reported.
-                        if batches.send(rows).is_err() {
-                            break;
-                        }
-                    }
-                    Ok::<_, ApiError>(planner)
-                });
-                let written = received.into_iter().try_for_each(|rows| {
-                    created += write_tasks(conn, &rows, path, today)?;
-                    Ok::<_, ApiError>(())
-                });
-                // The receiver is dropped here, so a planner still sending stops.
-                let planned = plan
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                written.and(planned)
-            })?;
-        }
-    }
+    loanwatch_store::pipeline(
+        conn,
+        reader,
+        |reader| planner.next_batch(reader, batch),
+        |conn, rows| {
+            created += write_tasks(conn, &rows, path, today)?;
+            Ok(())
+        },
+    )?;
     for (reason, tasks) in &planner.unplanned {
         tracing::warn!(tasks, %reason, "tasks waiting for a calendar year");
     }
