@@ -19,7 +19,9 @@ use crate::{
     auth::{self, jwt::JwtKeys},
     calendar,
     error::{ErrorCode, REQUEST_ID},
-    field, health, ledger, monitoring, notices, openapi, people, position, schedule, tasks,
+    field, health, ledger,
+    monitoring::{self, ingest::TransferWriter},
+    notices, openapi, people, position, schedule, tasks,
 };
 
 /// Mounts every documented route on an app. Used to serve and to generate the document, so the
@@ -101,8 +103,11 @@ impl Application {
         let port = listener.local_addr()?.port();
         let config_data_dir = config.data_dir.clone();
         let config_objects = config.objects.clone();
+        let transfers =
+            TransferWriter::start(pool.clone(), config.time_zone, config.transfer_group_rows)?;
         let state = AppState {
             pool,
+            transfers,
             config: Arc::new(config),
             keys: Arc::new(keys),
             spec_json: Arc::new(openapi::spec_json()),

@@ -18,6 +18,7 @@
 //! | `LOGIN_WINDOW_SECS` | 900 | failure window, and lock duration |
 //! | `INSTITUTION_TZ` | `Asia/Shanghai` | time zone of business dates |
 //! | `LOG_FORMAT` | `pretty` | `pretty` or `json` |
+//! | `TRANSFER_GROUP_ROWS` | 10000 | most posted transfers stored in one transaction from requests queued together (group commit); 1 stores each request alone |
 //! | `JOBS_ENABLED` | `true` | run the daily jobs (notices) in this process |
 //! | `JOBS_DAILY_AT_HOUR` | 6 | local hour (institution time zone) from which a day's jobs run |
 //! | `OBJECT_STORE` | `local` | `local` (files under `$DATA_DIR/objects`) or `s3` |
@@ -65,6 +66,8 @@ pub struct Config {
     pub time_zone: Tz,
     /// Emit JSON logs.
     pub json_logs: bool,
+    /// Most posted transfers stored in one transaction from requests queued together.
+    pub transfer_group_rows: usize,
     /// Run the daily jobs in this process.
     pub jobs_enabled: bool,
     /// Local hour from which a day's jobs run.
@@ -304,6 +307,7 @@ impl Config {
             objects,
             field,
             jobs_enabled,
+            transfer_group_rows: number(&get, "TRANSFER_GROUP_ROWS", 10_000, 1, 10_000)?,
             jobs_daily_at_hour: number(&get, "JOBS_DAILY_AT_HOUR", 6, 0, 23)?,
             bind,
             database: DatabaseConfig {

@@ -22,6 +22,8 @@ pub struct AppState {
     pub spec_json: Arc<String>,
     /// Where evidence objects live.
     pub objects: Arc<loanwatch_store::object::ObjectStore>,
+    /// The queue of posted transfers to their writer (group commit).
+    pub transfers: crate::monitoring::ingest::TransferWriter,
 }
 
 impl std::fmt::Debug for AppState {

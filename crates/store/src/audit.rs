@@ -60,6 +60,18 @@ impl WriteTx<'_> {
         &self.ctx.actor
     }
 
+    /// Who is writing, with the request.
+    pub fn context(&self) -> &AuditContext {
+        &self.ctx
+    }
+
+    /// Writes what follows on behalf of `ctx` (its audit entries, the actor of its steps) and
+    /// returns whom it was written for. A transaction that commits the work of several requests
+    /// (group commit) audits each under its own sender.
+    pub fn act_for(&mut self, ctx: AuditContext) -> AuditContext {
+        std::mem::replace(&mut self.ctx, ctx)
+    }
+
     /// Appends an audit entry. `detail` is a short JSON document; it must never hold personal
     /// data in clear (ID or phone numbers).
     pub fn audit(

@@ -608,7 +608,7 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
 
     // A batch is checked before its write transaction; the same batch stored by another request
     // in between is a replay when the store comes, and another content under its id a conflict.
-    use loanwatch_api::monitoring::routes::{check, store};
+    use loanwatch_api::monitoring::{ingest::store, routes::check};
     let raw = transfer(
         "T-RACE",
         "2026-11-05T09:00:00Z",
@@ -1083,10 +1083,342 @@ fn the_flow_rules_agree_with_one_sql_query_per_rule(app: &TestApp) -> anyhow::Re
     Ok(())
 }
 
+/// A request's answer as compared: what it stored and raised, or its refusal.
+type Outcome =
+    Result<(u64, u64, Vec<(String, String, Option<String>, Vec<String>)>), (u16, Vec<String>)>;
+
+fn outcome(a: &loanwatch_api::monitoring::ingest::Answer) -> Outcome {
+    match a {
+        Ok(r) => {
+            let mut w: Vec<_> = r
+                .warnings
+                .iter()
+                .filter(|w| is_flow(&w.rule))
+                .map(|w| {
+                    (
+                        w.rule.clone(),
+                        w.tier.as_str().to_owned(),
+                        w.loan_id.clone(),
+                        w.facts.clone(),
+                    )
+                })
+                .collect();
+            w.sort();
+            Ok((r.accepted, r.replayed, w))
+        }
+        Err(e) => {
+            let p = e.problem();
+            Err((p.status, p.errors.into_iter().map(|f| f.pointer).collect()))
+        }
+    }
+}
+
+/// Posted batches are stored together (group commit), yet each request is answered as if
+/// stored alone, in arrival order: its replays, a conflict that refuses it alone, the warnings
+/// it raised and may see; its audit entry and its warnings' steps under its own sender. Many
+/// requests posted at once are all stored, a transfer sent by several of them exactly once.
+fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow::Result<()> {
+    use diesel::RunQueryDsl;
+    use loanwatch_api::monitoring::{
+        ingest::{Job, store, store_group},
+        routes::check,
+    };
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let lid = watched_loan(app, officer, 401)?;
+    for (path, body) in [
+        (
+            "/api/v1/parties/DEV",
+            json!({ "name": "恒大置业有限公司", "kind": "company", "category": "real_estate" }),
+        ),
+        (
+            "/api/v1/parties/PERSON",
+            json!({ "name": "王强", "kind": "individual" }),
+        ),
+        ("/api/v1/accounts/A-D", json!({ "party_id": "DEV" })),
+        ("/api/v1/accounts/A-P", json!({ "party_id": "PERSON" })),
+    ] {
+        let r = app.put(path, officer, &body)?;
+        anyhow::ensure!(r.status == 200, "{path}: {}", r.text);
+    }
+    let l = Some(lid.as_str());
+    let g1 = transfer(
+        "G1",
+        "2026-11-02T10:00:00+08:00",
+        "A-ME",
+        "A-S",
+        2_000_000,
+        l,
+    );
+    let g2 = transfer(
+        "G2",
+        "2026-11-03T10:00:00+08:00",
+        "A-ME",
+        "A-D",
+        6_000_000,
+        l,
+    );
+    let g3 = transfer("G3", "2026-11-04T10:00:00+08:00", "A-ME", "A-P", 10, l);
+    let g2x = transfer(
+        "G2",
+        "2026-11-03T10:00:00+08:00",
+        "A-ME",
+        "A-D",
+        6_000_001,
+        l,
+    );
+    let g4 = transfer(
+        "G4",
+        "2026-11-05T10:00:00+08:00",
+        "A-S",
+        "A-ME",
+        1_900_000,
+        None,
+    );
+    let scope = loanwatch_store::ScopeFilter::Subtree {
+        path_prefix: "/".to_owned(),
+    };
+    let (tz, today) = (app.state.config.time_zone, app.state.today());
+    let mut conn = app.conn()?;
+    let job = |conn: &mut loanwatch_store::DbConn,
+               who: &str,
+               sees: &loanwatch_store::ScopeFilter,
+               ts: &[&Value]| {
+        let batch: Vec<loanwatch_api_types::monitoring::NewTransfer> = ts
+            .iter()
+            .map(|t| serde_json::from_value((*t).clone()))
+            .collect::<Result<_, _>>()?;
+        let hashes = batch
+            .iter()
+            .map(loanwatch_api::extract::content_hash)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let checked = check(conn, &scope, batch, hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        anyhow::Ok(Job {
+            ctx: loanwatch_store::AuditContext {
+                actor: format!("test:{who}"),
+                request_id: who.to_owned(),
+            },
+            scope: sees.clone(),
+            checked,
+            today,
+        })
+    };
+    // The last job may see nothing: its flow-back warning is raised but not shown to it.
+    let jobs = [
+        job(&mut conn, "a", &scope, &[&g1, &g2])?,
+        job(&mut conn, "b", &scope, &[&g1, &g3])?,
+        job(&mut conn, "c", &scope, &[&g2x])?,
+        job(
+            &mut conn,
+            "d",
+            &loanwatch_store::ScopeFilter::Nothing,
+            &[&g4],
+        )?,
+    ];
+    let ctx = |who: &str| loanwatch_store::AuditContext {
+        actor: format!("test:{who}"),
+        request_id: who.to_owned(),
+    };
+    // Together, rolled back; then each alone, in order, committed.
+    let mut together = Vec::new();
+    let rolled_back = loanwatch_store::write(&mut conn, ctx("group"), |tx| {
+        together = store_group(tx, &jobs, tz)?.iter().map(outcome).collect();
+        Err::<(), loanwatch_api::ApiError>(diesel::result::Error::RollbackTransaction.into())
+    });
+    assert!(rolled_back.is_err());
+    let stored = |conn: &mut loanwatch_store::DbConn| -> anyhow::Result<i64> {
+        Ok(diesel::sql_query(
+            "SELECT COUNT(*) AS n FROM fund_transfers WHERE id IN ('G1', 'G2', 'G3', 'G4')",
+        )
+        .get_result::<Count>(conn)?
+        .n)
+    };
+    assert_eq!(
+        stored(&mut conn)?,
+        0,
+        "the rolled-back group stored nothing"
+    );
+    let mut alone = Vec::new();
+    for job in &jobs {
+        let answer = loanwatch_store::write(&mut conn, job.ctx.clone(), |tx| {
+            store(tx, &job.scope, job.checked.clone(), tz, job.today)
+        });
+        alone.push(outcome(&answer));
+    }
+    assert_eq!(together, alone);
+    assert_eq!(stored(&mut conn)?, 4);
+    let rules = |o: &Outcome| -> Vec<String> {
+        o.as_ref()
+            .map(|(_, _, w)| w.iter().map(|w| w.0.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(
+        together
+            .iter()
+            .map(|o| o.as_ref().map(|(a, r, _)| (*a, *r)).map_err(Clone::clone))
+            .collect::<Vec<_>>(),
+        [
+            Ok((2, 0)),
+            Ok((1, 1)),
+            Err((409, vec!["/transfers/0/id".to_owned()])),
+            Ok((1, 0))
+        ]
+    );
+    assert_eq!(
+        rules(&together[0]),
+        ["large_transfer", "not_counterparty", "restricted_category"]
+    );
+    assert_eq!(rules(&together[3]), Vec::<String>::new());
+    let back = warnings(app, officer)?;
+    assert!(back.iter().any(|w| w.0 == "flow_back"), "{back:?}");
+
+    // Committed together: each request's entry and its warnings' steps are its own.
+    let jobs = [
+        job(
+            &mut conn,
+            "e",
+            &scope,
+            &[&transfer(
+                "G5",
+                "2026-10-20T10:00:00+08:00",
+                "A-ME",
+                "A-D",
+                100,
+                l,
+            )],
+        )?,
+        job(
+            &mut conn,
+            "f",
+            &scope,
+            &[&transfer(
+                "G6",
+                "2026-10-21T10:00:00+08:00",
+                "A-ME",
+                "A-S",
+                6_000_000,
+                l,
+            )],
+        )?,
+    ];
+    let answers = loanwatch_store::write(&mut conn, ctx("group"), |tx| store_group(tx, &jobs, tz))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let raised: Vec<Vec<String>> = answers.iter().map(|a| rules(&outcome(a))).collect();
+    assert_eq!(
+        raised,
+        [
+            vec![
+                "not_counterparty".to_owned(),
+                "restricted_category".to_owned()
+            ],
+            vec!["large_transfer".to_owned()]
+        ]
+    );
+    let actors = |sql: &str, conn: &mut loanwatch_store::DbConn| -> anyhow::Result<Vec<String>> {
+        Ok(diesel::sql_query(sql)
+            .load::<Actor>(conn)?
+            .into_iter()
+            .map(|a| a.actor)
+            .collect())
+    };
+    assert_eq!(
+        actors(
+            "SELECT actor FROM audit_log WHERE action = 'transfer.ingest' AND entity_id IN ('G5', 'G6') ORDER BY seq",
+            &mut conn
+        )?,
+        ["test:e", "test:f"]
+    );
+    assert_eq!(
+        actors(
+            "SELECT e.actor FROM warning_events e JOIN warnings w ON w.id = e.warning_id \
+                WHERE w.period = '2026-10' AND w.rule IN ('restricted_category', 'large_transfer') ORDER BY w.rule",
+            &mut conn
+        )?,
+        ["test:f", "test:e"]
+    );
+    let chain = loanwatch_store::audit::verify(&mut conn)?;
+    assert_eq!(chain.first_broken, None);
+
+    // Through the server, at once: every request answered, the shared transfer stored once.
+    let risk = inst.token("ho.risk");
+    let answers: Vec<(u16, u64, u64)> = std::thread::scope(|s| {
+        let posts: Vec<_> = (0..4)
+            .map(|c| {
+                s.spawn(move || -> anyhow::Result<Vec<(u16, u64, u64)>> {
+                    (0..10)
+                        .map(|k| {
+                            let mine = transfer(
+                                &format!("P{c}-{k}"),
+                                "2026-11-06T10:00:00+08:00",
+                                "A-S",
+                                "A-P",
+                                1 + k,
+                                None,
+                            );
+                            let shared = transfer(
+                                "P-SHARED",
+                                "2026-11-06T11:00:00+08:00",
+                                "A-S",
+                                "A-P",
+                                7,
+                                None,
+                            );
+                            let r = app.post("/api/v1/transfers", risk, &batch(&[mine, shared]))?;
+                            Ok((
+                                r.status,
+                                r.body["accepted"].as_u64().unwrap_or(0),
+                                r.body["replayed"].as_u64().unwrap_or(0),
+                            ))
+                        })
+                        .collect()
+                })
+            })
+            .collect();
+        posts
+            .into_iter()
+            .map(|p| p.join().map_err(|_| anyhow::anyhow!("a poster panicked"))?)
+            .collect::<anyhow::Result<Vec<_>>>()
+            .map(|v| v.into_iter().flatten().collect())
+    })?;
+    assert!(answers.iter().all(|a| a.0 == 200), "{answers:?}");
+    let accepted: u64 = answers.iter().map(|a| a.1).sum();
+    let replayed: u64 = answers.iter().map(|a| a.2).sum();
+    assert_eq!((accepted, replayed), (41, 39));
+    let posted = diesel::sql_query("SELECT COUNT(*) AS n FROM fund_transfers WHERE id LIKE 'P%'")
+        .get_result::<Count>(&mut conn)?
+        .n;
+    assert_eq!(posted, 41);
+    let entries = diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM audit_log WHERE action = 'transfer.ingest' AND entity_id LIKE 'P%' AND actor LIKE 'user:%'",
+    )
+    .get_result::<Count>(&mut conn)?
+    .n;
+    assert_eq!(entries, 40, "one entry per request, under its sender");
+    assert_eq!(
+        loanwatch_store::audit::verify(&mut conn)?.first_broken,
+        None
+    );
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+#[derive(diesel::QueryableByName)]
+struct Actor {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    actor: String,
+}
+
 loanwatch_e2e::on_both_backends!(
     transfers_raise_tiered_warnings_with_their_tasks,
     rule_sets_are_versioned_backtested_and_activated,
     transfers_import_from_csv_and_xlsx,
     settlement_falling_is_found_by_the_nightly_batch,
-    the_flow_rules_agree_with_one_sql_query_per_rule
+    the_flow_rules_agree_with_one_sql_query_per_rule,
+    transfers_stored_together_answer_as_if_stored_alone
 );

@@ -13,7 +13,10 @@ use chrono_tz::Tz;
 use loanwatch_api_types::monitoring::NewTransfer;
 use loanwatch_store::{AuditContext, DbConn, ScopeFilter};
 
-use super::routes::{MAX_BATCH, check, check_transfer, content_hash, repeats, store};
+use super::{
+    ingest::store,
+    routes::{MAX_BATCH, check, check_transfer, content_hash, repeats},
+};
 
 /// A row refused, by line (the header is line 1).
 #[derive(Debug, Clone, PartialEq, Eq)]

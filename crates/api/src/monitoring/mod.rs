@@ -9,6 +9,7 @@
 pub mod facts;
 pub mod health;
 pub mod import;
+pub mod ingest;
 pub mod routes;
 pub mod rules;
 pub mod warnings;

@@ -1,7 +1,7 @@
 //! Routes of the money's map and the money: parties, related parties, accounts, and fund
 //! transfers in batches (evaluated as they arrive).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 
 use actix_web::{get, post, put, web};
 use chrono::{Duration, Utc};
@@ -14,7 +14,7 @@ use loanwatch_api_types::{
 };
 use loanwatch_domain::{money::MAX_AMOUNT_FEN, monitoring::is_category};
 use loanwatch_store::{
-    DbConn, ScopeFilter, WriteTx, audit,
+    DbConn, ScopeFilter, audit,
     models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
     repo::{borrower, loan, monitoring as repo},
 };
@@ -26,7 +26,7 @@ use crate::{
     error::ErrorCode,
     extract::JsonBody,
     ledger::service,
-    monitoring::{self as engine, distinct, rules, warnings::visible_warnings},
+    monitoring::{distinct, ingest::Job},
     views::{stored, utc},
     write,
 };
@@ -525,17 +525,21 @@ async fn post_transfers(
         ));
     }
     let scope = service::scope(&actor);
-    let tz = state.config.time_zone;
     let today = state.today();
     let within = scope.clone();
     let checked = state
-        .db(move |conn| check(conn, &within, batch, hashes))
+        .db(move |conn| audit::read(conn, |conn| check(conn, &within, batch, hashes)))
         .await?;
-    write::change(&state, &actor, move |tx| {
-        store(tx, &scope, checked, tz, today)
-    })
-    .await
-    .map(web::Json)
+    state
+        .transfers
+        .store(Job {
+            ctx: actor.audit(),
+            scope,
+            checked,
+            today,
+        })
+        .await
+        .map(web::Json)
 }
 
 fn batch_refused(errors: Vec<FieldError>) -> ApiError {
@@ -564,19 +568,24 @@ fn not_stored(conn: &mut DbConn, keys: &[(usize, &str, &str)]) -> Result<Vec<boo
         })
         .collect();
     if !conflicts.is_empty() {
-        return Err(ApiError::fields(
-            ErrorCode::Conflict,
-            format!(
-                "{} transfer ids were stored before with other content",
-                conflicts.len()
-            ),
-            conflicts,
-        ));
+        return Err(stored_with_other_content(conflicts));
     }
     Ok(keys
         .iter()
         .map(|(_, id, _)| !stored.contains_key(*id))
         .collect())
+}
+
+/// 409: transfer ids stored before with other content, each named by its place in the batch.
+pub fn stored_with_other_content(conflicts: Vec<FieldError>) -> ApiError {
+    ApiError::fields(
+        ErrorCode::Conflict,
+        format!(
+            "{} transfer ids were stored before with other content",
+            conflicts.len()
+        ),
+        conflicts,
+    )
 }
 
 /// A batch checked against the database: the rows to store, and how many were stored before.
@@ -723,72 +732,4 @@ pub fn check(
         return Err(batch_refused(errors));
     }
     Ok(Checked { rows, replayed })
-}
-
-/// Stores checked transfers and raises what they break. An id stored since the check (the same
-/// batch sent twice at once) counts as replayed, or is 409 with other content.
-pub fn store(
-    tx: &mut WriteTx<'_>,
-    scope: &ScopeFilter,
-    checked: Checked,
-    tz: chrono_tz::Tz,
-    today: chrono::NaiveDate,
-) -> Result<TransferBatchResult, ApiError> {
-    let Checked { rows, mut replayed } = checked;
-    let keys: Vec<(usize, &str, &str)> = rows
-        .iter()
-        .map(|(i, r)| (*i, r.id.as_str(), r.content_hash.as_str()))
-        .collect();
-    let new = not_stored(tx.conn(), &keys)?;
-    let now = tx.now();
-    let mut fresh = Vec::with_capacity(rows.len());
-    for ((_, mut row), new) in rows.into_iter().zip(new) {
-        if new {
-            row.received_at = now;
-            fresh.push(row);
-        } else {
-            replayed += 1;
-        }
-    }
-    let rows = fresh;
-    repo::insert_transfers(tx, &rows)?;
-    let warnings = if rows.is_empty() {
-        Vec::new()
-    } else {
-        tx.audit(
-            "transfer.ingest",
-            "transfer",
-            rows.first().map(|r| r.id.as_str()).unwrap_or_default(),
-            &json!({ "accepted": rows.len(), "replayed": replayed }),
-        )?;
-        let versions = rules::load(tx.conn())?;
-        let mut raised = Vec::new();
-        // Each transfer is judged by the rules in force on its business day.
-        let mut by_version: BTreeMap<i32, Vec<TransferRow>> = BTreeMap::new();
-        for row in &rows {
-            let day = engine::local_time(row.booked_at, tz).date();
-            if let Some(v) = loanwatch_domain::monitoring::ruleset::in_force(&versions, day) {
-                by_version.entry(v.version).or_default().push(row.clone());
-            }
-        }
-        for (version, group) in by_version {
-            let Some(v) = versions.iter().find(|v| v.version == version) else {
-                continue;
-            };
-            let hits = engine::evaluate_new(tx.conn(), &v.rules.flow, &group, tz)?;
-            let findings = hits.into_iter().map(engine::Finding::from).collect();
-            raised.extend(engine::raise(tx, findings, version, &v.rules, today)?);
-        }
-        // A new flow warning changes its borrower's health: the incremental pass.
-        let concerned: Vec<String> = raised.iter().map(|w| w.borrower_id.clone()).collect();
-        raised.extend(engine::health::refresh(tx, &concerned, today)?);
-        raised
-    };
-    // The answer names only the warnings the caller may see; a transfer can raise one on a
-    // borrower of another branch.
-    Ok(TransferBatchResult {
-        accepted: rows.len() as u64,
-        replayed,
-        warnings: visible_warnings(tx.conn(), scope, warnings)?,
-    })
 }
