@@ -270,8 +270,8 @@ impl TransferWriter {
 fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usize) {
     let mut next = pending.recv().ok();
     while let Some(first) = next.take() {
-        // One connection while the queue keeps coming: its page cache stays warm, since no one
-        // else writes meanwhile. Back to the pool when the queue runs dry.
+        // One connection while the queue keeps coming: its page cache stays valid for as long
+        // as it is the only writer. Back to the pool when the queue runs dry.
         let mut conn = match pool.get() {
             Ok(c) => c,
             Err(e) => {
