@@ -1402,6 +1402,106 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
     Ok(())
 }
 
+/// Requests that queue while the writer waits for the write lock are stored by it in one
+/// transaction (their transfers share its timestamp); with `TRANSFER_GROUP_ROWS=1` each is
+/// stored alone.
+fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<()> {
+    use diesel::RunQueryDsl;
+    use loanwatch_api::monitoring::{
+        ingest::{Job, TransferWriter},
+        routes::check,
+    };
+    use std::future::Future;
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    watched_loan(app, officer, 402)?;
+    let scope = loanwatch_store::ScopeFilter::Subtree {
+        path_prefix: "/".to_owned(),
+    };
+    let (tz, today) = (app.state.config.time_zone, app.state.today());
+    let mut conn = app.conn()?;
+    for (rows, prefix, transactions) in [(10_000, "Q", 1..=2), (1, "R", 10..=10)] {
+        let writer = TransferWriter::start(app.state.pool.clone(), tz, rows)?;
+        let mut jobs = Vec::new();
+        for k in 0..10 {
+            let t: loanwatch_api_types::monitoring::NewTransfer =
+                serde_json::from_value(transfer(
+                    &format!("{prefix}{k}"),
+                    "2026-11-06T10:00:00+08:00",
+                    "A-S",
+                    "A-ME",
+                    1 + k,
+                    None,
+                ))?;
+            let hash =
+                loanwatch_api::extract::content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let checked = check(&mut conn, &scope, vec![t], vec![hash])
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            jobs.push(Job {
+                ctx: loanwatch_store::AuditContext {
+                    actor: "test:queue".to_owned(),
+                    request_id: format!("{prefix}{k}"),
+                },
+                scope: scope.clone(),
+                checked,
+                today,
+            });
+        }
+        // Another writer holds the lock (SQLite's writer turn, PostgreSQL's audit head) while
+        // the ten requests are queued: each future sends its job on its first poll.
+        let (locked, holding) = std::sync::mpsc::channel();
+        let (release, released) = std::sync::mpsc::channel::<()>();
+        let mut other = app.conn()?;
+        let holder = std::thread::spawn(move || {
+            loanwatch_store::write(
+                &mut other,
+                loanwatch_store::AuditContext {
+                    actor: "test:holder".to_owned(),
+                    request_id: "holder".to_owned(),
+                },
+                |_| {
+                    let _ = locked.send(());
+                    let _ = released.recv();
+                    Ok::<_, loanwatch_api::ApiError>(())
+                },
+            )
+        });
+        holding.recv()?;
+        let mut pending: Vec<_> = jobs
+            .into_iter()
+            .map(|j| Box::pin(writer.store(j)))
+            .collect();
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        for p in &mut pending {
+            assert!(
+                p.as_mut().poll(&mut cx).is_pending(),
+                "answered while the lock is held"
+            );
+        }
+        release.send(())?;
+        holder
+            .join()
+            .map_err(|_| anyhow::anyhow!("the holder panicked"))?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let rt = actix_web::rt::Runtime::new()?;
+        for p in pending {
+            let answer = rt.block_on(p).map_err(|e| anyhow::anyhow!("{e}"))?;
+            assert_eq!((answer.accepted, answer.replayed), (1, 0));
+        }
+        let n = diesel::sql_query(format!(
+            "SELECT COUNT(DISTINCT received_at) AS n FROM fund_transfers WHERE id LIKE '{prefix}%'"
+        ))
+        .get_result::<Count>(&mut conn)?
+        .n;
+        assert!(transactions.contains(&n), "{prefix}: {n} transactions");
+    }
+    assert_eq!(
+        loanwatch_store::audit::verify(&mut conn)?.first_broken,
+        None
+    );
+    Ok(())
+}
+
 #[derive(diesel::QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -1420,5 +1520,6 @@ loanwatch_e2e::on_both_backends!(
     transfers_import_from_csv_and_xlsx,
     settlement_falling_is_found_by_the_nightly_batch,
     the_flow_rules_agree_with_one_sql_query_per_rule,
-    transfers_stored_together_answer_as_if_stored_alone
+    transfers_stored_together_answer_as_if_stored_alone,
+    queued_posts_are_stored_in_one_transaction
 );
