@@ -18,9 +18,10 @@ use std::{
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use loanwatch_api_types::{FieldError, monitoring::TransferBatchResult};
+use loanwatch_api_types::monitoring::TransferBatchResult;
 use loanwatch_store::{
-    AuditContext, DbConn, Pool, ScopeFilter, WriteTx, models::TransferRow, repo::monitoring as repo,
+    AuditContext, DbConn, Pool, PooledConn, ScopeFilter, WriteTx, models::TransferRow,
+    repo::monitoring as repo,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
@@ -99,18 +100,15 @@ pub fn store_group(tx: &mut WriteTx<'_>, jobs: &[Job], tz: Tz) -> Result<Vec<Ans
     let mut admitted: Vec<Result<(Vec<TransferRow>, u64), ApiError>> =
         Vec::with_capacity(jobs.len());
     for job in jobs {
-        let conflicts: Vec<FieldError> = job
+        let conflicts: Vec<usize> = job
             .checked
             .rows
             .iter()
             .filter(|(_, r)| known(&stored, &claimed, &r.id).is_some_and(|h| h != r.content_hash))
-            .map(|(i, _)| FieldError {
-                pointer: format!("/transfers/{i}/id"),
-                message: "was stored before with other content".into(),
-            })
+            .map(|(i, _)| *i)
             .collect();
         if !conflicts.is_empty() {
-            admitted.push(Err(stored_with_other_content(conflicts)));
+            admitted.push(Err(stored_with_other_content(&conflicts)));
             continue;
         }
         let mut fresh = Vec::new();
@@ -268,53 +266,52 @@ impl TransferWriter {
 }
 
 fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usize) {
+    // One connection while the queue keeps coming: its page cache stays valid for as long as it
+    // is the only writer. Back to the pool when the queue runs dry.
+    let mut held: Option<PooledConn> = None;
     let mut next = pending.recv().ok();
-    while let Some(first) = next.take() {
-        // One connection while the queue keeps coming: its page cache stays valid for as long
-        // as it is the only writer. Back to the pool when the queue runs dry.
-        let mut conn = match pool.get() {
-            Ok(c) => c,
+    while let Some(first) = next {
+        let mut rows = first.job.checked.rows.len();
+        let mut group = vec![first];
+        while rows < group_rows {
+            let Ok(more) = pending.try_recv() else {
+                break;
+            };
+            rows += more.job.checked.rows.len();
+            group.push(more);
+        }
+        let (jobs, replies): (Vec<Job>, Vec<oneshot::Sender<Answer>>) =
+            group.into_iter().map(|p| (p.job, p.reply)).unzip();
+        let conn = match held.take().map_or_else(|| pool.get(), Ok) {
+            Ok(c) => held.insert(c),
             Err(e) => {
                 tracing::warn!(error = %e, "no database connection for the transfer writer");
-                let _ = first.reply.send(Err(unavailable()));
+                for reply in replies {
+                    let _ = reply.send(Err(unavailable()));
+                }
                 next = pending.recv().ok();
                 continue;
             }
         };
-        next = Some(first);
-        while let Some(first) = next.take() {
-            let mut rows = first.job.checked.rows.len();
-            let mut group = vec![first];
-            while rows < group_rows {
-                let Ok(more) = pending.try_recv() else {
-                    break;
-                };
-                rows += more.job.checked.rows.len();
-                group.push(more);
-            }
-            let (jobs, replies): (Vec<Job>, Vec<oneshot::Sender<Answer>>) =
-                group.into_iter().map(|p| (p.job, p.reply)).unzip();
-            // A bug must not stop ingestion: the group's requests get a 500 (their replies are
-            // dropped unanswered) and the writer goes on with the next.
-            match std::panic::catch_unwind(AssertUnwindSafe(|| write(&mut conn, &jobs, tz))) {
-                Ok(answers) => {
-                    for (reply, answer) in replies.into_iter().zip(answers) {
-                        // The request may have gone (client disconnected); what it sent is
-                        // stored anyway.
-                        let _ = reply.send(answer);
-                    }
-                }
-                Err(_) => {
-                    tracing::error!(jobs = jobs.len(), "the transfer writer panicked on a group");
-                    break;
+        // A bug must not stop ingestion: the group's requests get a 500 (their replies are
+        // dropped unanswered), the connection is let go, and the writer goes on.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| write(conn, &jobs, tz))) {
+            Ok(answers) => {
+                for (reply, answer) in replies.into_iter().zip(answers) {
+                    // The request may have gone (client disconnected); what it sent is stored
+                    // anyway.
+                    let _ = reply.send(answer);
                 }
             }
-            next = pending.try_recv().ok();
+            Err(_) => {
+                tracing::error!(jobs = jobs.len(), "the transfer writer panicked on a group");
+                held = None;
+            }
         }
-        drop(conn);
-        if next.is_none() {
-            next = pending.recv().ok();
-        }
+        next = pending.try_recv().ok().or_else(|| {
+            held = None;
+            pending.recv().ok()
+        });
     }
 }
 

@@ -559,16 +559,13 @@ fn batch_refused(errors: Vec<FieldError>) -> ApiError {
 fn not_stored(conn: &mut DbConn, keys: &[(usize, &str, &str)]) -> Result<Vec<bool>, ApiError> {
     let ids: Vec<String> = keys.iter().map(|(_, id, _)| (*id).to_owned()).collect();
     let stored: HashMap<String, String> = repo::transfer_hashes(conn, &ids)?.into_iter().collect();
-    let conflicts: Vec<FieldError> = keys
+    let conflicts: Vec<usize> = keys
         .iter()
         .filter(|(_, id, hash)| stored.get(*id).is_some_and(|old| old != hash))
-        .map(|(i, _, _)| FieldError {
-            pointer: format!("/transfers/{i}/id"),
-            message: "was stored before with other content".into(),
-        })
+        .map(|(i, _, _)| *i)
         .collect();
     if !conflicts.is_empty() {
-        return Err(stored_with_other_content(conflicts));
+        return Err(stored_with_other_content(&conflicts));
     }
     Ok(keys
         .iter()
@@ -577,14 +574,20 @@ fn not_stored(conn: &mut DbConn, keys: &[(usize, &str, &str)]) -> Result<Vec<boo
 }
 
 /// 409: transfer ids stored before with other content, each named by its place in the batch.
-pub fn stored_with_other_content(conflicts: Vec<FieldError>) -> ApiError {
+pub fn stored_with_other_content(places: &[usize]) -> ApiError {
     ApiError::fields(
         ErrorCode::Conflict,
         format!(
             "{} transfer ids were stored before with other content",
-            conflicts.len()
+            places.len()
         ),
-        conflicts,
+        places
+            .iter()
+            .map(|i| FieldError {
+                pointer: format!("/transfers/{i}/id"),
+                message: "was stored before with other content".into(),
+            })
+            .collect(),
     )
 }
 
