@@ -193,20 +193,6 @@ where
     })
 }
 
-/// Plans the rest of the current transaction's queries as index lookups on PostgreSQL
-/// (`SET LOCAL enable_seqscan = off`); nothing on SQLite. For batches that look rows up by key,
-/// a page at a time, in tables they fill as they go (warnings, tasks, health). PostgreSQL keeps
-/// the generic plan of a prepared statement until the table's statistics change: planned while
-/// such a table was nearly empty, `key = ANY($1)` stays a sequential scan comparing every row
-/// with every key, a cost that grows with the square of the batch. Autovacuum's next `ANALYZE`
-/// replans it, but only if autovacuum runs, and not before its next round.
-pub fn prefer_index_lookups(conn: &mut DbConn) -> Result<(), diesel::result::Error> {
-    if let DbConn::Postgres(_) = conn {
-        diesel::sql_query("SET LOCAL enable_seqscan = off").execute(conn)?;
-    }
-    Ok(())
-}
-
 fn entry_hash(row: &AuditRow) -> String {
     let mut h = Sha256::new();
     for part in [

@@ -20,8 +20,8 @@ pub mod schema;
 pub mod scope;
 pub mod testing;
 
-pub use audit::{AuditContext, WriteTx, prefer_index_lookups, read, write};
-pub use conn::{Backend, DatabaseUrl, DbConn};
+pub use audit::{AuditContext, WriteTx, read, write};
+pub use conn::{Backend, DatabaseUrl, DbConn, prefer_index_lookups};
 pub use error::{StoreError, StoreResult};
 pub use page::{PageOf, PageRequest};
 pub use pipeline::pipeline;

@@ -258,7 +258,7 @@ fn postgres_batch_lookups_use_the_index_on_a_table_analysed_empty()
     let plain = audit::read(&mut conn, plan_of_lookup)?;
     assert!(plain.contains("Seq Scan"), "the premise: {plain}");
     let preferred = audit::read(&mut conn, |c| {
-        audit::prefer_index_lookups(c)?;
+        loanwatch_store::prefer_index_lookups(c)?;
         plan_of_lookup(c)
     })?;
     assert!(!preferred.contains("Seq Scan"), "{preferred}");
