@@ -329,4 +329,110 @@ fn health_is_scored_on_each_fact_and_nightly(app: &TestApp) -> anyhow::Result<()
     Ok(())
 }
 
-loanwatch_e2e::on_both_backends!(health_is_scored_on_each_fact_and_nightly);
+/// Runs the nightly batch for `today`, forced.
+fn nightly(app: &TestApp) -> anyhow::Result<loanwatch_api::monitoring::rules::MonitorReport> {
+    loanwatch_api::monitoring::rules::run_nightly(
+        &mut app.conn()?,
+        Some(&mut app.conn()?),
+        app.state.today(),
+        app.state.config.time_zone,
+        true,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn a_task_leaving_or_returning_to_the_officer_rescores_the_borrower(
+    app: &TestApp,
+) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let b = app.post(
+        "/api/v1/borrowers",
+        officer,
+        &enterprise("杭州明达纺织有限公司", 502),
+    )?;
+    assert_eq!(b.status, 201, "{}", b.text);
+    let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
+    // Normal, regular, bullet: nothing falls due before maturity. Planned from 1 Aug for two
+    // months, the only checkpoint is the debt confirmation of 15 Sep 2026, long overdue.
+    let l = app.post(
+        "/api/v1/loans",
+        officer,
+        &json!({
+            "contract_no": "H-502", "borrower_id": bid, "product": "流动资金贷款",
+            "principal_fen": 1_000_000_00, "currency": "CNY", "annual_rate": "4",
+            "repayment_method": "bullet", "guarantee_method": "credit", "purpose": "采购原材料",
+            "disbursement_date": "2026-06-15", "maturity_date": "2036-06-15",
+        }),
+    )?;
+    assert_eq!(l.status, 201, "{}", l.text);
+    let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
+    let from = chrono::NaiveDate::from_ymd_opt(2026, 8, 1).unwrap_or_default();
+    let planned = loanwatch_api::tasks::run(&mut app.conn()?, None, from, 2, true)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(planned.created, 1, "{planned:?}");
+    let open = app.get(&format!("/api/v1/tasks?loan_id={lid}&status=open"), officer)?;
+    let task = open.body["items"][0].clone();
+    assert_eq!(task["kind"], "debt_confirmation", "{}", open.text);
+    let id = task["id"].as_str().unwrap_or_default().to_owned();
+
+    // The nightly batch stores the borrower's health: the confirmation is overdue.
+    assert_eq!(nightly(app)?.borrowers, 1);
+    let health_path = format!("/api/v1/borrowers/{bid}/health");
+    let overdue = |h: &Value| check(h, "inspection_overdue")["status"].clone();
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(overdue(&h.body), "hit", "{}", h.text);
+    assert_eq!(check(&h.body, "inspection_overdue")["tier"], "orange");
+
+    let act =
+        |token: &str, body: Value| app.post(&format!("/api/v1/tasks/{id}/actions"), token, &body);
+    // Starting keeps the task with the officer: the stored health stands as it was.
+    let v = task["version"].as_i64().unwrap_or_default();
+    let started = act(officer, json!({ "action": "start", "version": v }))?;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let still = app.get(&health_path, officer)?;
+    assert_eq!(still.body["computed_at"], h.body["computed_at"]);
+    // Submitted, the work is done on the officer's side: nothing is overdue, at once.
+    let submitted = act(officer, json!({ "action": "submit", "version": v + 1 }))?;
+    assert_eq!(submitted.status, 200, "{}", submitted.text);
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(overdue(&h.body), "pass", "{}", h.text);
+    assert_eq!(h.body["score"], 100, "{}", h.text);
+    // Returned for rework, it is the officer's and overdue again.
+    let returned = act(
+        inst.token("a.supervisor"),
+        json!({ "action": "return", "version": v + 2, "comment": "缺少对账单签章" }),
+    )?;
+    assert_eq!(returned.status, 200, "{}", returned.text);
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(overdue(&h.body), "hit", "{}", h.text);
+    // Raised once for the period, however often the task comes back.
+    let raised = app.get(
+        &format!("/api/v1/warnings?borrower_id={bid}&rule=inspection_overdue"),
+        officer,
+    )?;
+    assert_eq!(
+        raised.body["items"].as_array().map(Vec::len),
+        Some(1),
+        "{}",
+        raised.text
+    );
+
+    // The nightly batch from nothing judges the same.
+    let incremental = h.body.clone();
+    {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("DELETE FROM borrower_health").execute(&mut app.conn()?)?;
+    }
+    assert_eq!(nightly(app)?.borrowers, 1);
+    let batch = app.get(&health_path, officer)?.body;
+    for field in ["score", "grade", "worst_tier", "checks", "as_of"] {
+        assert_eq!(batch[field], incremental[field], "{field}");
+    }
+    Ok(())
+}
+
+loanwatch_e2e::on_both_backends!(
+    health_is_scored_on_each_fact_and_nightly,
+    a_task_leaving_or_returning_to_the_officer_rescores_the_borrower
+);

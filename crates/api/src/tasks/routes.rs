@@ -420,6 +420,14 @@ async fn act_on_task(
             &row.id,
             &json!({ "action": input.action, "from": from, "to": after.status }),
         )?;
+        // The borrower's health counts the inspections still in the officer's hands: a task
+        // leaving them (submitted) or coming back (returned) changes it, so the incremental
+        // pass runs now, not at the nightly batch.
+        if task::WITH_OFFICER.contains(&from.as_str())
+            != task::WITH_OFFICER.contains(&after.status.as_str())
+        {
+            crate::monitoring::health::refresh(tx, std::slice::from_ref(&row.borrower_id), today)?;
+        }
         let history = task::events(tx.conn(), &row.id)?;
         Ok((row, history))
     })
