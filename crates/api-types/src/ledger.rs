@@ -234,6 +234,21 @@ pub struct CreateCollateral {
     pub insurance_expiry: Option<NaiveDate>,
 }
 
+/// Changes to a collateral item's papers: a renewed insurance policy, a new registration
+/// certificate. Its value changes only through a `collateral_revalued` signal, which keeps the
+/// appraisal on record for comparison.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCollateral {
+    /// When the renewed insurance expires.
+    #[serde(default)]
+    pub insurance_expiry: Option<NaiveDate>,
+    /// Registration number of the mortgage or pledge (他项权证号).
+    #[serde(default)]
+    pub registration_no: Option<String>,
+}
+
 /// A collateral item.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

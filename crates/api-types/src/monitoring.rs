@@ -415,13 +415,17 @@ pub struct NewSignal {
     pub kind: SignalKind,
     /// When it happened (not in the future, not before 2000).
     pub occurred_on: NaiveDate,
-    /// An amount, fen, when the fact has one (claim, arrears, debt); required for
-    /// `other_borrowing`.
+    /// An amount, fen, when the fact has one (claim, arrears, debt, value); required for
+    /// `other_borrowing` (the debt) and `collateral_revalued` (the item's value now).
     #[serde(default)]
     pub amount_fen: Option<i64>,
     /// The provider's description (case number, court, new name…).
     #[serde(default)]
     pub detail: Option<String>,
+    /// The collateral item a `collateral_seized` or `collateral_revalued` report is about:
+    /// registered under the borrower or securing one of its loans. Absent for other kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collateral_id: Option<String>,
 }
 
 /// A batch of signals, at most 10,000.
@@ -449,6 +453,8 @@ pub struct Signal {
     pub amount_fen: Option<i64>,
     /// The provider's description.
     pub detail: Option<String>,
+    /// The collateral item it is about, for a collateral signal.
+    pub collateral_id: Option<String>,
     /// When it arrived.
     pub received_at: DateTime<Utc>,
 }

@@ -727,6 +727,7 @@ pub struct SignalRow {
     pub detail: Option<String>,
     pub content_hash: String,
     pub received_at: NaiveDateTime,
+    pub collateral_id: Option<String>,
 }
 
 /// A change of a loan's five-level class.

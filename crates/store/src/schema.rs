@@ -607,6 +607,7 @@ diesel::table! {
         detail -> Nullable<Text>,
         content_hash -> Text,
         received_at -> Timestamp,
+        collateral_id -> Nullable<Text>,
     }
 }
 

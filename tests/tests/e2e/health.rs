@@ -103,7 +103,7 @@ fn health_is_scored_on_each_fact_and_nightly(app: &TestApp) -> anyhow::Result<()
     // Before any fact: computed on the spot, every rule listed, nothing wrong.
     let h = app.get(&health_path, officer)?;
     assert_eq!(h.status, 200, "{}", h.text);
-    assert_eq!(h.body["checks"].as_array().map(Vec::len), Some(25));
+    assert_eq!(h.body["checks"].as_array().map(Vec::len), Some(28));
     assert_eq!(
         (h.body["score"].as_u64(), h.body["grade"].as_str()),
         (Some(100), Some("healthy"))
@@ -432,7 +432,232 @@ fn a_task_leaving_or_returning_to_the_officer_rescores_the_borrower(
     Ok(())
 }
 
+fn collateral_status_warns_every_borrower_the_item_secures(app: &TestApp) -> anyhow::Result<()> {
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let today = app.state.today();
+    let day = |d: i64| (today - Duration::days(d)).to_string();
+    let (bid, lid) = fresh_loan(app, officer, 503)?;
+    let (other, other_lid) = fresh_loan(app, officer, 504)?;
+    let item = |owner: &str, insured_to: Option<String>| -> anyhow::Result<String> {
+        let c = app.post(
+            "/api/v1/collateral",
+            officer,
+            &json!({
+                "borrower_id": owner, "owner_name": "明达", "security_type": "mortgage",
+                "asset_type": "real_estate", "description": "厂房", "appraised_value_fen": 1_000_000_00,
+                "insurance_expiry": insured_to,
+            }),
+        )?;
+        anyhow::ensure!(c.status == 201, "{}", c.text);
+        Ok(c.body["id"].as_str().unwrap_or_default().to_owned())
+    };
+    // The plant secures both borrowers' loans; its insurance ran out three days ago. The
+    // warehouse is the first borrower's but secures nothing.
+    let plant = item(&bid, Some(day(3)))?;
+    let warehouse = item(&bid, None)?;
+    let health_path = format!("/api/v1/borrowers/{bid}/health");
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(check(&h.body, "collateral_seized")["status"], "no_data");
+    for l in [&lid, &other_lid] {
+        let linked = app.post(
+            &format!("/api/v1/loans/{l}/collateral"),
+            officer,
+            &json!({ "collateral_id": plant }),
+        )?;
+        assert_eq!(linked.status, 201, "{}", linked.text);
+    }
+    // Linking runs the incremental pass: the lapse warns for both borrowers at once.
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(
+        check(&h.body, "collateral_seized")["status"],
+        "pass",
+        "{}",
+        h.text
+    );
+    assert_eq!(
+        check(&h.body, "collateral_insurance_lapsed")["tier"],
+        "yellow"
+    );
+    assert_eq!(
+        check(&h.body, "collateral_insurance_lapsed")["group"],
+        "collateral"
+    );
+    for b in [&bid, &other] {
+        let lapsed = warnings_of(app, officer, b)?;
+        assert_eq!(
+            lapsed.iter().map(|w| w[0].clone()).collect::<Vec<_>>(),
+            [json!("collateral_insurance_lapsed")],
+            "{lapsed:?}"
+        );
+    }
+
+    // Bad input: each fault pointed at, nothing stored.
+    let post = |body: Value| app.post("/api/v1/signals", officer, &json!({ "signals": [body] }));
+    for (body, pointer) in [
+        (
+            json!({ "id": "CX1", "borrower_id": bid, "kind": "collateral_seized", "occurred_on": day(1) }),
+            "/signals/0/collateral_id",
+        ),
+        (
+            json!({ "id": "CX2", "borrower_id": bid, "kind": "lawsuit", "occurred_on": day(1), "collateral_id": plant }),
+            "/signals/0/collateral_id",
+        ),
+        (
+            json!({ "id": "CX3", "borrower_id": bid, "kind": "collateral_revalued", "occurred_on": day(1), "collateral_id": plant }),
+            "/signals/0/amount_fen",
+        ),
+        (
+            json!({ "id": "CX4", "borrower_id": other, "kind": "collateral_seized", "occurred_on": day(1), "collateral_id": warehouse }),
+            "/signals/0/collateral_id",
+        ),
+        (
+            json!({ "id": "CX5", "borrower_id": bid, "kind": "collateral_seized", "occurred_on": day(1), "collateral_id": "no-such-item" }),
+            "/signals/0/collateral_id",
+        ),
+    ] {
+        let r = post(body)?;
+        assert_eq!((r.status, r.pointer()), (422, pointer), "{}", r.text);
+    }
+    assert_eq!(app.count("signals")?, 0);
+
+    // Revalued 21 % below its appraisal: orange, for both borrowers.
+    let revalued = post(json!({
+        "id": "CS1", "borrower_id": bid, "kind": "collateral_revalued", "occurred_on": day(2),
+        "amount_fen": 790_000_00, "collateral_id": plant,
+    }))?;
+    assert_eq!(revalued.status, 200, "{}", revalued.text);
+    let mut raised: Vec<(String, String, String)> = revalued.body["warnings"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|w| {
+                    (
+                        w["borrower_id"].as_str().unwrap_or_default().to_owned(),
+                        w["rule"].as_str().unwrap_or_default().to_owned(),
+                        w["tier"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    raised.sort();
+    let mut expected = Vec::new();
+    for b in [&bid, &other] {
+        expected.push((b.clone(), "collateral_value_drop".into(), "orange".into()));
+    }
+    expected.sort();
+    assert_eq!(raised, expected, "{}", revalued.text);
+
+    // Seized, as the provider filed it under the other borrower: red for both. The warehouse
+    // seized: stored, but it secures no loan, so nothing warns.
+    let seized = app.post(
+        "/api/v1/signals",
+        officer,
+        &json!({ "signals": [
+            { "id": "CS2", "borrower_id": other, "kind": "collateral_seized", "occurred_on": day(1), "collateral_id": plant, "detail": "（2026）浙0102执保123号" },
+            { "id": "CS3", "borrower_id": bid, "kind": "collateral_seized", "occurred_on": day(1), "collateral_id": warehouse },
+        ]}),
+    )?;
+    assert_eq!(seized.status, 200, "{}", seized.text);
+    assert_eq!(
+        rules_of(&seized.body["warnings"]),
+        [
+            ("collateral_seized".to_owned(), "red".to_owned()),
+            ("collateral_seized".to_owned(), "red".to_owned())
+        ]
+    );
+    let listed = app.get(&format!("/api/v1/borrowers/{other}/signals"), officer)?;
+    assert_eq!(
+        listed.body[0]["collateral_id"].as_str(),
+        Some(plant.as_str())
+    );
+    let h = app.get(&health_path, officer)?;
+    assert_eq!(
+        (h.body["score"].as_u64(), h.body["worst_tier"].as_str()),
+        (Some(30), Some("red")),
+        "{}",
+        h.text
+    );
+    assert!(
+        check(&h.body, "collateral_value_drop")["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("790,000.00") && e.contains("1,000,000.00")),
+        "{}",
+        h.text
+    );
+    let live = warnings_of(app, officer, &bid)?;
+    let seizure = live.iter().find(|w| w[0] == "collateral_seized");
+    assert_eq!(
+        seizure.map(|w| w[3].clone()),
+        Some(json!(["signal:CS2"])),
+        "{live:?}"
+    );
+    let lapse = live.iter().find(|w| w[0] == "collateral_insurance_lapsed");
+    assert_eq!(
+        lapse.map(|w| w[3].clone()),
+        Some(json!([format!("collateral:{plant}")]))
+    );
+
+    // The nightly batch from nothing finds the same, for both borrowers.
+    let before = (
+        live.clone(),
+        warnings_of(app, officer, &other)?,
+        h.body.clone(),
+    );
+    {
+        use diesel::RunQueryDsl;
+        let mut conn = app.conn()?;
+        diesel::sql_query("DELETE FROM warning_events").execute(&mut conn)?;
+        diesel::sql_query("DELETE FROM warnings").execute(&mut conn)?;
+        diesel::sql_query("DELETE FROM borrower_health").execute(&mut conn)?;
+    }
+    assert_eq!(nightly(app)?.borrowers, 2);
+    assert_eq!(warnings_of(app, officer, &bid)?, before.0);
+    assert_eq!(warnings_of(app, officer, &other)?, before.1);
+    let batch = app.get(&health_path, officer)?.body;
+    for field in ["score", "grade", "worst_tier", "checks"] {
+        assert_eq!(batch[field], before.2[field], "{field}");
+    }
+
+    // The policy renewed: the lapse ends at once for both borrowers.
+    let item_path = format!("/api/v1/collateral/{plant}");
+    for (body, status) in [
+        (json!({ "insurance_expiry": "2027-13-01" }), 400),
+        (json!({ "value": 1 }), 400),
+        (json!({ "registration_no": " " }), 422),
+    ] {
+        let r = app.patch(&item_path, officer, &body)?;
+        assert_eq!(r.status, status, "{body}: {}", r.text);
+    }
+    let elsewhere = app.patch(
+        &item_path,
+        inst.token("b.officer"),
+        &json!({ "insurance_expiry": (today + Duration::days(365)).to_string() }),
+    )?;
+    assert_eq!(elsewhere.status, 404, "{}", elsewhere.text);
+    let renewed = app.patch(
+        &item_path,
+        officer,
+        &json!({ "insurance_expiry": (today + Duration::days(365)).to_string() }),
+    )?;
+    assert_eq!(renewed.status, 200, "{}", renewed.text);
+    assert_eq!(renewed.body["appraised_value_fen"], 1_000_000_00);
+    for b in [&bid, &other] {
+        let h = app.get(&format!("/api/v1/borrowers/{b}/health"), officer)?;
+        assert_eq!(
+            check(&h.body, "collateral_insurance_lapsed")["status"],
+            "pass",
+            "{}",
+            h.text
+        );
+        assert_eq!(h.body["score"], 40, "{}", h.text);
+    }
+    Ok(())
+}
+
 loanwatch_e2e::on_both_backends!(
     health_is_scored_on_each_fact_and_nightly,
+    collateral_status_warns_every_borrower_the_item_secures,
     a_task_leaving_or_returning_to_the_officer_rescores_the_borrower
 );

@@ -7,7 +7,7 @@ use loanwatch_api_types::{
     ledger::{
         Borrower, BorrowerGroup, Collateral, CreateBorrower, CreateBorrowerGroup, CreateCollateral,
         CreateGuarantor, CreateLoan, CreateLoanEvent, Guarantor, LinkCollateral, LinkGuarantor,
-        Loan, LoanEvent, LoanSecurity, UpdateBorrower, UpdateLoan,
+        Loan, LoanEvent, LoanSecurity, UpdateBorrower, UpdateCollateral, UpdateLoan,
     },
 };
 use loanwatch_domain::{
@@ -51,6 +51,7 @@ pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig<'_>) 
         .service(list_collateral)
         .service(create_collateral)
         .service(get_collateral)
+        .service(update_collateral)
         .service(list_loans)
         .service(create_loan)
         .service(get_loan)
@@ -533,6 +534,39 @@ async fn create_collateral(
     .await
 }
 
+/// Record a collateral item's renewed insurance or new registration number. Fields left out
+/// stay as they are. The borrowers whose loans it secures are judged again at once.
+#[utoipa::path(
+    tag = "ledger",
+    operation_id = "update_collateral",
+    request_body = UpdateCollateral,
+    params(("id" = String, Path, description = "Collateral id")),
+    responses(
+        (status = 200, description = "Updated", body = Collateral),
+        (status = 404, description = "Absent or outside the caller's scope", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/collateral/{id}")]
+async fn update_collateral(
+    state: web::Data<AppState>,
+    actor: Actor,
+    id: web::Path<String>,
+    body: JsonBody<UpdateCollateral>,
+) -> Result<web::Json<Collateral>, ApiError> {
+    actor.require_write()?;
+    let id: CollateralId = path_id(&id, "collateral")?;
+    let input = body.value;
+    let today = state.today();
+    let who = actor.clone();
+    let c = write::change(&state, &actor, move |tx| {
+        service::update_collateral(tx, &who, &id.to_string(), input, today)
+    })
+    .await?;
+    Ok(web::Json(c))
+}
+
 /// One collateral item.
 #[utoipa::path(
     tag = "ledger",
@@ -923,8 +957,9 @@ async fn link_loan_collateral(
     let id: LoanId = path_id(&id, "loan")?;
     let input = body.value;
     let who = actor.clone();
+    let today = state.today();
     write::create(&state, &actor, key, body.request_hash, move |tx| {
-        service::link_collateral(tx, &who, &id.to_string(), input)
+        service::link_collateral(tx, &who, &id.to_string(), input, today)
     })
     .await
 }

@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use loanwatch_api_types::ledger::{
     Borrower, BorrowerGroup, Collateral, CreateBorrower, CreateBorrowerGroup, CreateCollateral,
     CreateGuarantor, CreateLoan, CreateLoanEvent, Guarantor, LinkCollateral, LinkGuarantor, Loan,
-    LoanEvent, UpdateBorrower, UpdateLoan,
+    LoanEvent, UpdateBorrower, UpdateCollateral, UpdateLoan,
 };
 use loanwatch_domain::{
     AnnualRate, Currency, Money, OrgId, UserId,
@@ -422,6 +422,47 @@ pub fn create_collateral(
         &row.id,
         &json!({ "borrower_id": row.borrower_id }),
     )?;
+    views::collateral(row)
+}
+
+/// Records a collateral item's renewed insurance or new registration number, and runs the
+/// incremental pass of every borrower whose loan it secures: a renewed policy ends a lapse.
+pub fn update_collateral(
+    tx: &mut WriteTx<'_>,
+    actor: &Actor,
+    id: &str,
+    input: UpdateCollateral,
+    today: NaiveDate,
+) -> Result<Collateral, ApiError> {
+    let scope = scope(actor);
+    let before = party::get_collateral(tx.conn(), &scope, id)
+        .map_err(|_| ApiError::not_found("collateral"))?;
+    let row = CollateralRow {
+        insurance_expiry: input.insurance_expiry.or(before.insurance_expiry),
+        registration_no: match input.registration_no.as_deref() {
+            Some(r) => opt_text("registration_no", Some(r), 100)?,
+            None => before.registration_no.clone(),
+        },
+        ..before.clone()
+    };
+    party::update_collateral_papers(tx, &row)?;
+    tx.audit(
+        "collateral.update",
+        "collateral",
+        &row.id,
+        &json!({
+            "insurance_expiry": { "from": before.insurance_expiry, "to": row.insurance_expiry },
+            "registration_no": { "from": before.registration_no, "to": row.registration_no },
+        }),
+    )?;
+    let secured: Vec<String> = loanwatch_store::repo::health::collateral_borrowers(
+        tx.conn(),
+        std::slice::from_ref(&row.id),
+    )?
+    .into_iter()
+    .map(|(_, b)| b)
+    .collect();
+    crate::monitoring::health::refresh(tx, &secured, today)?;
     views::collateral(row)
 }
 
@@ -862,6 +903,7 @@ pub fn link_collateral(
     actor: &Actor,
     loan_id: &str,
     input: LinkCollateral,
+    today: NaiveDate,
 ) -> Result<Collateral, ApiError> {
     let scope = scope(actor);
     let l = loan::get(tx.conn(), &scope, loan_id)
@@ -883,5 +925,7 @@ pub fn link_collateral(
         &l.id,
         &json!({ "collateral_id": c.id }),
     )?;
+    // The item now counts in the borrower's health: its insurance, reports on it.
+    crate::monitoring::health::refresh(tx, std::slice::from_ref(&l.borrower_id), today)?;
     views::collateral(c)
 }

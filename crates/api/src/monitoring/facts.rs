@@ -283,8 +283,32 @@ fn check_signal(s: &NewSignal, today: NaiveDate) -> Option<(&'static str, String
         None if s.kind.needs_amount() => {
             return Some((
                 "amount_fen",
-                "is required for other_borrowing (the debt reported)".into(),
+                format!(
+                    "is required for {} (the debt reported or the item's value now)",
+                    s.kind
+                ),
             ));
+        }
+        _ => {}
+    }
+    match (&s.collateral_id, s.kind.is_about_collateral()) {
+        (None, true) => {
+            return Some((
+                "collateral_id",
+                format!(
+                    "is required for {}: the collateral item it is about",
+                    s.kind
+                ),
+            ));
+        }
+        (Some(_), false) => {
+            return Some((
+                "collateral_id",
+                format!("applies only to collateral signals, not to {}", s.kind),
+            ));
+        }
+        (Some(c), true) if !printable(c, 64) => {
+            return Some(("collateral_id", "is 1–64 printable characters".into()));
         }
         _ => {}
     }
@@ -402,17 +426,37 @@ fn ingest_signals(
     let known: BTreeSet<String> = borrower::visible_ids(tx.conn(), scope, &borrower_ids)?
         .into_iter()
         .collect();
-    let errors: Vec<FieldError> = fresh
-        .iter()
-        .filter(|(_, s, _)| !known.contains(&s.borrower_id))
-        .map(|(i, _, _)| FieldError {
-            pointer: format!("/signals/{i}/borrower_id"),
-            message: "no such borrower".into(),
-        })
+    // A collateral signal names an item of its borrower's: registered under it or securing
+    // one of its loans. Every borrower whose loan the item secures is concerned.
+    let items = distinct(fresh.iter().filter_map(|(_, s, _)| s.collateral_id.clone()));
+    let item_borrowers: BTreeSet<(String, String)> = repo::collateral_borrowers(tx.conn(), &items)?
+        .into_iter()
         .collect();
+    let mut errors = Vec::new();
+    for (i, s, _) in &fresh {
+        if !known.contains(&s.borrower_id) {
+            errors.push(FieldError {
+                pointer: format!("/signals/{i}/borrower_id"),
+                message: "no such borrower".into(),
+            });
+        } else if let Some(c) = &s.collateral_id
+            && !item_borrowers.contains(&(c.clone(), s.borrower_id.clone()))
+        {
+            errors.push(FieldError {
+                pointer: format!("/signals/{i}/collateral_id"),
+                message: "no such collateral of this borrower's".into(),
+            });
+        }
+    }
     if !errors.is_empty() {
         return Err(refused(errors));
     }
+    let concerned = distinct(
+        borrower_ids
+            .iter()
+            .cloned()
+            .chain(item_borrowers.into_iter().map(|(_, b)| b)),
+    );
     let now = tx.now();
     let rows: Vec<SignalRow> = fresh
         .iter()
@@ -425,6 +469,7 @@ fn ingest_signals(
             detail: s.detail.clone(),
             content_hash: (*h).clone(),
             received_at: now,
+            collateral_id: s.collateral_id.clone(),
         })
         .collect();
     if rows.is_empty() {
@@ -441,7 +486,7 @@ fn ingest_signals(
         rows.first().map(|r| r.id.as_str()).unwrap_or_default(),
         &json!({ "accepted": rows.len(), "replayed": replayed, "borrowers": borrower_ids.len() }),
     )?;
-    let raised = refresh(tx, &borrower_ids, today)?;
+    let raised = refresh(tx, &concerned, today)?;
     Ok(SignalBatchResult {
         accepted: rows.len() as u64,
         replayed,
@@ -484,6 +529,7 @@ async fn get_signals(
                         occurred_on: s.occurred_on,
                         amount_fen: s.amount_fen,
                         detail: s.detail,
+                        collateral_id: s.collateral_id,
                         received_at: utc(s.received_at),
                     })
                 })

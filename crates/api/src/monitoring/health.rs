@@ -13,6 +13,7 @@ use chrono::{Duration, Months, NaiveDate, NaiveDateTime};
 use loanwatch_domain::{
     ledger::LoanClass,
     monitoring::{
+        collateral::Pledged,
         flow::FlowRule,
         health::{self, FLOW_LOOKBACK_DAYS, Health, StandingWarning, Subject},
         ratios::Statement,
@@ -25,7 +26,7 @@ use loanwatch_domain::{
 };
 use loanwatch_store::{
     DbConn, WriteTx,
-    models::{HealthRow, LoanEventRow, StatementRow, WarningRow},
+    models::{HealthRow, LoanEventRow, SignalRow, StatementRow, WarningRow},
     repo::{health as repo, loan, monitoring as monitoring_repo},
 };
 use serde_json::json;
@@ -160,18 +161,63 @@ pub fn assess(
         repo::statements_of(conn, borrower_ids)?,
         |s: &StatementRow| s.borrower_id.as_str(),
     );
+    // The collateral securing each borrower's active loans, an item once however many loans
+    // it secures.
+    let borrower_of: HashMap<&str, &str> = loans
+        .iter()
+        .map(|l| (l.id.as_str(), l.borrower_id.as_str()))
+        .collect();
+    let mut pledged: HashMap<String, Vec<Pledged>> = HashMap::new();
+    for (loan_id, c) in repo::collateral_of_loans(conn, &loan_ids)? {
+        let Some(b) = borrower_of.get(loan_id.as_str()) else {
+            continue;
+        };
+        let items = pledged.entry((*b).to_owned()).or_default();
+        if items.iter().all(|p| p.id != c.id) {
+            items.push(Pledged {
+                id: c.id,
+                description: c.description,
+                appraised_value_fen: c.appraised_value_fen,
+                insurance_expiry: c.insurance_expiry,
+            });
+        }
+    }
     let signal_since = as_of.checked_sub_months(Months::new(13)).unwrap_or(as_of);
+    let signal = |s: &SignalRow| -> Result<Signal, ApiError> {
+        Ok(Signal {
+            kind: stored(&s.kind, "signal kind")?,
+            id: s.id.clone(),
+            on: s.occurred_on,
+            amount_fen: s.amount_fen,
+            collateral_id: s.collateral_id.clone(),
+        })
+    };
     let mut signals: HashMap<String, Vec<Signal>> = HashMap::new();
     for s in repo::signals_of(conn, borrower_ids, signal_since)? {
         signals
             .entry(s.borrower_id.clone())
             .or_default()
-            .push(Signal {
-                kind: stored(&s.kind, "signal kind")?,
-                id: s.id,
-                on: s.occurred_on,
-                amount_fen: s.amount_fen,
-            });
+            .push(signal(&s)?);
+    }
+    // A report on an item counts for every borrower whose loan it secures, whichever borrower
+    // the provider filed it under.
+    let mut holders: HashMap<&str, Vec<&str>> = HashMap::new();
+    for (b, held) in &pledged {
+        for p in held {
+            holders.entry(p.id.as_str()).or_default().push(b.as_str());
+        }
+    }
+    let items: Vec<String> = holders.keys().map(|c| (*c).to_owned()).collect();
+    for s in repo::signals_about_collateral(conn, &items, signal_since)? {
+        let of_item = s.collateral_id.as_deref().and_then(|c| holders.get(c));
+        for b in of_item.into_iter().flatten() {
+            if *b != s.borrower_id {
+                signals
+                    .entry((*b).to_owned())
+                    .or_default()
+                    .push(signal(&s)?);
+            }
+        }
     }
     let watched: BTreeSet<String> = monitoring_repo::borrower_parties(conn, borrower_ids)?
         .into_iter()
@@ -212,6 +258,7 @@ pub fn assess(
             flow_warnings: standing.get(b).map(Vec::as_slice).unwrap_or_default(),
             statements: &statements,
             signals,
+            pledged: pledged.get(b).map(Vec::as_slice).unwrap_or_default(),
             loans,
         };
         let judged = health::judge(rules, subject, as_of);
@@ -240,6 +287,20 @@ pub fn assess(
                     on: h.on,
                     period: period(h.on),
                     facts: h.signals.iter().map(|s| format!("signal:{s}")).collect(),
+                    detail: h.detail,
+                },
+            ));
+        }
+        for h in judged.collateral_hits {
+            out.findings.push((
+                b.clone(),
+                Finding {
+                    about: About::Borrower(b.clone()),
+                    rule: h.rule.to_owned(),
+                    tier: h.tier,
+                    on: h.on,
+                    period: period(h.on),
+                    facts: h.facts,
                     detail: h.detail,
                 },
             ));

@@ -1,5 +1,6 @@
 //! A borrower's health check (体检, RULEBOOK §6): every rule of the rule set scored over what is
-//! known of the borrower on a day — fund flows, ratios, external signals, the loans' workflow —
+//! known of the borrower on a day — fund flows, ratios, external signals, collateral, the loans'
+//! workflow —
 //! each with an explanation, and a score out of 100.
 //!
 //! The score starts at 100 and each rule broken takes off by its tier: red 40, orange 20,
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Tier,
+    collateral::{self, CollateralHit, Pledged},
     flow::FlowRule,
     ratios::{self, RatioHit, Statement},
     ruleset::RuleSet,
@@ -29,6 +31,8 @@ crate::text_enum!(
         Ratio = "ratio",
         /// External signals from the data provider.
         Signal = "signal",
+        /// The collateral securing the active loans.
+        Collateral = "collateral",
         /// The loans' own calendar and the institution's work.
         Workflow = "workflow",
     }
@@ -113,6 +117,8 @@ pub struct Judgement {
     pub ratio_hits: Vec<RatioHit>,
     /// Signal rules broken.
     pub signal_hits: Vec<SignalHit>,
+    /// Collateral rules broken.
+    pub collateral_hits: Vec<CollateralHit>,
     /// Workflow rules broken, loan by loan.
     pub workflow_hits: Vec<WorkflowHit>,
 }
@@ -154,6 +160,8 @@ pub struct Subject<'a> {
     pub statements: &'a [Statement],
     /// The external signals reported on it.
     pub signals: &'a [Signal],
+    /// The collateral securing its active loans.
+    pub pledged: &'a [Pledged],
     /// Its active loans.
     pub loans: &'a [LoanFacts],
 }
@@ -304,6 +312,31 @@ pub fn judge(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Judgeme
         }
     }
 
+    let collateral_hits_found =
+        collateral::evaluate(&rules.collateral, subject.pledged, subject.signals, as_of);
+    for name in collateral::RULES {
+        let found: Vec<(Tier, String)> = collateral_hits_found
+            .iter()
+            .filter(|h| h.rule == name)
+            .map(|h| (h.tier, h.detail.clone()))
+            .collect();
+        if !found.is_empty() {
+            b.hit(name, CheckGroup::Collateral, &found);
+        } else if subject.pledged.is_empty() {
+            b.no_data(
+                name,
+                CheckGroup::Collateral,
+                "no collateral secures an active loan".into(),
+            );
+        } else {
+            b.pass(
+                name,
+                CheckGroup::Collateral,
+                collateral::passed(name, &rules.collateral, subject.pledged.len(), as_of),
+            );
+        }
+    }
+
     let workflow_hits_found: Vec<WorkflowHit> = subject
         .loans
         .iter()
@@ -341,6 +374,7 @@ pub fn judge(rules: &RuleSet, subject: Subject<'_>, as_of: NaiveDate) -> Judgeme
         },
         ratio_hits,
         signal_hits: signal_hits_found,
+        collateral_hits: collateral_hits_found,
         workflow_hits: workflow_hits_found,
     }
 }
@@ -402,6 +436,7 @@ mod tests {
                 flow_warnings: &[],
                 statements: &statements,
                 signals: &[],
+                pledged: &[],
                 loans: &loans,
             },
             day(6, 30),
@@ -409,7 +444,11 @@ mod tests {
         .health;
         assert_eq!(
             h.checks.len(),
-            FlowRule::ALL.len() + rules.ratios.len() + signals::RULES.len() + workflow::RULES.len()
+            FlowRule::ALL.len()
+                + rules.ratios.len()
+                + signals::RULES.len()
+                + collateral::RULES.len()
+                + workflow::RULES.len()
         );
         assert_eq!(
             (h.score, h.grade, h.worst_tier),
@@ -441,6 +480,7 @@ mod tests {
             kind: SignalKind::Enforcement,
             on: day(5, 1),
             amount_fen: None,
+            collateral_id: None,
         }];
         let h = judge(
             &rules,
@@ -449,6 +489,7 @@ mod tests {
                 flow_warnings: &flow,
                 statements: &statements,
                 signals: &signals,
+                pledged: &[],
                 loans: &loans,
             },
             day(6, 30),
@@ -475,6 +516,7 @@ mod tests {
                 flow_warnings: &[],
                 statements: &[],
                 signals: &[],
+                pledged: &[],
                 loans: &[],
             },
             day(6, 30),
@@ -484,6 +526,44 @@ mod tests {
         assert_eq!(check(&h, "large_transfer").status, CheckStatus::NoData);
         assert_eq!(check(&h, "debt_to_asset").status, CheckStatus::NoData);
         assert_eq!(check(&h, "overdue_loan").status, CheckStatus::NoData);
+        assert_eq!(
+            check(&h, "collateral_seized").explanation,
+            "no collateral secures an active loan"
+        );
         assert_eq!(check(&h, "lawsuit").status, CheckStatus::Pass);
+    }
+
+    #[test]
+    fn collateral_securing_the_loans_is_judged() {
+        let pledged = [Pledged {
+            id: "C1".into(),
+            description: "厂房".into(),
+            appraised_value_fen: 1_000_000,
+            insurance_expiry: Some(day(5, 31)),
+        }];
+        let loans = [loan(0)];
+        let h = judge(
+            &RuleSet::default(),
+            Subject {
+                watched: true,
+                flow_warnings: &[],
+                statements: &[],
+                signals: &[],
+                pledged: &pledged,
+                loans: &loans,
+            },
+            day(6, 30),
+        )
+        .health;
+        let lapsed = check(&h, "collateral_insurance_lapsed");
+        assert_eq!((lapsed.tier, lapsed.deduction), (Some(Tier::Yellow), 10));
+        assert!(lapsed.explanation.contains("expired on 2026-05-31"));
+        assert_eq!(check(&h, "collateral_seized").status, CheckStatus::Pass);
+        assert!(
+            check(&h, "collateral_value_drop")
+                .explanation
+                .contains("1 item(s) 20 %")
+        );
+        assert_eq!(h.score, 90);
     }
 }

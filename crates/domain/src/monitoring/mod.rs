@@ -1,6 +1,7 @@
 //! Monitoring and early warning (贷后预警): rules over what happens to a loan's proceeds and to
 //! the borrower, raising tiered warnings (RULEBOOK §5–§6).
 
+pub mod collateral;
 pub mod flow;
 pub mod health;
 pub mod ratios;

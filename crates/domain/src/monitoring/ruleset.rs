@@ -6,8 +6,8 @@ use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    Invalid, Tier, flow::FlowRules, ratios, ratios::RatioRule, signals::SignalRules,
-    workflow::WorkflowRules,
+    Invalid, Tier, collateral::CollateralRules, flow::FlowRules, ratios, ratios::RatioRule,
+    signals::SignalRules, workflow::WorkflowRules,
 };
 use crate::supervision::TaskKind;
 
@@ -75,6 +75,8 @@ pub struct RuleSet {
     pub ratios: Vec<RatioRule>,
     /// External-signal thresholds.
     pub signals: SignalRules,
+    /// Collateral-status thresholds.
+    pub collateral: CollateralRules,
     /// Workflow-signal thresholds.
     pub workflow: WorkflowRules,
     /// What each tier creates.
@@ -87,6 +89,7 @@ impl Default for RuleSet {
             flow: FlowRules::default(),
             ratios: ratios::default_rules(),
             signals: SignalRules::default(),
+            collateral: CollateralRules::default(),
             workflow: WorkflowRules::default(),
             actions: TierActions::default(),
         }
@@ -108,6 +111,9 @@ impl RuleSet {
         let invalid = |pointer: String, message: String| Err(Invalid { pointer, message });
         self.flow.validate().map_err(|e| e.under("/flow"))?;
         self.workflow.validate().map_err(|e| e.under("/workflow"))?;
+        self.collateral
+            .validate()
+            .map_err(|e| e.under("/collateral"))?;
         let mut seen = std::collections::BTreeSet::new();
         for (i, r) in self.ratios.iter().enumerate() {
             if !seen.insert(r.ratio) {

@@ -29,14 +29,23 @@ crate::text_enum!(
         AccountFrozen = "account_frozen",
         /// Short-term debt at other institutions, as reported (amount in fen).
         OtherBorrowing = "other_borrowing",
+        /// A collateral item seized, sealed up or frozen by a court or another creditor.
+        CollateralSeized = "collateral_seized",
+        /// A new appraisal of a collateral item (amount: its value now, in fen).
+        CollateralRevalued = "collateral_revalued",
     }
 );
 
 impl SignalKind {
     /// Whether a report of this kind must carry its amount: the growth rule compares the debt
-    /// reported at other institutions.
+    /// reported at other institutions, the value rule a collateral item's new appraisal.
     pub fn needs_amount(self) -> bool {
-        self == Self::OtherBorrowing
+        matches!(self, Self::OtherBorrowing | Self::CollateralRevalued)
+    }
+
+    /// Whether a report of this kind is about one collateral item, which it must name.
+    pub fn is_about_collateral(self) -> bool {
+        matches!(self, Self::CollateralSeized | Self::CollateralRevalued)
     }
 
     /// Whether it is a change of the people who run the borrower.
@@ -71,8 +80,10 @@ pub struct Signal {
     pub kind: SignalKind,
     /// When it happened.
     pub on: NaiveDate,
-    /// An amount, fen, when the fact has one (claim, arrears, debt).
+    /// An amount, fen, when the fact has one (claim, arrears, debt, value).
     pub amount_fen: Option<i64>,
+    /// The collateral item it is about, for a collateral signal.
+    pub collateral_id: Option<String>,
 }
 
 /// The thresholds of the signal rules.
@@ -187,6 +198,7 @@ mod tests {
             kind,
             on,
             amount_fen: amount,
+            collateral_id: None,
         }
     }
 

@@ -9,9 +9,12 @@ use diesel::{dsl::min, prelude::*, upsert::excluded};
 
 use crate::{
     DbConn, StoreResult, WriteTx,
-    models::{ClassChangeRow, HealthRow, SignalRow, StatementRow},
+    models::{ClassChangeRow, CollateralRow, HealthRow, SignalRow, StatementRow},
     repo::{CHUNK, chunked},
-    schema::{borrower_health, loan_class_changes, signals, statements, tasks, warnings},
+    schema::{
+        borrower_health, collateral, loan_class_changes, loan_collateral, loans, signals,
+        statements, tasks, warnings,
+    },
 };
 
 /// Stores a period's statements, replacing earlier figures for the period (keeping when it was
@@ -84,6 +87,62 @@ pub fn signals_of(
             .select(SignalRow::as_select())
             .load(conn)?)
     })
+}
+
+/// The signals about these collateral items that happened on or after `since`, whichever
+/// borrower they were reported on.
+pub fn signals_about_collateral(
+    conn: &mut DbConn,
+    collateral_ids: &[String],
+    since: NaiveDate,
+) -> StoreResult<Vec<SignalRow>> {
+    chunked(collateral_ids, |chunk| {
+        Ok(signals::table
+            .filter(signals::collateral_id.eq_any(chunk))
+            .filter(signals::occurred_on.ge(since))
+            .order((signals::occurred_on, signals::id))
+            .select(SignalRow::as_select())
+            .load(conn)?)
+    })
+}
+
+/// The collateral securing these loans: (loan, item), an item once per loan it secures.
+pub fn collateral_of_loans(
+    conn: &mut DbConn,
+    loan_ids: &[String],
+) -> StoreResult<Vec<(String, CollateralRow)>> {
+    chunked(loan_ids, |chunk| {
+        Ok(loan_collateral::table
+            .inner_join(collateral::table)
+            .filter(loan_collateral::loan_id.eq_any(chunk))
+            .order((loan_collateral::loan_id, collateral::id))
+            .select((loan_collateral::loan_id, CollateralRow::as_select()))
+            .load(conn)?)
+    })
+}
+
+/// The borrowers concerned by these collateral items: (item, borrower) for the borrower each is
+/// registered under and for the borrower of each loan it secures. Items unknown are absent.
+pub fn collateral_borrowers(
+    conn: &mut DbConn,
+    collateral_ids: &[String],
+) -> StoreResult<Vec<(String, String)>> {
+    let mut out = chunked(collateral_ids, |chunk| {
+        Ok(collateral::table
+            .filter(collateral::id.eq_any(chunk))
+            .select((collateral::id, collateral::borrower_id))
+            .load(conn)?)
+    })?;
+    out.extend(chunked(collateral_ids, |chunk| {
+        Ok(loan_collateral::table
+            .inner_join(loans::table)
+            .filter(loan_collateral::collateral_id.eq_any(chunk))
+            .select((loan_collateral::collateral_id, loans::borrower_id))
+            .load::<(String, String)>(conn)?)
+    })?);
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 /// Records a change of class.

@@ -158,6 +158,17 @@ pub fn insert_collateral(tx: &mut WriteTx<'_>, row: &CollateralRow) -> StoreResu
     Ok(())
 }
 
+/// Replaces a collateral item's insurance expiry and registration number.
+pub fn update_collateral_papers(tx: &mut WriteTx<'_>, row: &CollateralRow) -> StoreResult<()> {
+    diesel::update(collateral::table.find(&row.id))
+        .set((
+            collateral::insurance_expiry.eq(row.insurance_expiry),
+            collateral::registration_no.eq(&row.registration_no),
+        ))
+        .execute(tx.conn())?;
+    Ok(())
+}
+
 /// One collateral item in scope.
 pub fn get_collateral(
     conn: &mut DbConn,
