@@ -418,6 +418,19 @@ fn a_task_leaving_or_returning_to_the_officer_rescores_the_borrower(
         raised.text
     );
 
+    // Focused management re-plans the loan (a routine inspection on the new cadence): the
+    // borrower is judged again in the same transaction.
+    let focused = app.patch(
+        &format!("/api/v1/loans/{lid}"),
+        officer,
+        &json!({ "management_mode": "focused" }),
+    )?;
+    assert_eq!(focused.status, 200, "{}", focused.text);
+    let replanned = app.get(&health_path, officer)?;
+    assert_ne!(replanned.body["computed_at"], h.body["computed_at"]);
+    assert_eq!(overdue(&replanned.body), "hit");
+    let h = replanned;
+
     // The nightly batch from nothing judges the same.
     let incremental = h.body.clone();
     {

@@ -631,12 +631,13 @@ pub fn update_loan(
             },
         )?;
     }
+    let mut replanned = 0;
     if class_changed
         || input
             .management_mode
             .is_some_and(|m| m.as_str() != current.loan.management_mode)
     {
-        crate::tasks::replan_loan(tx, &updated.loan, today)?;
+        replanned = crate::tasks::replan_loan(tx, &updated.loan, today)?;
     }
     if let Some(officer) = input.officer_id
         && officer.to_string() != current.loan.officer_id
@@ -656,8 +657,9 @@ pub fn update_loan(
             "diverted_from": input.diverted_from,
         }),
     )?;
-    if class_changed {
-        // Special mention falling to substandard recommends early recovery at once.
+    if class_changed || replanned > 0 {
+        // Special mention falling to substandard recommends early recovery at once; a re-plan
+        // moves the due dates the overdue-inspection rule reads.
         crate::monitoring::health::refresh(
             tx,
             std::slice::from_ref(&updated.loan.borrower_id),
