@@ -15,8 +15,10 @@ use loanwatch_domain::{
 };
 use loanwatch_store::{
     AuditContext, DbConn,
-    models::{BorrowerRow, LoanEventRow, LoanRow, OrganisationRow},
-    repo::{borrower, loan, people},
+    models::{
+        BorrowerRow, CollateralRow, LoanCollateralRow, LoanEventRow, LoanRow, OrganisationRow,
+    },
+    repo::{borrower, loan, party, people},
 };
 use serde_json::json;
 
@@ -278,12 +280,16 @@ pub fn seed(
     // Repayments draw from a stream of their own, so the loans of a seed stay what they were
     // before the demo had repayments.
     let mut pay_rng = SplitMix64::new(spec.seed ^ 0x5245_5041_594D_454E);
+    // Collateral too, so that adding it left the loans and repayments of a seed as they were.
+    let mut pledge_rng = SplitMix64::new(spec.seed ^ 0x504C_4544_4745_0000);
     let mut written = 0u64;
     while written < spec.loans {
         let n = CHUNK.min(spec.loans - written);
         let mut b_rows = Vec::new();
         let mut l_rows = Vec::new();
         let mut e_rows = Vec::new();
+        let mut c_rows = Vec::new();
+        let mut link_rows = Vec::new();
         let now = loanwatch_store::audit::now();
         for i in written..written + n {
             // Loans 0..borrowers_total each open a borrower; the rest are second loans of earlier
@@ -311,17 +317,28 @@ pub fn seed(
                 recorded_at: now,
             });
             e_rows.extend(make_repayments(&mut pay_rng, &l, spec.today, now)?);
+            let owner = &b_rows[b_index].name;
+            if let Some(c) = make_collateral(&mut pledge_rng, &l, owner, spec.today, now) {
+                link_rows.push(LoanCollateralRow {
+                    loan_id: l.id.clone(),
+                    collateral_id: c.id.clone(),
+                    created_at: now,
+                });
+                c_rows.push(c);
+            }
             l_rows.push(l);
         }
         loanwatch_store::write(conn, ctx.clone(), |tx| {
             borrower::insert_many(tx, &b_rows)?;
             loan::insert_many(tx, &l_rows)?;
             loan::insert_events(tx, &e_rows)?;
+            party::insert_collateral_many(tx, &c_rows)?;
+            loan::link_collateral_many(tx, &link_rows)?;
             tx.audit(
                 "demo.seed_loans",
                 "loan",
                 l_rows.first().map(|l| l.id.as_str()).unwrap_or_default(),
-                &json!({ "borrowers": b_rows.len(), "loans": l_rows.len() }),
+                &json!({ "borrowers": b_rows.len(), "loans": l_rows.len(), "collateral": c_rows.len() }),
             )?;
             Ok::<_, ApiError>(())
         })?;
@@ -498,6 +515,39 @@ fn make_loan(
         contract_maturity_date: maturity,
         diverted_from: None,
     }
+}
+
+/// The item securing a mortgage or pledge loan: the borrower's, appraised at 1.2–2 times the
+/// principal; nine in ten insured, the policy running out between three weeks ago and two years
+/// ahead, so a few have lapsed.
+fn make_collateral(
+    rng: &mut SplitMix64,
+    l: &LoanRow,
+    owner: &str,
+    today: NaiveDate,
+    now: chrono::NaiveDateTime,
+) -> Option<CollateralRow> {
+    let (security_type, asset_type, description) = match l.guarantee_method.as_str() {
+        "mortgage" => ("mortgage", "real_estate", "厂房及土地使用权"),
+        "pledge" => ("pledge", "inventory", "库存原材料"),
+        _ => return None,
+    };
+    let appraised_value_fen = l.principal_fen / 100 * rng.range(120, 201);
+    let insured = rng.range(0, 10) > 0;
+    let expiry = today + Duration::days(rng.range(-20, 730));
+    Some(CollateralRow {
+        id: uuid::Uuid::now_v7().to_string(),
+        borrower_id: l.borrower_id.clone(),
+        owner_name: owner.to_owned(),
+        security_type: security_type.to_owned(),
+        asset_type: asset_type.to_owned(),
+        description: description.to_owned(),
+        appraised_value_fen,
+        currency: l.currency.clone(),
+        registration_no: Some(format!("他项-{}", l.contract_no)),
+        insurance_expiry: insured.then_some(expiry),
+        created_at: now,
+    })
 }
 
 /// The repayments of an active demo loan: four to eleven catch-ups on due dates, each paying

@@ -227,6 +227,16 @@ pub fn link_collateral(tx: &mut WriteTx<'_>, row: &LoanCollateralRow) -> StoreRe
     Ok(())
 }
 
+/// Links many collateral items at once (the demo generator).
+pub fn link_collateral_many(tx: &mut WriteTx<'_>, rows: &[LoanCollateralRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(500) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(loan_collateral::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// The guarantors and collateral of a loan (the caller has checked the loan is in scope).
 pub fn security(
     conn: &mut DbConn,

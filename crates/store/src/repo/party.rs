@@ -169,6 +169,16 @@ pub fn update_collateral_papers(tx: &mut WriteTx<'_>, row: &CollateralRow) -> St
     Ok(())
 }
 
+/// Stores many collateral items at once (the demo generator).
+pub fn insert_collateral_many(tx: &mut WriteTx<'_>, rows: &[CollateralRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(500) {
+        crate::on_backend!(tx.conn(), |c| diesel::insert_into(collateral::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
+
 /// One collateral item in scope.
 pub fn get_collateral(
     conn: &mut DbConn,
