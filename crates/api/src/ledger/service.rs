@@ -439,8 +439,8 @@ pub fn update_collateral(
         .map_err(|_| ApiError::not_found("collateral"))?;
     let row = CollateralRow {
         insurance_expiry: input.insurance_expiry.or(before.insurance_expiry),
-        registration_no: match input.registration_no.as_deref() {
-            Some(r) => opt_text("registration_no", Some(r), 100)?,
+        registration_no: match &input.registration_no {
+            Some(r) => Some(text("registration_no", r, 100)?),
             None => before.registration_no.clone(),
         },
         ..before.clone()
@@ -631,14 +631,14 @@ pub fn update_loan(
             },
         )?;
     }
-    let mut replanned = 0;
-    if class_changed
-        || input
-            .management_mode
-            .is_some_and(|m| m.as_str() != current.loan.management_mode)
-    {
-        replanned = crate::tasks::replan_loan(tx, &updated.loan, today)?;
-    }
+    let mode_changed = input
+        .management_mode
+        .is_some_and(|m| m.as_str() != current.loan.management_mode);
+    let replanned = if class_changed || mode_changed {
+        crate::tasks::replan_loan(tx, &updated.loan, today)?
+    } else {
+        0
+    };
     if let Some(officer) = input.officer_id
         && officer.to_string() != current.loan.officer_id
     {
