@@ -115,7 +115,8 @@ pub fn collateral_of_loans(
         Ok(loan_collateral::table
             .inner_join(collateral::table)
             .filter(loan_collateral::loan_id.eq_any(chunk))
-            .order((loan_collateral::loan_id, collateral::id))
+            // The link's own key: the order costs no sort.
+            .order((loan_collateral::loan_id, loan_collateral::collateral_id))
             .select((loan_collateral::loan_id, CollateralRow::as_select()))
             .load(conn)?)
     })
