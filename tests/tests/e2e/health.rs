@@ -4,7 +4,7 @@
 //! batch giving the same health and warnings as the incremental passes.
 
 use chrono::Duration;
-use loanwatch_e2e::{TestApp, enterprise, seed_institution};
+use loanwatch_e2e::{TestApp, enterprise, loan_body, seed_institution};
 use serde_json::{Value, json};
 
 /// A borrower registered as a party with a fresh loan: disbursed ten days ago, maturing in a
@@ -355,16 +355,10 @@ fn a_task_leaving_or_returning_to_the_officer_rescores_the_borrower(
     let bid = b.body["id"].as_str().unwrap_or_default().to_owned();
     // Normal, regular, bullet: nothing falls due before maturity. Planned from 1 Aug for two
     // months, the only checkpoint is the debt confirmation of 15 Sep 2026, long overdue.
-    let l = app.post(
-        "/api/v1/loans",
-        officer,
-        &json!({
-            "contract_no": "H-502", "borrower_id": bid, "product": "流动资金贷款",
-            "principal_fen": 1_000_000_00, "currency": "CNY", "annual_rate": "4",
-            "repayment_method": "bullet", "guarantee_method": "credit", "purpose": "采购原材料",
-            "disbursement_date": "2026-06-15", "maturity_date": "2036-06-15",
-        }),
-    )?;
+    let mut body = loan_body(&bid, "H-502", 1_000_000_00, "2036-06-15");
+    body["repayment_method"] = json!("bullet");
+    body["disbursement_date"] = json!("2026-06-15");
+    let l = app.post("/api/v1/loans", officer, &body)?;
     assert_eq!(l.status, 201, "{}", l.text);
     let lid = l.body["id"].as_str().unwrap_or_default().to_owned();
     let from = chrono::NaiveDate::from_ymd_opt(2026, 8, 1).unwrap_or_default();
