@@ -123,8 +123,9 @@ impl DatabaseUrl {
                 // The default page cache is 2 MiB: a million-loan database then reads the same
                 // index pages through a system call each time. Map the file instead (read-only
                 // pages shared through the OS cache, SQLite caps the size) and give each
-                // connection a 64 MiB cache for the pages it writes.
-                diesel::sql_query("PRAGMA mmap_size = 2147418112").execute(&mut conn)?;
+                // connection a 64 MiB cache for the pages it writes. A server's pool maps
+                // nothing outside its batches (`pool::build_server_pool`).
+                set_mmap_size(&mut conn, MAPPED_BYTES)?;
                 diesel::sql_query("PRAGMA cache_size = -65536").execute(&mut conn)?;
                 Ok(DbConn::Sqlite(conn))
             }
@@ -140,6 +141,76 @@ impl DbConn {
             Self::Sqlite(_) => Backend::Sqlite,
         }
     }
+}
+
+/// What a connection maps of a SQLite file to read it (SQLite's ceiling, just under 2 GiB).
+const MAPPED_BYTES: i64 = 2_147_418_112;
+
+#[derive(diesel::QueryableByName)]
+struct MmapSize {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    mmap_size: i64,
+}
+
+/// The bytes of the file a SQLite connection maps.
+pub(crate) fn mmap_size(conn: &mut SqliteConnection) -> Result<i64, diesel::result::Error> {
+    Ok(diesel::sql_query("PRAGMA mmap_size")
+        .get_result::<MmapSize>(conn)?
+        .mmap_size)
+}
+
+fn set_mmap_size(conn: &mut SqliteConnection, bytes: i64) -> Result<(), diesel::result::Error> {
+    diesel::sql_query(format!("PRAGMA mmap_size = {bytes}")).execute(conn)?;
+    Ok(())
+}
+
+/// Turns off the memory map of a SQLite connection (nothing on PostgreSQL), for connections
+/// that serve many short transactions while others write. SQLite drops a connection's map
+/// whenever it finds the database changed at the start of a read, so every request after a
+/// write unmapped the file (a system call that stops the other core to flush its page tables)
+/// and faulted each page in again. Reading the pages it needs through `pread` costs less.
+pub fn unmap_file(conn: &mut DbConn) -> StoreResult<()> {
+    if let DbConn::Sqlite(c) = conn {
+        set_mmap_size(c, 0)?;
+    }
+    Ok(())
+}
+
+/// Runs `f` with the SQLite file memory-mapped for reading, then gives the connection back its
+/// own setting; on PostgreSQL just runs `f`. For batches that read much of the database in one
+/// snapshot on a connection that is otherwise unmapped ([`unmap_file`]).
+pub fn with_file_mapped<T, E: From<StoreError>>(
+    conn: &mut DbConn,
+    f: impl FnOnce(&mut DbConn) -> Result<T, E>,
+) -> Result<T, E> {
+    let before = match conn {
+        DbConn::Sqlite(c) => {
+            let before = mmap_size(c).map_err(StoreError::from)?;
+            set_mmap_size(c, MAPPED_BYTES).map_err(StoreError::from)?;
+            Some(before)
+        }
+        DbConn::Postgres(_) => None,
+    };
+    let out = f(conn);
+    if let (Some(bytes), DbConn::Sqlite(c)) = (before, conn) {
+        let restored = set_mmap_size(c, bytes).map_err(StoreError::from);
+        let out = out?;
+        restored?;
+        return Ok(out);
+    }
+    out
+}
+
+/// [`with_file_mapped`] for a batch's writing connection and its reader, if it has one.
+pub fn with_files_mapped<T, E: From<StoreError>>(
+    conn: &mut DbConn,
+    reader: Option<&mut DbConn>,
+    f: impl FnOnce(&mut DbConn, Option<&mut DbConn>) -> Result<T, E>,
+) -> Result<T, E> {
+    with_file_mapped(conn, |conn| match reader {
+        Some(reader) => with_file_mapped(reader, |reader| f(conn, Some(reader))),
+        None => f(conn, None),
+    })
 }
 
 /// Runs `$body` with `$c` bound to the inner connection of either backend. For statements that

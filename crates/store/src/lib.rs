@@ -21,7 +21,10 @@ pub mod scope;
 pub mod testing;
 
 pub use audit::{AuditContext, WriteTx, read, write};
-pub use conn::{Backend, DatabaseUrl, DbConn, prefer_index_lookups};
+pub use conn::{
+    Backend, DatabaseUrl, DbConn, prefer_index_lookups, unmap_file, with_file_mapped,
+    with_files_mapped,
+};
 pub use error::{StoreError, StoreResult};
 pub use page::{PageOf, PageRequest};
 pub use pipeline::pipeline;

@@ -32,6 +32,7 @@ impl r2d2::ManageConnection for Manager {
         let mut conn = self.url.connect()?;
         if self.checkpointer.is_some() {
             diesel::sql_query("PRAGMA wal_autocheckpoint = 0").execute(&mut conn)?;
+            crate::unmap_file(&mut conn)?;
         }
         Ok(conn)
     }
@@ -58,8 +59,9 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 /// log past its threshold (1,000 pages) copies the log back into the database before it returns:
 /// one request now and then pays for everyone's writes, and meanwhile holds the write lock. In
 /// this pool commits only append, and a background thread checkpoints every 200 ms, passively
-/// (it never waits for, or blocks, readers or writers), until the pool is dropped. PostgreSQL
-/// needs none of this.
+/// (it never waits for, or blocks, readers or writers), until the pool is dropped. Its
+/// connections map nothing of the file ([`crate::unmap_file`]); the nightly batches map it for
+/// their run ([`crate::with_file_mapped`]). PostgreSQL needs none of this.
 pub fn build_server_pool(url: &DatabaseUrl, size: u32) -> StoreResult<Pool> {
     let DatabaseUrl::Sqlite(_) = url else {
         return build_pool(url, size);
@@ -161,6 +163,40 @@ mod tests {
             );
             std::thread::sleep(Duration::from_millis(50));
         }
+        Ok(())
+    }
+
+    fn mapped_bytes(conn: &mut DbConn) -> StoreResult<i64> {
+        let DbConn::Sqlite(c) = conn else {
+            return Err(StoreError::Config("not SQLite".into()));
+        };
+        Ok(crate::conn::mmap_size(c)?)
+    }
+
+    #[test]
+    fn a_server_pool_maps_the_file_only_for_a_batch() -> StoreResult<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Config(e.to_string()))?;
+        let url = DatabaseUrl::Sqlite(dir.path().join("lw.db"));
+        // Connections of their own (the CLI's, the jobs') map the file.
+        assert!(mapped_bytes(&mut url.connect()?)? > 0);
+        let pool = build_server_pool(&url, 2)?;
+        let (mut conn, mut reader) = (pool.get()?, pool.get()?);
+        assert_eq!(mapped_bytes(&mut conn)?, 0);
+        let inside = crate::with_files_mapped(&mut conn, Some(&mut reader), |c, r| {
+            let r = r.ok_or_else(|| StoreError::Config("no reader".into()))?;
+            Ok::<_, StoreError>((mapped_bytes(c)?, mapped_bytes(r)?))
+        })?;
+        assert!(inside.0 > 0 && inside.1 > 0, "{inside:?}");
+        assert_eq!(
+            (mapped_bytes(&mut conn)?, mapped_bytes(&mut reader)?),
+            (0, 0)
+        );
+        // A batch that fails gives the setting back too.
+        let failed = crate::with_file_mapped(&mut conn, |_| {
+            Err::<(), _>(StoreError::Config("the batch failed".into()))
+        });
+        assert!(failed.is_err());
+        assert_eq!(mapped_bytes(&mut conn)?, 0);
         Ok(())
     }
 }

@@ -490,23 +490,25 @@ pub fn run_all(
 ) -> Result<BatchReport, ApiError> {
     let mut report = BatchReport::default();
     let mut after: Option<String> = None;
-    loanwatch_store::pipeline(
-        conn,
-        reader,
-        |conn| {
-            let page = judge_page(conn, after.as_deref(), v, as_of)?;
-            if let Some(page) = &page {
-                after = page.borrowers.last().cloned();
-            }
-            Ok(page)
-        },
-        |conn, page| {
-            let (checked, raised) = store_page(conn, page, v, as_of)?;
-            report.borrowers += checked;
-            report.raised += raised;
-            Ok::<_, ApiError>(())
-        },
-    )?;
+    loanwatch_store::with_files_mapped(conn, reader, |conn, reader| {
+        loanwatch_store::pipeline(
+            conn,
+            reader,
+            |conn| {
+                let page = judge_page(conn, after.as_deref(), v, as_of)?;
+                if let Some(page) = &page {
+                    after = page.borrowers.last().cloned();
+                }
+                Ok(page)
+            },
+            |conn, page| {
+                let (checked, raised) = store_page(conn, page, v, as_of)?;
+                report.borrowers += checked;
+                report.raised += raised;
+                Ok::<_, ApiError>(())
+            },
+        )
+    })?;
     loanwatch_store::write(conn, rules::job_context(as_of), |tx| {
         tx.audit(
             "health.batch",

@@ -306,6 +306,15 @@ pub fn evaluate_all(
     as_of: NaiveDate,
     tz: Tz,
 ) -> Result<(Vec<Vec<LoanHit>>, u64), ApiError> {
+    loanwatch_store::with_file_mapped(conn, |conn| read_and_evaluate(conn, rule_sets, as_of, tz))
+}
+
+fn read_and_evaluate(
+    conn: &mut DbConn,
+    rule_sets: &[&FlowRules],
+    as_of: NaiveDate,
+    tz: Tz,
+) -> Result<(Vec<Vec<LoanHit>>, u64), ApiError> {
     let watch = Watch::load(conn, Watched::All)?;
     let until = local_midnight_utc(as_of + Duration::days(1), tz);
     // One page waits while one is evaluated and the next is read: at most three in memory.

@@ -160,7 +160,9 @@ pub fn plan_portfolio(
         InsertPath::SetBased => WRITE_BATCH,
         InsertPath::RowAtATime => 1,
     };
-    plan_in_batches(conn, reader, today, months, path, (PAGE, batch))
+    loanwatch_store::with_files_mapped(conn, reader, |conn, reader| {
+        plan_in_batches(conn, reader, today, months, path, (PAGE, batch))
+    })
 }
 
 /// [`plan_portfolio`] with pages of `page` loans and batches of at least `batch` tasks.
