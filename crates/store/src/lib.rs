@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod conn;
 pub mod error;
+pub mod keys;
 pub mod migrate;
 pub mod models;
 pub mod object;

@@ -1,5 +1,6 @@
 //! Borrowers, always through the caller's scope.
 
+use crate::keys::InKeys;
 use diesel::prelude::*;
 
 use crate::{
@@ -170,7 +171,7 @@ pub fn visible_ids(
 ) -> StoreResult<Vec<String>> {
     chunked(ids, |chunk| {
         Ok(scoped(scope)
-            .filter(borrowers::id.eq_any(chunk.to_vec()))
+            .filter(borrowers::id.in_keys(chunk))
             .select(borrowers::id)
             .load(conn)?)
     })

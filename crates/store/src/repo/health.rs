@@ -4,6 +4,7 @@
 //! Scope is the caller's business: these functions take borrower or loan ids the caller has
 //! already checked, or serve the batch, which acts for the whole institution.
 
+use crate::keys::InKeys;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::{dsl::min, prelude::*, upsert::excluded};
 
@@ -46,7 +47,7 @@ pub fn put_statement(tx: &mut WriteTx<'_>, row: &StatementRow) -> StoreResult<bo
 pub fn statements_of(conn: &mut DbConn, borrower_ids: &[String]) -> StoreResult<Vec<StatementRow>> {
     chunked(borrower_ids, |chunk| {
         Ok(statements::table
-            .filter(statements::borrower_id.eq_any(chunk))
+            .filter(statements::borrower_id.in_keys(chunk))
             .order((statements::borrower_id, statements::period))
             .select(StatementRow::as_select())
             .load(conn)?)
@@ -57,7 +58,7 @@ pub fn statements_of(conn: &mut DbConn, borrower_ids: &[String]) -> StoreResult<
 pub fn signal_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
     chunked(ids, |chunk| {
         Ok(signals::table
-            .filter(signals::id.eq_any(chunk))
+            .filter(signals::id.in_keys(chunk))
             .select((signals::id, signals::content_hash))
             .load(conn)?)
     })
@@ -81,7 +82,7 @@ pub fn signals_of(
 ) -> StoreResult<Vec<SignalRow>> {
     chunked(borrower_ids, |chunk| {
         Ok(signals::table
-            .filter(signals::borrower_id.eq_any(chunk))
+            .filter(signals::borrower_id.in_keys(chunk))
             .filter(signals::occurred_on.ge(since))
             .order((signals::borrower_id, signals::occurred_on, signals::id))
             .select(SignalRow::as_select())
@@ -98,7 +99,7 @@ pub fn signals_about_collateral(
 ) -> StoreResult<Vec<SignalRow>> {
     chunked(collateral_ids, |chunk| {
         Ok(signals::table
-            .filter(signals::collateral_id.eq_any(chunk))
+            .filter(signals::collateral_id.in_keys(chunk))
             .filter(signals::occurred_on.ge(since))
             .order((signals::occurred_on, signals::id))
             .select(SignalRow::as_select())
@@ -114,7 +115,7 @@ pub fn collateral_of_loans(
     chunked(loan_ids, |chunk| {
         Ok(loan_collateral::table
             .inner_join(collateral::table)
-            .filter(loan_collateral::loan_id.eq_any(chunk))
+            .filter(loan_collateral::loan_id.in_keys(chunk))
             // The link's own key: the order costs no sort.
             .order((loan_collateral::loan_id, loan_collateral::collateral_id))
             .select((loan_collateral::loan_id, CollateralRow::as_select()))
@@ -130,14 +131,14 @@ pub fn collateral_borrowers(
 ) -> StoreResult<Vec<(String, String)>> {
     let mut out = chunked(collateral_ids, |chunk| {
         Ok(collateral::table
-            .filter(collateral::id.eq_any(chunk))
+            .filter(collateral::id.in_keys(chunk))
             .select((collateral::id, collateral::borrower_id))
             .load(conn)?)
     })?;
     out.extend(chunked(collateral_ids, |chunk| {
         Ok(loan_collateral::table
             .inner_join(loans::table)
-            .filter(loan_collateral::collateral_id.eq_any(chunk))
+            .filter(loan_collateral::collateral_id.in_keys(chunk))
             .select((loan_collateral::collateral_id, loans::borrower_id))
             .load::<(String, String)>(conn)?)
     })?);
@@ -162,7 +163,7 @@ pub fn class_changes_since(
 ) -> StoreResult<Vec<ClassChangeRow>> {
     let mut rows = chunked(loan_ids, |chunk| {
         Ok(loan_class_changes::table
-            .filter(loan_class_changes::loan_id.eq_any(chunk))
+            .filter(loan_class_changes::loan_id.in_keys(chunk))
             .filter(loan_class_changes::changed_on.ge(since))
             .select(ClassChangeRow::as_select())
             .load(conn)?)
@@ -179,7 +180,7 @@ pub fn oldest_open_task_due(
 ) -> StoreResult<Vec<(String, Option<NaiveDate>)>> {
     chunked(loan_ids, |chunk| {
         Ok(tasks::table
-            .filter(tasks::loan_id.eq_any(chunk))
+            .filter(tasks::loan_id.in_keys(chunk))
             .filter(tasks::status.eq_any(["planned", "assigned", "in_progress", "returned"]))
             .group_by(tasks::loan_id)
             .select((tasks::loan_id, min(tasks::due_date)))
@@ -206,7 +207,7 @@ pub fn standing_warnings(
 ) -> StoreResult<Vec<Standing>> {
     chunked(borrower_ids, |chunk| {
         Ok(warnings::table
-            .filter(warnings::borrower_id.eq_any(chunk))
+            .filter(warnings::borrower_id.in_keys(chunk))
             .filter(warnings::rule.eq_any(rules))
             .filter(warnings::raised_on.ge(since))
             .filter(warnings::status.ne("resolved"))
@@ -250,7 +251,7 @@ pub fn health_stamps(
 ) -> StoreResult<Vec<(String, NaiveDateTime)>> {
     chunked(borrower_ids, |chunk| {
         Ok(borrower_health::table
-            .filter(borrower_health::borrower_id.eq_any(chunk))
+            .filter(borrower_health::borrower_id.in_keys(chunk))
             .select((borrower_health::borrower_id, borrower_health::computed_at))
             .load(conn)?)
     })
@@ -269,7 +270,7 @@ pub fn health_of(conn: &mut DbConn, borrower_id: &str) -> StoreResult<Option<Hea
 pub fn health_of_many(conn: &mut DbConn, borrower_ids: &[String]) -> StoreResult<Vec<HealthRow>> {
     let mut rows = chunked(borrower_ids, |chunk| {
         Ok(borrower_health::table
-            .filter(borrower_health::borrower_id.eq_any(chunk))
+            .filter(borrower_health::borrower_id.in_keys(chunk))
             .select(HealthRow::as_select())
             .load(conn)?)
     })?;

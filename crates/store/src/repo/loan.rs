@@ -1,5 +1,6 @@
 //! Loans, their security and their event history, always through the caller's scope.
 
+use crate::keys::InKeys;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
@@ -105,7 +106,7 @@ pub fn borrowers_in_scope(
     for chunk in ids.chunks(1000) {
         out.extend(
             scoped(scope)
-                .filter(loans::id.eq_any(chunk.to_vec()))
+                .filter(loans::id.in_keys(chunk))
                 .select((loans::id, loans::borrower_id))
                 .load::<(String, String)>(conn)?,
         );
@@ -349,13 +350,13 @@ pub fn reassign_officer(
         .select(loans::id)
         .load(tx.conn())?;
     for chunk in ids.chunks(500) {
-        diesel::update(loans::table.filter(loans::id.eq_any(chunk)))
+        diesel::update(loans::table.filter(loans::id.in_keys(chunk)))
             .set(loans::officer_id.eq(to))
             .execute(tx.conn())?;
     }
     let borrower_ids: Vec<String> = crate::repo::borrower::ids_of_officer(tx.conn(), scope, from)?;
     for chunk in borrower_ids.chunks(500) {
-        diesel::update(borrowers::table.filter(borrowers::id.eq_any(chunk)))
+        diesel::update(borrowers::table.filter(borrowers::id.in_keys(chunk)))
             .set(borrowers::officer_id.eq(to))
             .execute(tx.conn())?;
     }
@@ -483,7 +484,7 @@ pub fn active_of_borrowers(
 ) -> StoreResult<Vec<LoanRow>> {
     chunked(borrower_ids, |chunk| {
         Ok(loans::table
-            .filter(loans::borrower_id.eq_any(chunk))
+            .filter(loans::borrower_id.in_keys(chunk))
             .filter(loans::status.eq("active"))
             .order((loans::borrower_id.asc(), loans::id.asc()))
             .select(LoanRow::as_select())
@@ -499,7 +500,7 @@ pub fn events_of_loans(
 ) -> StoreResult<Vec<LoanEventRow>> {
     chunked(loan_ids, |chunk| {
         Ok(loan_events::table
-            .filter(loan_events::loan_id.eq_any(chunk))
+            .filter(loan_events::loan_id.in_keys(chunk))
             .filter(loan_events::kind.eq_any(kinds))
             .order((
                 loan_events::loan_id.asc(),

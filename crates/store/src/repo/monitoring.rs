@@ -5,6 +5,7 @@
 //! them, other roles those booked in their subtree. Parties, accounts and transfers are reached
 //! through a borrower the caller may see; rule sets are the institution's, not customer data.
 
+use crate::keys::InKeys;
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -39,7 +40,7 @@ pub fn party(conn: &mut DbConn, id: &str) -> StoreResult<Option<PartyRow>> {
 pub fn parties_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<PartyRow>> {
     chunked(ids, |chunk| {
         Ok(parties::table
-            .filter(parties::id.eq_any(chunk))
+            .filter(parties::id.in_keys(chunk))
             .select(PartyRow::as_select())
             .load(conn)?)
     })
@@ -49,7 +50,7 @@ pub fn parties_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<Party
 pub fn parties_by_name(conn: &mut DbConn, names: &[String]) -> StoreResult<Vec<PartyRow>> {
     chunked(names, |chunk| {
         Ok(parties::table
-            .filter(parties::name.eq_any(chunk))
+            .filter(parties::name.in_keys(chunk))
             .select(PartyRow::as_select())
             .load(conn)?)
     })
@@ -137,7 +138,7 @@ pub fn relations_of(
 ) -> StoreResult<Vec<PartyRelationRow>> {
     chunked(borrower_ids, |chunk| {
         Ok(party_relations::table
-            .filter(party_relations::borrower_id.eq_any(chunk))
+            .filter(party_relations::borrower_id.in_keys(chunk))
             .order((party_relations::borrower_id, party_relations::party_id))
             .select(PartyRelationRow::as_select())
             .load(conn)?)
@@ -150,14 +151,14 @@ pub fn parties_at_home(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<V
     for chunk in party_ids.chunks(CHUNK) {
         out.extend(
             parties::table
-                .filter(parties::id.eq_any(chunk))
+                .filter(parties::id.in_keys(chunk))
                 .filter(parties::borrower_id.is_not_null())
                 .select(parties::id)
                 .load::<String>(conn)?,
         );
         out.extend(
             party_relations::table
-                .filter(party_relations::party_id.eq_any(chunk))
+                .filter(party_relations::party_id.in_keys(chunk))
                 .select(party_relations::party_id)
                 .distinct()
                 .load::<String>(conn)?,
@@ -170,7 +171,7 @@ pub fn parties_at_home(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<V
 pub fn accounts_by_no(conn: &mut DbConn, nos: &[String]) -> StoreResult<Vec<AccountRow>> {
     chunked(nos, |chunk| {
         Ok(accounts::table
-            .filter(accounts::account_no.eq_any(chunk))
+            .filter(accounts::account_no.in_keys(chunk))
             .select(AccountRow::as_select())
             .load(conn)?)
     })
@@ -188,7 +189,7 @@ pub fn insert_account(tx: &mut WriteTx<'_>, row: &AccountRow) -> StoreResult<()>
 pub fn accounts_of(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<AccountRow>> {
     chunked(party_ids, |chunk| {
         Ok(accounts::table
-            .filter(accounts::party_id.eq_any(chunk))
+            .filter(accounts::party_id.in_keys(chunk))
             .order(accounts::account_no)
             .select(AccountRow::as_select())
             .load(conn)?)
@@ -199,7 +200,7 @@ pub fn accounts_of(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<A
 pub fn transfer_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(String, String)>> {
     chunked(ids, |chunk| {
         Ok(fund_transfers::table
-            .filter(fund_transfers::id.eq_any(chunk))
+            .filter(fund_transfers::id.in_keys(chunk))
             .select((fund_transfers::id, fund_transfers::content_hash))
             .load::<(String, String)>(conn)?)
     })
@@ -224,7 +225,7 @@ pub fn proceeds_since(
     chunked(loan_ids, |chunk| {
         Ok(fund_transfers::table
             .filter(fund_transfers::booked_at.ge(since))
-            .filter(fund_transfers::loan_id.eq_any(chunk))
+            .filter(fund_transfers::loan_id.in_keys(chunk))
             .select(TransferRow::as_select())
             .load(conn)?)
     })
@@ -240,7 +241,7 @@ pub fn loans_reaching(
 ) -> StoreResult<Vec<String>> {
     let paid_to = |chunk: &[String]| {
         fund_transfers::table
-            .filter(fund_transfers::to_party.eq_any(chunk.to_vec()))
+            .filter(fund_transfers::to_party.in_keys(chunk))
             .filter(fund_transfers::booked_at.ge(since))
     };
     let proceeds_to = |conn: &mut DbConn, parties: &[String]| {
@@ -277,8 +278,8 @@ pub fn transfers_between(
         for payer in payers.chunks(CHUNK) {
             out.extend(
                 fund_transfers::table
-                    .filter(fund_transfers::to_party.eq_any(payee))
-                    .filter(fund_transfers::from_party.eq_any(payer))
+                    .filter(fund_transfers::to_party.in_keys(payee))
+                    .filter(fund_transfers::from_party.in_keys(payer))
                     .filter(fund_transfers::booked_at.ge(since))
                     .select(TransferRow::as_select())
                     .load::<TransferRow>(conn)?,
@@ -331,7 +332,7 @@ pub fn transfers_page(
 pub fn transfers_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<TransferRow>> {
     chunked(ids, |chunk| {
         Ok(fund_transfers::table
-            .filter(fund_transfers::id.eq_any(chunk))
+            .filter(fund_transfers::id.in_keys(chunk))
             .select(TransferRow::as_select())
             .load(conn)?)
     })
@@ -378,7 +379,7 @@ pub fn watched_loans(
     };
     chunked(ids, |chunk| {
         Ok(active()
-            .filter(loans::borrower_id.eq_any(chunk))
+            .filter(loans::borrower_id.in_keys(chunk))
             .load::<WatchedLoanRow>(conn)?)
     })
 }
@@ -387,7 +388,7 @@ pub fn watched_loans(
 pub fn borrower_parties(conn: &mut DbConn, borrower_ids: &[String]) -> StoreResult<Vec<PartyRow>> {
     chunked(borrower_ids, |chunk| {
         Ok(parties::table
-            .filter(parties::borrower_id.eq_any(chunk))
+            .filter(parties::borrower_id.in_keys(chunk))
             .select(PartyRow::as_select())
             .load(conn)?)
     })
@@ -502,8 +503,8 @@ pub fn fresh_warnings(tx: &mut WriteTx<'_>, rows: Vec<WarningRow>) -> StoreResul
     for chunk in distinct(|r| &r.borrower_id).chunks(CHUNK) {
         taken.extend(
             warnings::table
-                .filter(warnings::borrower_id.eq_any(chunk))
-                .filter(warnings::period.eq_any(&periods))
+                .filter(warnings::borrower_id.in_keys(chunk))
+                .filter(warnings::period.in_keys(&periods))
                 .select((warnings::borrower_id, warnings::rule, warnings::period))
                 .load::<(String, String, String)>(conn)?,
         );
@@ -543,7 +544,7 @@ pub fn visible_warning_ids(
 ) -> StoreResult<Vec<String>> {
     chunked(ids, |chunk| {
         Ok(warnings_scoped(scope)
-            .filter(warnings::id.eq_any(chunk.to_vec()))
+            .filter(warnings::id.in_keys(chunk))
             .select(warnings::id)
             .load(conn)?)
     })
@@ -651,7 +652,7 @@ pub fn warning_events(conn: &mut DbConn, warning_id: &str) -> StoreResult<Vec<Wa
 pub fn active_loans_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<WatchedLoanRow>> {
     chunked(ids, |chunk| {
         Ok(loans::table
-            .filter(loans::id.eq_any(chunk))
+            .filter(loans::id.in_keys(chunk))
             .filter(loans::status.eq("active"))
             .order(loans::id)
             .select(WatchedLoanRow::as_select())
@@ -663,7 +664,7 @@ pub fn active_loans_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<
 pub fn loans_by_id(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<WatchedLoanRow>> {
     chunked(ids, |chunk| {
         Ok(loans::table
-            .filter(loans::id.eq_any(chunk))
+            .filter(loans::id.in_keys(chunk))
             .select(WatchedLoanRow::as_select())
             .load::<WatchedLoanRow>(conn)?)
     })

@@ -1,5 +1,6 @@
 //! Notices and job runs.
 
+use crate::keys::InKeys;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::prelude::*;
 
@@ -221,7 +222,7 @@ pub fn reassign_loans(tx: &mut WriteTx<'_>, loan_ids: &[String], officer: &str) 
     for chunk in loan_ids.chunks(500) {
         diesel::update(
             notices::table
-                .filter(notices::loan_id.eq_any(chunk))
+                .filter(notices::loan_id.in_keys(chunk))
                 .filter(notices::status.ne("acknowledged")),
         )
         .set(notices::officer_id.eq(officer))

@@ -3,6 +3,7 @@
 //! Scope: officers see the tasks assigned to them; other roles the tasks of loans booked in their
 //! subtree.
 
+use crate::keys::InKeys;
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
@@ -71,7 +72,7 @@ pub fn visible_ids(
     ids: &[String],
 ) -> StoreResult<std::collections::HashSet<String>> {
     Ok(scoped(scope)
-        .filter(tasks::id.eq_any(ids.to_vec()))
+        .filter(tasks::id.in_keys(ids))
         .select(tasks::id)
         .load::<String>(conn)?
         .into_iter()
@@ -255,7 +256,7 @@ pub fn overdue_unescalated(
 pub fn mark_escalated(tx: &mut WriteTx<'_>, ids: &[String]) -> StoreResult<()> {
     let now = tx.now();
     for chunk in ids.chunks(500) {
-        diesel::update(tasks::table.filter(tasks::id.eq_any(chunk)))
+        diesel::update(tasks::table.filter(tasks::id.in_keys(chunk)))
             .set(tasks::escalated_at.eq(Some(now)))
             .execute(tx.conn())?;
     }
@@ -308,7 +309,7 @@ pub fn keys_on(
 ) -> StoreResult<Vec<(String, String, String)>> {
     chunked(loan_ids, |chunk| {
         Ok(tasks::table
-            .filter(tasks::loan_id.eq_any(chunk))
+            .filter(tasks::loan_id.in_keys(chunk))
             .filter(tasks::checkpoint.eq(checkpoint))
             .select((tasks::loan_id, tasks::kind, tasks::id))
             .load(conn)?)
