@@ -1407,10 +1407,7 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
 /// stored alone.
 fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<()> {
     use diesel::RunQueryDsl;
-    use loanwatch_api::monitoring::{
-        ingest::{Job, TransferWriter},
-        routes::check,
-    };
+    use loanwatch_api::monitoring::ingest::{Posted, TransferWriter};
     use std::future::Future;
     let inst = seed_institution(app)?;
     let officer = inst.token("a.officer");
@@ -1435,17 +1432,41 @@ fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<(
                 ))?;
             let hash =
                 loanwatch_api::extract::content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let checked = check(&mut conn, &scope, vec![t], vec![hash])
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            jobs.push(Job {
+            jobs.push(Posted {
                 ctx: loanwatch_store::AuditContext {
                     actor: "test:queue".to_owned(),
                     request_id: format!("{prefix}{k}"),
                 },
                 scope: scope.clone(),
-                checked,
+                transfers: vec![t],
+                hashes: vec![hash],
                 today,
             });
+            // One request of the group pays between two accounts nobody registered: it alone is
+            // refused, and nothing of it is stored.
+            if k == 4 {
+                let t: loanwatch_api_types::monitoring::NewTransfer =
+                    serde_json::from_value(transfer(
+                        &format!("{prefix}X"),
+                        "2026-11-06T10:00:00+08:00",
+                        "NOBODY-1",
+                        "NOBODY-2",
+                        5,
+                        None,
+                    ))?;
+                let hash =
+                    loanwatch_api::extract::content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
+                jobs.push(Posted {
+                    ctx: loanwatch_store::AuditContext {
+                        actor: "test:queue".to_owned(),
+                        request_id: format!("{prefix}X"),
+                    },
+                    scope: scope.clone(),
+                    transfers: vec![t],
+                    hashes: vec![hash],
+                    today,
+                });
+            }
         }
         // Another writer holds the lock (SQLite's writer turn, PostgreSQL's audit head) while
         // the ten requests are queued: each future sends its job on its first poll.
@@ -1484,10 +1505,29 @@ fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<(
             .map_err(|_| anyhow::anyhow!("the holder panicked"))?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let rt = actix_web::rt::Runtime::new()?;
-        for p in pending {
-            let answer = rt.block_on(p).map_err(|e| anyhow::anyhow!("{e}"))?;
-            assert_eq!((answer.accepted, answer.replayed), (1, 0));
+        for (k, p) in pending.into_iter().enumerate() {
+            match rt.block_on(p) {
+                Ok(answer) => {
+                    assert_ne!(k, 5, "the request without a registered account was stored");
+                    assert_eq!((answer.accepted, answer.replayed), (1, 0));
+                }
+                Err(e) => {
+                    assert_eq!(k, 5, "request {k} refused: {e}");
+                    let problem = e.problem();
+                    assert_eq!(
+                        (problem.status, problem.code.as_str()),
+                        (422, "validation_failed")
+                    );
+                    assert_eq!(problem.errors[0].pointer, "/transfers/0/from_account");
+                }
+            }
         }
+        let refused = diesel::sql_query(format!(
+            "SELECT COUNT(*) AS n FROM fund_transfers WHERE id = '{prefix}X'"
+        ))
+        .get_result::<Count>(&mut conn)?
+        .n;
+        assert_eq!(refused, 0);
         let n = diesel::sql_query(format!(
             "SELECT COUNT(DISTINCT received_at) AS n FROM fund_transfers WHERE id LIKE '{prefix}%'"
         ))

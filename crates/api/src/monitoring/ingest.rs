@@ -2,13 +2,19 @@
 //!
 //! Every write queues for the audit head, so posted transfers stored one request per
 //! transaction go no faster than one over the time of a write, however small each request is.
-//! The handlers check their batches concurrently (reads only), then hand them to one writer
-//! thread. It takes whatever has queued while it wrote the last group and stores it in one
-//! transaction: one lookup of the ids, one insert, one evaluation of the rules over all the new
-//! transfers, one commit. Each request still gets the answer it would have had alone, in arrival
-//! order (its own replays, conflicts and warnings, an audit entry under its own actor), and
-//! only after the commit. If the group's transaction fails, each request is stored again
-//! alone, so one request's fault is never another's.
+//! The handlers check each transfer on its own (ids, amounts, dates), then hand their batches
+//! to one writer thread. It takes whatever has queued while it wrote the last group, checks each
+//! batch against the database and stores those that pass in one transaction: one lookup of the
+//! ids, one insert, one evaluation of the rules over all the new transfers, one commit. Each
+//! request still gets the answer it would have had alone, in arrival order (its own refusal,
+//! replays, conflicts and warnings, an audit entry under its own actor), and only after the
+//! commit. If the group's transaction fails, each request is checked and stored again alone, so
+//! one request's fault is never another's.
+//!
+//! The database checks run on the writer's connection, not on the handlers': on SQLite a
+//! connection whose database another one has changed starts its next transaction with an empty
+//! page cache, so a handler's check read every page it needed from the file again, while the
+//! writer, the only one writing, finds them in its cache.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -18,7 +24,7 @@ use std::{
 
 use chrono::NaiveDate;
 use chrono_tz::Tz;
-use loanwatch_api_types::monitoring::TransferBatchResult;
+use loanwatch_api_types::monitoring::{NewTransfer, TransferBatchResult};
 use loanwatch_store::{
     AuditContext, DbConn, Pool, PooledConn, ScopeFilter, WriteTx, models::TransferRow,
     repo::monitoring as repo,
@@ -31,7 +37,7 @@ use crate::{
     error::ErrorCode,
     monitoring::{
         self as engine, Finding, distinct,
-        routes::{Checked, stored_with_other_content},
+        routes::{Checked, check, stored_with_other_content},
         rules,
         warnings::visible_warnings,
     },
@@ -52,6 +58,56 @@ pub struct Job {
 
 /// A request's answer: what it stored and raised, or why nothing of it was stored.
 pub type Answer = Result<TransferBatchResult, ApiError>;
+
+/// One request's batch as posted, each transfer checked on its own, waiting for the writer to
+/// check it against the database ([`check`]) and store it.
+#[derive(Debug, Clone)]
+pub struct Posted {
+    /// Who sent it.
+    pub ctx: AuditContext,
+    /// What the sender sees: the accounts and loans it may write about, the warnings it is shown.
+    pub scope: ScopeFilter,
+    /// The transfers, in the order sent.
+    pub transfers: Vec<NewTransfer>,
+    /// Their content hashes, in the same order.
+    pub hashes: Vec<String>,
+    /// The business day the request arrived on (task deadlines count from it).
+    pub today: NaiveDate,
+}
+
+/// Checks each request of `posted` against the database in `tx`, then stores those that pass
+/// as a group ([`store_group`]). Returns each request's answer, in order: a refused request
+/// wrote nothing.
+pub fn check_and_store(
+    tx: &mut WriteTx<'_>,
+    posted: &[Posted],
+    tz: Tz,
+) -> Result<Vec<Answer>, ApiError> {
+    let mut refused: Vec<Option<ApiError>> = Vec::with_capacity(posted.len());
+    let mut jobs = Vec::with_capacity(posted.len());
+    for p in posted {
+        match check(tx.conn(), &p.scope, p.transfers.clone(), p.hashes.clone()) {
+            Ok(checked) => {
+                refused.push(None);
+                jobs.push(Job {
+                    ctx: p.ctx.clone(),
+                    scope: p.scope.clone(),
+                    checked,
+                    today: p.today,
+                });
+            }
+            Err(e) => refused.push(Some(e)),
+        }
+    }
+    let mut stored = store_group(tx, &jobs, tz)?.into_iter();
+    Ok(refused
+        .into_iter()
+        .map(|r| match r {
+            Some(e) => Err(e),
+            None => stored.next().unwrap_or_else(|| Err(unanswered())),
+        })
+        .collect())
+}
 
 /// Stores one request's checked transfers and raises what they break, in `tx` (the import's
 /// path). An id stored since the check (the same batch sent twice at once) counts as replayed,
@@ -75,11 +131,11 @@ pub fn store(
 fn store_alone(tx: &mut WriteTx<'_>, job: &Job, tz: Tz) -> Answer {
     store_group(tx, std::slice::from_ref(job), tz)?
         .pop()
-        .unwrap_or_else(|| {
-            Err(ApiError::internal(anyhow::anyhow!(
-                "a stored job went unanswered"
-            )))
-        })
+        .unwrap_or_else(|| Err(unanswered()))
+}
+
+fn unanswered() -> ApiError {
+    ApiError::internal(anyhow::anyhow!("a stored job went unanswered"))
 }
 
 /// Stores the transfers of `jobs` in `tx` as if each had been stored alone, one after the
@@ -236,7 +292,7 @@ pub struct TransferWriter {
 
 #[derive(Debug)]
 struct Pending {
-    job: Job,
+    posted: Posted,
     reply: oneshot::Sender<Answer>,
 }
 
@@ -251,11 +307,11 @@ impl TransferWriter {
         Ok(Self { queue })
     }
 
-    /// Queues a job and waits for its answer, which comes after its group has committed.
-    pub async fn store(&self, job: Job) -> Answer {
+    /// Queues a request and waits for its answer, which comes after its group has committed.
+    pub async fn store(&self, posted: Posted) -> Answer {
         let (reply, answer) = oneshot::channel();
         self.queue
-            .send(Pending { job, reply })
+            .send(Pending { posted, reply })
             .map_err(|_| ApiError::internal(anyhow::anyhow!("the transfer writer has stopped")))?;
         answer.await.map_err(|_| {
             ApiError::internal(anyhow::anyhow!(
@@ -266,22 +322,25 @@ impl TransferWriter {
 }
 
 fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usize) {
-    // One connection while the queue keeps coming: its page cache stays valid for as long as it
-    // is the only writer. Back to the pool when the queue runs dry.
+    // One connection kept between groups: its page cache stays valid for as long as it is the
+    // only writer, where a connection taken from the pool for each group (after others read or
+    // wrote on it) reads every page it touches again from the file. It goes back to the pool
+    // only when the queue is empty and the pool has no other connection free, so that nobody
+    // waits for it.
     let mut held: Option<PooledConn> = None;
     let mut next = pending.recv().ok();
     while let Some(first) = next {
-        let mut rows = first.job.checked.rows.len();
+        let mut rows = first.posted.transfers.len();
         let mut group = vec![first];
         while rows < group_rows {
             let Ok(more) = pending.try_recv() else {
                 break;
             };
-            rows += more.job.checked.rows.len();
+            rows += more.posted.transfers.len();
             group.push(more);
         }
-        let (jobs, replies): (Vec<Job>, Vec<oneshot::Sender<Answer>>) =
-            group.into_iter().map(|p| (p.job, p.reply)).unzip();
+        let (jobs, replies): (Vec<Posted>, Vec<oneshot::Sender<Answer>>) =
+            group.into_iter().map(|p| (p.posted, p.reply)).unzip();
         let conn = match held.take().map_or_else(|| pool.get(), Ok) {
             Ok(c) => held.insert(c),
             Err(e) => {
@@ -289,7 +348,12 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
                 for reply in replies {
                     let _ = reply.send(Err(unavailable()));
                 }
-                next = pending.recv().ok();
+                next = pending.try_recv().ok().or_else(|| {
+                    if pool.state().idle_connections == 0 {
+                        held = None;
+                    }
+                    pending.recv().ok()
+                });
                 continue;
             }
         };
@@ -302,6 +366,14 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
                     // anyway.
                     let _ = reply.send(answer);
                 }
+                // A connection that broke (the server restarted) goes back to the pool, which
+                // replaces it; the next group takes a working one.
+                if held
+                    .as_mut()
+                    .is_some_and(|c| diesel::r2d2::R2D2Connection::is_broken(&mut **c))
+                {
+                    held = None;
+                }
             }
             Err(_) => {
                 tracing::error!(jobs = jobs.len(), "the transfer writer panicked on a group");
@@ -309,7 +381,9 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
             }
         }
         next = pending.try_recv().ok().or_else(|| {
-            held = None;
+            if pool.state().idle_connections == 0 {
+                held = None;
+            }
             pending.recv().ok()
         });
     }
@@ -323,10 +397,10 @@ fn unavailable() -> ApiError {
     .retry_after(1)
 }
 
-/// Stores a group in one transaction; if that fails, each job alone.
-fn write(conn: &mut DbConn, jobs: &[Job], tz: Tz) -> Vec<Answer> {
+/// Checks and stores a group in one transaction; if that fails, each request alone.
+fn write(conn: &mut DbConn, jobs: &[Posted], tz: Tz) -> Vec<Answer> {
     if let [first, _, ..] = jobs {
-        match loanwatch_store::write(conn, first.ctx.clone(), |tx| store_group(tx, jobs, tz)) {
+        match loanwatch_store::write(conn, first.ctx.clone(), |tx| check_and_store(tx, jobs, tz)) {
             Ok(answers) => return answers,
             Err(e) => tracing::warn!(
                 error = %e,
@@ -336,6 +410,11 @@ fn write(conn: &mut DbConn, jobs: &[Job], tz: Tz) -> Vec<Answer> {
         }
     }
     jobs.iter()
-        .map(|job| loanwatch_store::write(conn, job.ctx.clone(), |tx| store_alone(tx, job, tz)))
+        .map(|job| {
+            loanwatch_store::write(conn, job.ctx.clone(), |tx| {
+                check_and_store(tx, std::slice::from_ref(job), tz)
+            })
+            .and_then(|mut answers| answers.pop().unwrap_or_else(|| Err(unanswered())))
+        })
         .collect()
 }

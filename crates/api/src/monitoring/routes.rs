@@ -26,7 +26,7 @@ use crate::{
     error::ErrorCode,
     extract::JsonBody,
     ledger::service,
-    monitoring::{distinct, ingest::Job},
+    monitoring::{distinct, ingest::Posted},
     views::{stored, utc},
     write,
 };
@@ -524,19 +524,14 @@ async fn post_transfers(
             conflicts,
         ));
     }
-    let scope = service::scope(&actor);
-    let today = state.today();
-    let within = scope.clone();
-    let checked = state
-        .db(move |conn| audit::read(conn, |conn| check(conn, &within, batch, hashes)))
-        .await?;
     state
         .transfers
-        .store(Job {
+        .store(Posted {
             ctx: actor.audit(),
-            scope,
-            checked,
-            today,
+            scope: service::scope(&actor),
+            transfers: batch,
+            hashes,
+            today: state.today(),
         })
         .await
         .map(web::Json)
@@ -602,8 +597,9 @@ pub struct Checked {
 
 /// Checks a batch checked on its own (ids, amounts, dates) against the database: ids stored
 /// with other content, registered accounts, the caller's scope, the loans whose proceeds the
-/// transfers say they are. Reads only, so it runs before the write transaction and the writers'
-/// queue holds only the writing; [`store`] checks the ids again inside.
+/// transfers say they are. Reads only: the import runs it over a whole file before it writes
+/// anything, the transfer writer inside the transaction that stores the batch
+/// ([`super::ingest::check_and_store`]); storing checks the ids again among the group's.
 pub fn check(
     conn: &mut DbConn,
     scope: &ScopeFilter,
