@@ -1407,7 +1407,7 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
 /// stored alone.
 fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<()> {
     use diesel::RunQueryDsl;
-    use loanwatch_api::monitoring::ingest::{Posted, TransferWriter};
+    use loanwatch_api::monitoring::ingest::{Batch, Posted, TransferWriter};
     use std::future::Future;
     let inst = seed_institution(app)?;
     let officer = inst.token("a.officer");
@@ -1419,54 +1419,32 @@ fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<(
     let mut conn = app.conn()?;
     for (rows, prefix, transactions) in [(10_000, "Q", 1..=2), (1, "R", 10..=10)] {
         let writer = TransferWriter::start(app.state.pool.clone(), tz, rows)?;
+        // One request of the group pays between two accounts nobody registered: it alone is
+        // refused, and nothing of it is stored.
         let mut jobs = Vec::new();
-        for k in 0..10 {
-            let t: loanwatch_api_types::monitoring::NewTransfer =
-                serde_json::from_value(transfer(
-                    &format!("{prefix}{k}"),
-                    "2026-11-06T10:00:00+08:00",
-                    "A-S",
-                    "A-ME",
-                    1 + k,
-                    None,
-                ))?;
+        for (id, from, to, yuan) in (0..10)
+            .map(|k| (format!("{prefix}{k}"), "A-S", "A-ME", 1 + k))
+            .take(5)
+            .chain([(format!("{prefix}X"), "NOBODY-1", "NOBODY-2", 5)])
+            .chain((5..10).map(|k| (format!("{prefix}{k}"), "A-S", "A-ME", 1 + k)))
+        {
+            let t: loanwatch_api_types::monitoring::NewTransfer = serde_json::from_value(
+                transfer(&id, "2026-11-06T10:00:00+08:00", from, to, yuan, None),
+            )?;
             let hash =
                 loanwatch_api::extract::content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
             jobs.push(Posted {
                 ctx: loanwatch_store::AuditContext {
                     actor: "test:queue".to_owned(),
-                    request_id: format!("{prefix}{k}"),
+                    request_id: id,
                 },
                 scope: scope.clone(),
-                transfers: vec![t],
-                hashes: vec![hash],
-                today,
-            });
-            // One request of the group pays between two accounts nobody registered: it alone is
-            // refused, and nothing of it is stored.
-            if k == 4 {
-                let t: loanwatch_api_types::monitoring::NewTransfer =
-                    serde_json::from_value(transfer(
-                        &format!("{prefix}X"),
-                        "2026-11-06T10:00:00+08:00",
-                        "NOBODY-1",
-                        "NOBODY-2",
-                        5,
-                        None,
-                    ))?;
-                let hash =
-                    loanwatch_api::extract::content_hash(&t).map_err(|e| anyhow::anyhow!("{e}"))?;
-                jobs.push(Posted {
-                    ctx: loanwatch_store::AuditContext {
-                        actor: "test:queue".to_owned(),
-                        request_id: format!("{prefix}X"),
-                    },
-                    scope: scope.clone(),
+                batch: Batch::Unchecked {
                     transfers: vec![t],
                     hashes: vec![hash],
-                    today,
-                });
-            }
+                },
+                today,
+            });
         }
         // Another writer holds the lock (SQLite's writer turn, PostgreSQL's audit head) while
         // the ten requests are queued: each future sends its job on its first poll.

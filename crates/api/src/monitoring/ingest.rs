@@ -4,17 +4,13 @@
 //! transaction go no faster than one over the time of a write, however small each request is.
 //! The handlers check each transfer on its own (ids, amounts, dates), then hand their batches
 //! to one writer thread. It takes whatever has queued while it wrote the last group, checks each
-//! batch against the database and stores those that pass in one transaction: one lookup of the
-//! ids, one insert, one evaluation of the rules over all the new transfers, one commit. Each
-//! request still gets the answer it would have had alone, in arrival order (its own refusal,
-//! replays, conflicts and warnings, an audit entry under its own actor), and only after the
-//! commit. If the group's transaction fails, each request is checked and stored again alone, so
-//! one request's fault is never another's.
-//!
-//! The database checks run on the writer's connection, not on the handlers': on SQLite a
-//! connection whose database another one has changed starts its next transaction with an empty
-//! page cache, so a handler's check read every page it needed from the file again, while the
-//! writer, the only one writing, finds them in its cache.
+//! batch against the database (on SQLite; on PostgreSQL the handlers did, see [`Batch`]) and
+//! stores those that pass in one transaction: one lookup of the ids, one insert, one evaluation
+//! of the rules over all the new transfers, one commit. Each request still gets the answer it
+//! would have had alone, in arrival order (its own refusal, replays, conflicts and warnings, an
+//! audit entry under its own actor), and only after the commit. If the group's transaction
+//! fails, each request is checked and stored again alone, so one request's fault is never
+//! another's.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -59,20 +55,53 @@ pub struct Job {
 /// A request's answer: what it stored and raised, or why nothing of it was stored.
 pub type Answer = Result<TransferBatchResult, ApiError>;
 
-/// One request's batch as posted, each transfer checked on its own, waiting for the writer to
-/// check it against the database ([`check`]) and store it.
+/// One request's batch as posted, waiting for the writer to store it.
 #[derive(Debug, Clone)]
 pub struct Posted {
     /// Who sent it.
     pub ctx: AuditContext,
     /// What the sender sees: the accounts and loans it may write about, the warnings it is shown.
     pub scope: ScopeFilter,
-    /// The transfers, in the order sent.
-    pub transfers: Vec<NewTransfer>,
-    /// Their content hashes, in the same order.
-    pub hashes: Vec<String>,
+    /// The transfers.
+    pub batch: Batch,
     /// The business day the request arrived on (task deadlines count from it).
     pub today: NaiveDate,
+}
+
+/// A posted batch, checked against the database or not yet.
+///
+/// Where the check runs depends on the backend. On SQLite the writer checks ([`check`]): a
+/// connection whose database another has changed starts its next transaction with an empty page
+/// cache, so a handler's check read every page it needed from the file again, while the writer,
+/// the only one writing, finds them in its cache. On PostgreSQL every lookup is a round trip and
+/// the server keeps the pages, so the handlers check concurrently, each on its own connection,
+/// and the writer only stores.
+#[derive(Debug, Clone)]
+pub enum Batch {
+    /// Each transfer checked on its own (ids, amounts, dates): the writer checks the rest.
+    Unchecked {
+        /// The transfers, in the order sent.
+        transfers: Vec<NewTransfer>,
+        /// Their content hashes, in the same order.
+        hashes: Vec<String>,
+    },
+    /// Checked against the database by the handler.
+    Checked(Checked),
+}
+
+impl Batch {
+    /// How many transfers it holds.
+    pub fn len(&self) -> usize {
+        match self {
+            Self::Unchecked { transfers, .. } => transfers.len(),
+            Self::Checked(c) => c.rows.len(),
+        }
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// Checks each request of `posted` against the database in `tx`, then stores those that pass
@@ -86,7 +115,13 @@ pub fn check_and_store(
     let mut refused: Vec<Option<ApiError>> = Vec::with_capacity(posted.len());
     let mut jobs = Vec::with_capacity(posted.len());
     for p in posted {
-        match check(tx.conn(), &p.scope, p.transfers.clone(), p.hashes.clone()) {
+        let checked = match &p.batch {
+            Batch::Unchecked { transfers, hashes } => {
+                check(tx.conn(), &p.scope, transfers.clone(), hashes.clone())
+            }
+            Batch::Checked(c) => Ok(c.clone()),
+        };
+        match checked {
             Ok(checked) => {
                 refused.push(None);
                 jobs.push(Job {
@@ -330,13 +365,13 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
     let mut held: Option<PooledConn> = None;
     let mut next = pending.recv().ok();
     while let Some(first) = next {
-        let mut rows = first.posted.transfers.len();
+        let mut rows = first.posted.batch.len();
         let mut group = vec![first];
         while rows < group_rows {
             let Ok(more) = pending.try_recv() else {
                 break;
             };
-            rows += more.posted.transfers.len();
+            rows += more.posted.batch.len();
             group.push(more);
         }
         let (jobs, replies): (Vec<Posted>, Vec<oneshot::Sender<Answer>>) =

@@ -14,7 +14,7 @@ use loanwatch_api_types::{
 };
 use loanwatch_domain::{money::MAX_AMOUNT_FEN, monitoring::is_category};
 use loanwatch_store::{
-    DbConn, ScopeFilter, audit,
+    Backend, DbConn, ScopeFilter, audit,
     models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
     repo::{borrower, loan, monitoring as repo},
 };
@@ -26,7 +26,10 @@ use crate::{
     error::ErrorCode,
     extract::JsonBody,
     ledger::service,
-    monitoring::{distinct, ingest::Posted},
+    monitoring::{
+        distinct,
+        ingest::{Batch, Posted},
+    },
     views::{stored, utc},
     write,
 };
@@ -524,13 +527,27 @@ async fn post_transfers(
             conflicts,
         ));
     }
+    let scope = service::scope(&actor);
+    let batch = match state.config.database.url.backend() {
+        Backend::Sqlite => Batch::Unchecked {
+            transfers: batch,
+            hashes,
+        },
+        Backend::Postgres => {
+            let within = scope.clone();
+            Batch::Checked(
+                state
+                    .db(move |conn| audit::read(conn, |conn| check(conn, &within, batch, hashes)))
+                    .await?,
+            )
+        }
+    };
     state
         .transfers
         .store(Posted {
             ctx: actor.audit(),
-            scope: service::scope(&actor),
-            transfers: batch,
-            hashes,
+            scope,
+            batch,
             today: state.today(),
         })
         .await
@@ -598,8 +615,8 @@ pub struct Checked {
 /// Checks a batch checked on its own (ids, amounts, dates) against the database: ids stored
 /// with other content, registered accounts, the caller's scope, the loans whose proceeds the
 /// transfers say they are. Reads only: the import runs it over a whole file before it writes
-/// anything, the transfer writer inside the transaction that stores the batch
-/// ([`super::ingest::check_and_store`]); storing checks the ids again among the group's.
+/// anything; a posted batch is checked by its handler or by the transfer writer, by backend
+/// ([`super::ingest::Batch`]); storing checks the ids again among the group's.
 pub fn check(
     conn: &mut DbConn,
     scope: &ScopeFilter,
