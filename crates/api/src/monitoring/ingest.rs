@@ -383,12 +383,7 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
                 for reply in replies {
                     let _ = reply.send(Err(unavailable()));
                 }
-                next = pending.try_recv().ok().or_else(|| {
-                    if pool.state().idle_connections == 0 {
-                        held = None;
-                    }
-                    pending.recv().ok()
-                });
+                next = pending.recv().ok();
                 continue;
             }
         };
