@@ -623,8 +623,7 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
         path_prefix: "/".to_owned(),
     };
     let mut conn = app.conn()?;
-    let checked =
-        check(&mut conn, &scope, vec![new], vec![hash]).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let checked = check(&mut conn, &scope, &[new], &[hash]).map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!((checked.rows.len(), checked.replayed), (1, 0));
     let first = app.post("/api/v1/transfers", risk, &batch(&[raw]))?;
     assert_eq!(first.body["accepted"], 1, "{}", first.text);
@@ -1193,7 +1192,7 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
             .map(loanwatch_api::extract::content_hash)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let checked = check(conn, &scope, batch, hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let checked = check(conn, &scope, &batch, &hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
         anyhow::Ok(Job {
             ctx: loanwatch_store::AuditContext {
                 actor: format!("test:{who}"),

@@ -290,7 +290,7 @@ pub fn import_transfers(
     for chunk in rows.chunks(batch) {
         let (transfers, hashes): (Vec<NewTransfer>, Vec<String>) =
             chunk.iter().map(|(_, t, h)| (t.clone(), h.clone())).unzip();
-        if let Err(e) = check(conn, &scope, transfers, hashes) {
+        if let Err(e) = check(conn, &scope, &transfers, &hashes) {
             let problem = e.problem();
             if problem.errors.is_empty() {
                 anyhow::bail!("{e}");
@@ -318,7 +318,8 @@ pub fn import_transfers(
     for chunk in rows.chunks(batch) {
         let (transfers, hashes): (Vec<NewTransfer>, Vec<String>) =
             chunk.iter().map(|(_, t, h)| (t.clone(), h.clone())).unzip();
-        let checked = check(conn, &scope, transfers, hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let checked =
+            check(conn, &scope, &transfers, &hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
         let r = loanwatch_store::write(conn, ctx(), |tx| store(tx, &scope, checked, tz, today))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         report.accepted += r.accepted;

@@ -116,9 +116,7 @@ pub fn check_and_store(
     let mut jobs = Vec::with_capacity(posted.len());
     for p in posted {
         let checked = match &p.batch {
-            Batch::Unchecked { transfers, hashes } => {
-                check(tx.conn(), &p.scope, transfers.clone(), hashes.clone())
-            }
+            Batch::Unchecked { transfers, hashes } => check(tx.conn(), &p.scope, transfers, hashes),
             Batch::Checked(c) => Ok(c.clone()),
         };
         match checked {

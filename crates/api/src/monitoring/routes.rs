@@ -537,7 +537,7 @@ async fn post_transfers(
             let within = scope.clone();
             Batch::Checked(
                 state
-                    .db(move |conn| audit::read(conn, |conn| check(conn, &within, batch, hashes)))
+                    .db(move |conn| audit::read(conn, |conn| check(conn, &within, &batch, &hashes)))
                     .await?,
             )
         }
@@ -620,12 +620,12 @@ pub struct Checked {
 pub fn check(
     conn: &mut DbConn,
     scope: &ScopeFilter,
-    batch: Vec<NewTransfer>,
-    hashes: Vec<String>,
+    batch: &[NewTransfer],
+    hashes: &[String],
 ) -> Result<Checked, ApiError> {
     let keys: Vec<(usize, &str, &str)> = batch
         .iter()
-        .zip(&hashes)
+        .zip(hashes)
         .enumerate()
         .map(|(i, (t, h))| (i, t.id.as_str(), h.as_str()))
         .collect();
@@ -633,7 +633,7 @@ pub fn check(
     let mut fresh: Vec<(usize, &NewTransfer, &String)> = Vec::new();
     let mut replayed = 0u64;
     let mut taken = BTreeSet::new();
-    for (i, ((t, h), new)) in batch.iter().zip(&hashes).zip(new).enumerate() {
+    for (i, ((t, h), new)) in batch.iter().zip(hashes).zip(new).enumerate() {
         if new && taken.insert(t.id.as_str()) {
             fresh.push((i, t, h));
         } else {
