@@ -22,14 +22,14 @@ use chrono::NaiveDate;
 use chrono_tz::Tz;
 use loanwatch_api_types::monitoring::{NewTransfer, TransferBatchResult};
 use loanwatch_store::{
-    AuditContext, DbConn, Pool, PooledConn, ScopeFilter, WriteTx, models::TransferRow,
+    AuditContext, Backend, DbConn, Pool, PooledConn, ScopeFilter, WriteTx, models::TransferRow,
     repo::monitoring as repo,
 };
 use serde_json::json;
 use tokio::sync::oneshot;
 
 use crate::{
-    ApiError,
+    ApiError, AppState,
     error::ErrorCode,
     monitoring::{
         self as engine, Finding, distinct,
@@ -90,6 +90,31 @@ pub enum Batch {
 }
 
 impl Batch {
+    /// A posted batch, checked each transfer on its own, made ready for the writer: checked
+    /// against the database now, on a connection of its own, on PostgreSQL; as it is on SQLite.
+    pub async fn prepare(
+        state: &AppState,
+        scope: &ScopeFilter,
+        transfers: Vec<NewTransfer>,
+        hashes: Vec<String>,
+    ) -> Result<Self, ApiError> {
+        Ok(match state.config.database.url.backend() {
+            Backend::Sqlite => Self::Unchecked { transfers, hashes },
+            Backend::Postgres => {
+                let scope = scope.clone();
+                Self::Checked(
+                    state
+                        .db(move |conn| {
+                            loanwatch_store::read(conn, |conn| {
+                                check(conn, &scope, &transfers, &hashes)
+                            })
+                        })
+                        .await?,
+                )
+            }
+        })
+    }
+
     /// How many transfers it holds.
     pub fn len(&self) -> usize {
         match self {

@@ -14,7 +14,7 @@ use loanwatch_api_types::{
 };
 use loanwatch_domain::{money::MAX_AMOUNT_FEN, monitoring::is_category};
 use loanwatch_store::{
-    Backend, DbConn, ScopeFilter, audit,
+    DbConn, ScopeFilter, audit,
     models::{AccountRow, PartyRelationRow, PartyRow, TransferRow},
     repo::{borrower, loan, monitoring as repo},
 };
@@ -528,20 +528,7 @@ async fn post_transfers(
         ));
     }
     let scope = service::scope(&actor);
-    let batch = match state.config.database.url.backend() {
-        Backend::Sqlite => Batch::Unchecked {
-            transfers: batch,
-            hashes,
-        },
-        Backend::Postgres => {
-            let within = scope.clone();
-            Batch::Checked(
-                state
-                    .db(move |conn| audit::read(conn, |conn| check(conn, &within, &batch, &hashes)))
-                    .await?,
-            )
-        }
-    };
+    let batch = Batch::prepare(&state, &scope, batch, hashes).await?;
     state
         .transfers
         .store(Posted {
