@@ -37,7 +37,7 @@ pub trait InKeys: Expression + Sized {
     /// The rows whose value of this column is one of `keys`.
     fn in_keys<K: AsRef<str>>(self, keys: &[K]) -> KeyIn<Self> {
         let keys: Vec<String> = keys.iter().map(|k| k.as_ref().to_owned()).collect();
-        let json = serde_json::Value::from(keys.clone()).to_string();
+        let json = serde_json::json!(keys).to_string();
         KeyIn {
             column: self,
             keys,

@@ -1420,13 +1420,12 @@ fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<(
         let writer = TransferWriter::start(app.state.pool.clone(), tz, rows)?;
         // One request of the group pays between two accounts nobody registered: it alone is
         // refused, and nothing of it is stored.
-        let mut jobs = Vec::new();
-        for (id, from, to, yuan) in (0..10)
+        let mut requests: Vec<_> = (0..10)
             .map(|k| (format!("{prefix}{k}"), "A-S", "A-ME", 1 + k))
-            .take(5)
-            .chain([(format!("{prefix}X"), "NOBODY-1", "NOBODY-2", 5)])
-            .chain((5..10).map(|k| (format!("{prefix}{k}"), "A-S", "A-ME", 1 + k)))
-        {
+            .collect();
+        requests.insert(5, (format!("{prefix}X"), "NOBODY-1", "NOBODY-2", 5));
+        let mut jobs = Vec::new();
+        for (id, from, to, yuan) in requests {
             let t: loanwatch_api_types::monitoring::NewTransfer = serde_json::from_value(
                 transfer(&id, "2026-11-06T10:00:00+08:00", from, to, yuan, None),
             )?;
