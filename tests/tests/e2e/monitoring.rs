@@ -1064,7 +1064,12 @@ fn the_flow_rules_agree_with_one_sql_query_per_rule(app: &TestApp) -> anyhow::Re
         assert!(!rule.exact || rule.sql == rule.engine, "{rule:?}");
     }
     // The stream exercises the rules that need history, not only the one-transfer ones.
-    for name in ["flow_back_1_hop", "not_counterparty", "settlement_falling"] {
+    for name in [
+        "flow_back_1_hop",
+        "flow_back_2_hops",
+        "not_counterparty",
+        "settlement_falling",
+    ] {
         let found = report
             .rules
             .iter()

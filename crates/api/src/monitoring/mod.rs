@@ -210,10 +210,12 @@ pub struct LoanHit {
 /// A transfer changes a loan's findings in two ways only (the routing of [`FlowMonitor`]): it
 /// is the loan's proceeds, or it pays the borrower or a related party from someone the proceeds
 /// reached, directly or through one more party. So the loans read are those, and the history
-/// read is what their findings on the new transfers rest on: their proceeds (structuring, and
-/// the first hop), the money from those the proceeds reached to the new transfers' payers (the
-/// second hop), and the new transfers themselves. A borrower's settlement inflows thus cost a
-/// few indexed lookups, however many loans the borrower has.
+/// read is what their findings on the new transfers rest on: a loan's proceeds (all of them for
+/// a loan with new proceeds, for structuring; for a loan only reached, those paid to the payers
+/// and to whoever paid them, the first hop), the money from those the proceeds reached to the
+/// new transfers' payers (the second hop), and the new transfers themselves. A borrower's
+/// settlement inflows thus cost a few indexed lookups, however many loans the borrower has,
+/// and a much-paid payer only the loans of the borrowers it pays.
 pub fn evaluate_new(
     conn: &mut DbConn,
     rules: &FlowRules,
@@ -225,15 +227,23 @@ pub fn evaluate_new(
     };
     let since = earliest - lookback(rules);
     let payees = distinct(new.iter().map(|t| t.to_party.clone()));
-    let home_payees: BTreeSet<String> = repo::parties_at_home(conn, &payees)?.into_iter().collect();
+    let homes = repo::homes_of(conn, &payees)?;
+    let home_payees: BTreeSet<&str> = homes.iter().map(|(party, _)| party.as_str()).collect();
     let payers = distinct(
         new.iter()
-            .filter(|t| home_payees.contains(&t.to_party) && t.from_party != t.to_party)
+            .filter(|t| home_payees.contains(t.to_party.as_str()) && t.from_party != t.to_party)
             .map(|t| t.from_party.clone()),
     );
-    let mut loan_ids: BTreeSet<String> = new.iter().filter_map(|t| t.loan_id.clone()).collect();
+    let own: BTreeSet<&str> = new.iter().filter_map(|t| t.loan_id.as_deref()).collect();
+    let mut loan_ids: BTreeSet<String> = own.iter().map(|id| (*id).to_owned()).collect();
+    let mut through = Vec::new();
     if !payers.is_empty() {
-        loan_ids.extend(repo::loans_reaching(conn, since, &payers)?);
+        // A much-paid payer is reached from thousands of loans; only those of the borrowers
+        // whose home the new transfers pay can come back home through it.
+        let borrowers = distinct(homes.iter().map(|(_, borrower)| borrower.clone()));
+        let reach = repo::loans_reaching(conn, since, &payers)?;
+        loan_ids.extend(repo::loans_of_borrowers(conn, &reach.loans, &borrowers)?);
+        through = reach.through;
     }
     if loan_ids.is_empty() {
         return Ok(Vec::new());
@@ -248,7 +258,14 @@ pub fn evaluate_new(
     if watch.loans.is_empty() {
         return Ok(Vec::new());
     }
-    let watched: Vec<String> = watch.loans.iter().map(|l| l.loan_id.clone()).collect();
+    // A loan with new proceeds is judged on all of its own since `since`; a loan only reached
+    // through a payer can break nothing but flow-back on the new transfers, which rests on its
+    // proceeds to the payers and to those who paid them, so only those are read.
+    let (full, reached_only): (Vec<String>, Vec<String>) = watch
+        .loans
+        .iter()
+        .map(|l| l.loan_id.clone())
+        .partition(|id| own.contains(id.as_str()));
     let home: BTreeSet<&str> = watch
         .loans
         .iter()
@@ -256,7 +273,15 @@ pub fn evaluate_new(
             std::iter::once(l.borrower.as_str()).chain(l.related.iter().map(String::as_str))
         })
         .collect();
-    let mut rows = repo::proceeds_since(conn, since, &watched)?;
+    let mut rows = repo::proceeds_since(conn, since, &full)?;
+    if !reached_only.is_empty() {
+        rows.extend(repo::proceeds_to_since(
+            conn,
+            since,
+            &reached_only,
+            &through,
+        )?);
+    }
     if !payers.is_empty() {
         let reached = distinct(
             rows.iter()

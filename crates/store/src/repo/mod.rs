@@ -34,3 +34,16 @@ pub(crate) fn chunked<T>(
     }
     Ok(out)
 }
+
+/// Runs `load` over every pair of chunks of two key lists (a lookup by both) and joins the rows.
+pub(crate) fn chunked_pairs<T>(
+    keys: &[String],
+    other: &[String],
+    mut load: impl FnMut(&[String], &[String]) -> crate::StoreResult<Vec<T>>,
+) -> crate::StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(CHUNK) {
+        out.extend(chunked(other, |others| load(chunk, others))?);
+    }
+    Ok(out)
+}

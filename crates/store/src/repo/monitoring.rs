@@ -17,7 +17,7 @@ use crate::{
         AccountRow, PartyRelationRow, PartyRow, RuleSetRow, TransferRow, WarningEventRow,
         WarningRow,
     },
-    repo::{CHUNK, chunked},
+    repo::{CHUNK, chunked, chunked_pairs},
     schema::{
         accounts, borrowers, fund_transfers, loans, parties, party_relations, rule_sets,
         warning_events, warnings,
@@ -145,26 +145,41 @@ pub fn relations_of(
     })
 }
 
-/// Those of `party_ids` that are a borrower or a borrower's related party.
-pub fn parties_at_home(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<String>> {
+/// Of `party_ids`, those at a borrower's home (the borrower's own party or a related party),
+/// each with the borrower it belongs to: `(party, borrower)`, a party once per borrower.
+pub fn homes_of(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<(String, String)>> {
     let mut out = BTreeSet::new();
     for chunk in party_ids.chunks(CHUNK) {
         out.extend(
             parties::table
                 .filter(parties::id.in_keys(chunk))
+                .select((parties::id, parties::borrower_id.assume_not_null()))
                 .filter(parties::borrower_id.is_not_null())
-                .select(parties::id)
-                .load::<String>(conn)?,
+                .load::<(String, String)>(conn)?,
         );
         out.extend(
             party_relations::table
                 .filter(party_relations::party_id.in_keys(chunk))
-                .select(party_relations::party_id)
-                .distinct()
-                .load::<String>(conn)?,
+                .select((party_relations::party_id, party_relations::borrower_id))
+                .load::<(String, String)>(conn)?,
         );
     }
     Ok(out.into_iter().collect())
+}
+
+/// Those of the loans `ids` made to one of `borrower_ids`.
+pub fn loans_of_borrowers(
+    conn: &mut DbConn,
+    ids: &[String],
+    borrower_ids: &[String],
+) -> StoreResult<Vec<String>> {
+    chunked_pairs(ids, borrower_ids, |chunk, borrowers| {
+        Ok(loans::table
+            .filter(loans::id.in_keys(chunk))
+            .filter(loans::borrower_id.in_keys(borrowers))
+            .select(loans::id)
+            .load::<String>(conn)?)
+    })
 }
 
 /// Accounts by number.
@@ -231,6 +246,15 @@ pub fn proceeds_since(
     })
 }
 
+/// What a transfer from one of a group of payers can bring back home: see [`loans_reaching`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reach {
+    /// The loans whose proceeds reached a payer, directly or through one more party.
+    pub loans: Vec<String>,
+    /// The parties those proceeds went to on the way: the payers and those who paid them.
+    pub through: Vec<String>,
+}
+
 /// The loans whose proceeds, booked since `since`, went to one of `payers`, or to someone who
 /// then paid one of them: the loans a transfer from a payer can bring back home (flow-back in one
 /// or two hops). A superset: the order of the hops and the amounts are the rules' to judge.
@@ -238,7 +262,7 @@ pub fn loans_reaching(
     conn: &mut DbConn,
     since: NaiveDateTime,
     payers: &[String],
-) -> StoreResult<Vec<String>> {
+) -> StoreResult<Reach> {
     let paid_to = |chunk: &[String]| {
         fund_transfers::table
             .filter(fund_transfers::to_party.in_keys(chunk))
@@ -253,7 +277,7 @@ pub fn loans_reaching(
                 .load::<String>(conn)?)
         })
     };
-    let mut out: BTreeSet<String> = proceeds_to(conn, payers)?.into_iter().collect();
+    let mut loans: BTreeSet<String> = proceeds_to(conn, payers)?.into_iter().collect();
     let before: BTreeSet<String> = chunked(payers, |chunk| {
         Ok(paid_to(chunk)
             .select(fund_transfers::from_party)
@@ -262,8 +286,30 @@ pub fn loans_reaching(
     })?
     .into_iter()
     .collect();
-    out.extend(proceeds_to(conn, &before.into_iter().collect::<Vec<_>>())?);
-    Ok(out.into_iter().collect())
+    let before: Vec<String> = before.into_iter().collect();
+    loans.extend(proceeds_to(conn, &before)?);
+    let through: BTreeSet<String> = payers.iter().cloned().chain(before).collect();
+    Ok(Reach {
+        loans: loans.into_iter().collect(),
+        through: through.into_iter().collect(),
+    })
+}
+
+/// The proceeds of `loan_ids` booked since `since` that went to one of `payees`.
+pub fn proceeds_to_since(
+    conn: &mut DbConn,
+    since: NaiveDateTime,
+    loan_ids: &[String],
+    payees: &[String],
+) -> StoreResult<Vec<TransferRow>> {
+    chunked_pairs(payees, loan_ids, |payee, chunk| {
+        Ok(fund_transfers::table
+            .filter(fund_transfers::to_party.in_keys(payee))
+            .filter(fund_transfers::booked_at.ge(since))
+            .filter(fund_transfers::loan_id.in_keys(chunk))
+            .select(TransferRow::as_select())
+            .load(conn)?)
+    })
 }
 
 /// The transfers booked since `since` from one of `payers` to one of `payees`.
@@ -273,20 +319,14 @@ pub fn transfers_between(
     payers: &[String],
     payees: &[String],
 ) -> StoreResult<Vec<TransferRow>> {
-    let mut out = Vec::new();
-    for payee in payees.chunks(CHUNK) {
-        for payer in payers.chunks(CHUNK) {
-            out.extend(
-                fund_transfers::table
-                    .filter(fund_transfers::to_party.in_keys(payee))
-                    .filter(fund_transfers::from_party.in_keys(payer))
-                    .filter(fund_transfers::booked_at.ge(since))
-                    .select(TransferRow::as_select())
-                    .load::<TransferRow>(conn)?,
-            );
-        }
-    }
-    Ok(out)
+    chunked_pairs(payees, payers, |payee, payer| {
+        Ok(fund_transfers::table
+            .filter(fund_transfers::to_party.in_keys(payee))
+            .filter(fund_transfers::from_party.in_keys(payer))
+            .filter(fund_transfers::booked_at.ge(since))
+            .select(TransferRow::as_select())
+            .load::<TransferRow>(conn)?)
+    })
 }
 
 /// What the rules read of a transfer: the nightly batch streams millions, so only these columns.
