@@ -226,21 +226,41 @@ pub fn evaluate_new(
         return Ok(Vec::new());
     };
     let since = earliest - lookback(rules);
-    let payees = distinct(new.iter().map(|t| t.to_party.clone()));
-    let homes = repo::homes_of(conn, &payees)?;
-    let home_payees: BTreeSet<&str> = homes.iter().map(|(party, _)| party.as_str()).collect();
-    let payers = distinct(
+    // Money comes home when it reaches a borrower's home from outside that home: the
+    // borrowers each new transfer can bring money back to, and the payers that do.
+    let parties = distinct(
         new.iter()
-            .filter(|t| home_payees.contains(t.to_party.as_str()) && t.from_party != t.to_party)
-            .map(|t| t.from_party.clone()),
+            .flat_map(|t| [t.from_party.clone(), t.to_party.clone()]),
     );
+    let mut homes: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for (party, borrower) in repo::homes_of(conn, &parties)? {
+        homes.entry(party).or_default().insert(borrower);
+    }
+    let mut borrowers = BTreeSet::new();
+    let mut payers = BTreeSet::new();
+    for t in new {
+        let Some(to) = homes.get(&t.to_party) else {
+            continue;
+        };
+        let from = homes.get(&t.from_party);
+        let back: Vec<&String> = to
+            .iter()
+            .filter(|b| from.is_none_or(|f| !f.contains(*b)))
+            .collect();
+        if !back.is_empty() {
+            payers.insert(t.from_party.clone());
+            borrowers.extend(back.into_iter().cloned());
+        }
+    }
+    let payers: Vec<String> = payers.into_iter().collect();
     let own: BTreeSet<&str> = new.iter().filter_map(|t| t.loan_id.as_deref()).collect();
     let mut loan_ids: BTreeSet<String> = own.iter().map(|id| (*id).to_owned()).collect();
     let mut through = Vec::new();
     if !payers.is_empty() {
         // A much-paid payer is reached from thousands of loans; only those of the borrowers
-        // whose home the new transfers pay can come back home through it.
-        let borrowers = distinct(homes.iter().map(|(_, borrower)| borrower.clone()));
+        // whose home the new transfers pay from outside can come back home through it (a
+        // borrower paying its own related party brings nothing back to its own loans).
+        let borrowers: Vec<String> = borrowers.into_iter().collect();
         let reach = repo::loans_reaching(conn, since, &payers)?;
         loan_ids.extend(repo::loans_of_borrowers(conn, &reach.loans, &borrowers)?);
         through = reach.through;
