@@ -25,7 +25,7 @@ use loanwatch_domain::{
         Tier,
         flow::{
             FlowMonitor, FlowRules, Hit, PartyInfo, PartyKind, SettlementVolume, Transfer,
-            WatchedLoan,
+            WatchedLoan, brought_home,
         },
         ruleset::RuleSet,
         warning::{WarningStatus, period},
@@ -242,11 +242,7 @@ pub fn evaluate_new(
         let Some(to) = homes.get(&t.to_party) else {
             continue;
         };
-        let from = homes.get(&t.from_party);
-        let back: Vec<&String> = to
-            .iter()
-            .filter(|b| from.is_none_or(|f| !f.contains(*b)))
-            .collect();
+        let back: Vec<&String> = brought_home(to, homes.get(&t.from_party)).collect();
         if !back.is_empty() {
             payers.insert(t.from_party.clone());
             borrowers.extend(back.into_iter().cloned());
@@ -269,12 +265,8 @@ pub fn evaluate_new(
         return Ok(Vec::new());
     }
     let loan_ids: Vec<String> = loan_ids.into_iter().collect();
+    // Every loan chosen has new proceeds or a home a new transfer pays from outside.
     let mut watch = Watch::load(conn, Watched::ById(&loan_ids))?;
-    // A loan the payer was reached from matters only when a new transfer pays its home.
-    watch.loans.retain(|l| {
-        new.iter()
-            .any(|t| t.loan_id.as_deref() == Some(l.loan_id.as_str()) || l.is_home(&t.to_party))
-    });
     if watch.loans.is_empty() {
         return Ok(Vec::new());
     }

@@ -181,11 +181,16 @@ pub struct WatchedLoan {
     pub disbursed_on: NaiveDate,
 }
 
-impl WatchedLoan {
-    /// Whether money reaching `party` has come home: the borrower or a related party.
-    pub fn is_home(&self, party: &str) -> bool {
-        party == self.borrower || self.related.contains(party)
-    }
+/// The borrowers a transfer can bring money back to, given `to`, the borrowers whose home (own
+/// party or a related party) the payee is, and `from`, those whose home the payer is: the homes
+/// it reaches from outside. Money moving inside a home brings nothing back to that home's loans,
+/// as flow-back in [`FlowMonitor`] is money coming home from outside it.
+pub fn brought_home<'a, B: Ord>(
+    to: &'a BTreeSet<B>,
+    from: Option<&'a BTreeSet<B>>,
+) -> impl Iterator<Item = &'a B> {
+    to.iter()
+        .filter(move |b| from.is_none_or(|f| !f.contains(*b)))
 }
 
 /// One transfer between parties.
@@ -1081,6 +1086,25 @@ mod tests {
             flow_backs - two_hops
         );
         assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn money_is_brought_home_only_from_outside_the_home() {
+        let set = |names: &[&str]| {
+            names
+                .iter()
+                .map(|n| (*n).to_owned())
+                .collect::<BTreeSet<_>>()
+        };
+        let to = set(&["B1", "B2"]);
+        let all =
+            |from: Option<&BTreeSet<String>>| brought_home(&to, from).cloned().collect::<Vec<_>>();
+        // From a stranger: back to every home the payee belongs to.
+        assert_eq!(all(None), ["B1", "B2"]);
+        // From inside B1's home (the borrower paying its related party): only to B2's.
+        assert_eq!(all(Some(&set(&["B1"]))), ["B2"]);
+        // From inside both: nowhere.
+        assert!(all(Some(&set(&["B2", "B1", "B3"]))).is_empty());
     }
 
     #[test]

@@ -153,8 +153,8 @@ pub fn homes_of(conn: &mut DbConn, party_ids: &[String]) -> StoreResult<Vec<(Str
         out.extend(
             parties::table
                 .filter(parties::id.in_keys(chunk))
-                .select((parties::id, parties::borrower_id.assume_not_null()))
                 .filter(parties::borrower_id.is_not_null())
+                .select((parties::id, parties::borrower_id.assume_not_null()))
                 .load::<(String, String)>(conn)?,
         );
         out.extend(
