@@ -283,7 +283,9 @@ pub struct Warning {
     pub raised_on: NaiveDate,
     /// Why, for a person.
     pub detail: String,
-    /// The facts behind it: transfer ids, statement periods, signal ids.
+    /// The facts behind it: transfer ids, `statement:{period}`, `signal:{id}`,
+    /// `collateral:{id}`, `loan:{id}` (a workflow rule's loan, or the loan whose proceeds sit
+    /// unused), `settlement:{YYYY-MM}:{fen}` (each month's settlement volume compared).
     pub facts: Vec<String>,
     /// Where it stands.
     pub status: WarningStatus,

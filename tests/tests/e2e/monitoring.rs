@@ -1031,6 +1031,14 @@ fn settlement_falling_is_found_by_the_nightly_batch(app: &TestApp) -> anyhow::Re
         detail.contains("3,000,000.00") && detail.contains("600,000.00"),
         "{w}"
     );
+    // The facts are the six months compared, with their volumes in fen.
+    let months: Vec<String> = (5..=10)
+        .map(|m| {
+            let fen = if m <= 7 { 100_000_000 } else { 20_000_000 };
+            format!("settlement:2026-{m:02}:{fen}")
+        })
+        .collect();
+    assert_eq!(w["facts"], json!(months), "{w}");
     assert!(
         w["task_id"].is_string(),
         "a yellow warning creates its task: {w}"

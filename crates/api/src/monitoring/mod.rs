@@ -476,7 +476,7 @@ impl From<LoanHit> for Finding {
             tier: h.hit.tier,
             on: h.hit.on,
             period: period(h.hit.on),
-            facts: h.hit.transfers,
+            facts: h.hit.transfers.into_iter().chain(h.hit.facts).collect(),
             detail: h.hit.detail,
         }
     }

@@ -219,6 +219,9 @@ pub struct Hit {
     pub tier: Tier,
     /// The transfers behind it, oldest first.
     pub transfers: Vec<String>,
+    /// The other facts behind it: the loan whose proceeds sit unused (`loan:{id}`), the monthly
+    /// settlement volumes compared (`settlement:{YYYY-MM}:{fen}`, oldest first).
+    pub facts: Vec<String>,
     /// The day it refers to (deduplication is per borrower, rule and month of this day).
     pub on: NaiveDate,
     /// Why, for a person.
@@ -390,6 +393,7 @@ impl<'a> Engine<'a> {
             rule,
             tier,
             transfers,
+            facts: Vec::new(),
             on: t.at.date(),
             detail,
         };
@@ -580,6 +584,7 @@ impl<'a> Engine<'a> {
                 rule: FlowRule::IdleProceeds,
                 tier: Tier::Yellow,
                 transfers: Vec::new(),
+                facts: vec![format!("loan:{}", loan.loan_id)],
                 on: as_of,
                 detail: format!(
                     "{} of {} yuan unused {days} days after disbursement",
@@ -756,17 +761,34 @@ impl<'a> FlowMonitor<'a> {
 }
 
 /// Whether the borrower's settlement volume at this bank fell: `monthly_fen` holds the settled
-/// volume of consecutive months, oldest first, ending with the last full month.
-pub fn settlement_falling(rules: &FlowRules, monthly_fen: &[i64], on: NaiveDate) -> Option<Hit> {
+/// volume of consecutive months from the month of `first`, oldest first, ending with the last
+/// full month. The facts are the six months compared, with their volumes.
+pub fn settlement_falling(
+    rules: &FlowRules,
+    first: NaiveDate,
+    monthly_fen: &[i64],
+    on: NaiveDate,
+) -> Option<Hit> {
     let [.., a, b, c, d, e, f] = monthly_fen else {
         return None;
     };
     let before = a + b + c;
     let after = d + e + f;
+    let skipped = monthly_fen.len() - 6;
     (before > 0 && (before - after) * 100 >= before * rules.settlement_fall_pct).then(|| Hit {
         rule: FlowRule::SettlementFalling,
         tier: Tier::Yellow,
         transfers: Vec::new(),
+        facts: [a, b, c, d, e, f]
+            .iter()
+            .enumerate()
+            .map(|(i, fen)| {
+                let month = first
+                    .checked_add_months(Months::new((skipped + i) as u32))
+                    .unwrap_or(first);
+                format!("settlement:{}:{fen}", month.format("%Y-%m"))
+            })
+            .collect(),
         on,
         detail: format!(
             "settlement at this bank fell from {} to {} yuan over the last three months",
@@ -840,7 +862,7 @@ impl SettlementVolume {
             .by_party
             .values()
             .filter_map(|(loan, months)| {
-                settlement_falling(rules, months, as_of).map(|hit| (loan.clone(), hit))
+                settlement_falling(rules, self.from, months, as_of).map(|hit| (loan.clone(), hit))
             })
             .collect();
         out.sort_by(|a, b| a.0.cmp(&b.0));
@@ -1309,16 +1331,39 @@ mod tests {
         assert!(found.contains(&("L2".to_owned(), FlowRule::FlowBack)));
         assert!(found.contains(&("L2".to_owned(), FlowRule::LargeTransfer)));
         assert!(found.contains(&("L2".to_owned(), FlowRule::IdleProceeds)));
+        // Idle proceeds rest on the loan itself.
+        for (l, h) in live
+            .iter()
+            .filter(|(_, h)| h.rule == FlowRule::IdleProceeds)
+        {
+            assert_eq!(h.facts, [format!("loan:{l}")]);
+        }
     }
 
     #[test]
     fn settlement_falling_compares_the_last_three_months_with_the_three_before() {
         let on = NaiveDate::from_ymd_opt(2026, 7, 1).unwrap_or_default();
+        let first = NaiveDate::from_ymd_opt(2025, 12, 1).unwrap_or_default();
         let rules = FlowRules::default();
-        assert!(settlement_falling(&rules, &[100, 100, 100, 60, 70, 80], on).is_some());
-        assert!(settlement_falling(&rules, &[100, 100, 100, 80, 80, 80], on).is_none());
-        assert!(settlement_falling(&rules, &[100, 100, 100, 60], on).is_none());
-        assert!(settlement_falling(&rules, &[0, 0, 0, 0, 0, 0], on).is_none());
+        let hit = settlement_falling(&rules, first, &[5, 100, 100, 100, 60, 70, 80], on);
+        assert_eq!(
+            hit.map(|h| h.facts),
+            Some(
+                [
+                    "2026-01:100",
+                    "2026-02:100",
+                    "2026-03:100",
+                    "2026-04:60",
+                    "2026-05:70",
+                    "2026-06:80"
+                ]
+                .map(|f| format!("settlement:{f}"))
+                .to_vec()
+            )
+        );
+        assert!(settlement_falling(&rules, first, &[100, 100, 100, 80, 80, 80], on).is_none());
+        assert!(settlement_falling(&rules, first, &[100, 100, 100, 60], on).is_none());
+        assert!(settlement_falling(&rules, first, &[0, 0, 0, 0, 0, 0], on).is_none());
     }
 
     #[test]
@@ -1351,6 +1396,15 @@ mod tests {
         assert_eq!(hits[0].0, "L1");
         assert!(
             hits[0].1.detail.contains("3,000,000.00") && hits[0].1.detail.contains("600,000.00")
+        );
+        let facts = &hits[0].1.facts;
+        assert_eq!(
+            (facts.len(), facts.first(), facts.last()),
+            (
+                6,
+                Some(&"settlement:2026-05:100000000".to_owned()),
+                Some(&"settlement:2026-10:20000000".to_owned())
+            )
         );
         v.add(&pay("self", day(9), "borrower", "borrower", 1_000_000));
         // 3,000,000 against 1,600,000: a fall of 46%, still over 30%.
