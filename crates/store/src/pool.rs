@@ -87,7 +87,7 @@ fn server_pool(url: &DatabaseUrl, size: u32, restart_at: i32) -> StoreResult<Poo
         .spawn(move || {
             // Nothing is ever sent: the channel closes when the pool's manager is dropped.
             while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-                if let Err(e) = background_checkpoint(&mut conn, restart_at) {
+                if let Err(e) = background_checkpoint(&mut conn, restart_at, RESTART_PATIENCE) {
                     tracing::warn!(error = %e, "SQLite checkpoint failed; retrying");
                 }
             }
@@ -129,22 +129,22 @@ fn pool_of(
 
 /// What a checkpoint of a SQLite write-ahead log did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, diesel::QueryableByName)]
-pub struct Checkpoint {
+struct Checkpoint {
     /// Whether it could not finish: a reader or writer it waits for (`RESTART`), or another
     /// checkpoint, was in the way.
     #[diesel(sql_type = diesel::sql_types::Integer)]
-    pub busy: i32,
+    busy: i32,
     /// Frames in the log.
     #[diesel(sql_type = diesel::sql_types::Integer)]
-    pub log: i32,
+    log: i32,
     /// Frames of it copied back into the database.
     #[diesel(sql_type = diesel::sql_types::Integer)]
-    pub checkpointed: i32,
+    checkpointed: i32,
 }
 
 /// How a checkpoint treats the connections it meets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CheckpointMode {
+enum CheckpointMode {
     /// Copies as much of the log as no reader still needs, waiting for nobody.
     Passive,
     /// Waits for the writer and blocks the next one while it copies all of the log, then waits
@@ -153,7 +153,7 @@ pub enum CheckpointMode {
 }
 
 /// Checkpoints a SQLite write-ahead log; `None` on PostgreSQL.
-pub fn checkpoint(conn: &mut DbConn, mode: CheckpointMode) -> StoreResult<Option<Checkpoint>> {
+fn checkpoint(conn: &mut DbConn, mode: CheckpointMode) -> StoreResult<Option<Checkpoint>> {
     let DbConn::Sqlite(c) = conn else {
         return Ok(None);
     };
@@ -174,8 +174,14 @@ pub fn checkpoint(conn: &mut DbConn, mode: CheckpointMode) -> StoreResult<Option
 /// first. Past `restart_at`, it restarts the log, which holds the writers back while it copies
 /// what is left. So it first catches up passively: each pass copies what the writers appended
 /// during the one before, which at a copy rate several times the append rate leaves the restart
-/// a few milliseconds of writes to copy.
-fn background_checkpoint(conn: &mut DbConn, restart_at: i32) -> StoreResult<Option<Checkpoint>> {
+/// a few milliseconds of writes to copy. The restart also waits, writers held back, for the
+/// readers still in the log to finish; it waits at most `patience` for them (and for the writer
+/// it must follow), then gives up until the next round, so a long read never stops the writers.
+fn background_checkpoint(
+    conn: &mut DbConn,
+    restart_at: i32,
+    patience: Duration,
+) -> StoreResult<Option<Checkpoint>> {
     let first = checkpoint(conn, CheckpointMode::Passive)?;
     if first.is_none_or(|c| c.log < restart_at) {
         return Ok(first);
@@ -183,8 +189,12 @@ fn background_checkpoint(conn: &mut DbConn, restart_at: i32) -> StoreResult<Opti
     for _ in 0..CATCH_UP_PASSES {
         checkpoint(conn, CheckpointMode::Passive)?;
     }
+    diesel::sql_query(format!("PRAGMA busy_timeout = {}", patience.as_millis())).execute(conn)?;
     checkpoint(conn, CheckpointMode::Restart)
 }
+
+/// How long a restart of the log may hold the writers back waiting for others.
+const RESTART_PATIENCE: Duration = Duration::from_millis(100);
 
 /// Passive passes before a restart.
 const CATCH_UP_PASSES: usize = 3;
@@ -249,6 +259,22 @@ mod tests {
     /// Frames in the log after a write that follows the background checkpoint, when a reader held
     /// back the first part of that checkpoint and the writer appended meanwhile.
     fn log_after_a_held_back_checkpoint(restart_at: i32) -> StoreResult<i32> {
+        let (done, log) = held_back_checkpoint(
+            restart_at,
+            Duration::from_millis(300),
+            Duration::from_secs(10),
+        )?;
+        assert!(done.is_some_and(|c| c.busy == 0), "{done:?}");
+        Ok(log)
+    }
+
+    /// The background checkpoint while a reader holds its snapshot of the first half of the log
+    /// for `hold`, and the frames in the log after the next write.
+    fn held_back_checkpoint(
+        restart_at: i32,
+        hold: Duration,
+        patience: Duration,
+    ) -> StoreResult<(Option<Checkpoint>, i32)> {
         use diesel::Connection;
         let dir = tempfile::tempdir().map_err(|e| StoreError::Config(e.to_string()))?;
         let url = DatabaseUrl::Sqlite(dir.path().join("lw.db"));
@@ -264,21 +290,20 @@ mod tests {
             conn.transaction(|c| {
                 diesel::sql_query("SELECT b FROM filler LIMIT 1").execute(c)?;
                 let _ = holding.send(());
-                std::thread::sleep(Duration::from_millis(300));
+                std::thread::sleep(hold);
                 Ok::<_, StoreError>(())
             })
         });
         held.recv()
             .map_err(|_| StoreError::Config("the reader did not start".into()))?;
         fill(&mut writer, 32)?;
-        let done = background_checkpoint(&mut url.connect()?, restart_at)?;
+        let done = background_checkpoint(&mut url.connect()?, restart_at, patience)?;
         reader
             .join()
             .map_err(|_| StoreError::Config("the reader panicked".into()))??;
-        assert!(done.is_some_and(|c| c.busy == 0), "{done:?}");
         fill(&mut writer, 1)?;
         let after = checkpoint(&mut writer, CheckpointMode::Passive)?;
-        Ok(after.map_or(-1, |c| c.log))
+        Ok((done, after.map_or(-1, |c| c.log)))
     }
 
     #[test]
@@ -292,6 +317,17 @@ mod tests {
         // starts the log over.
         let restarted = log_after_a_held_back_checkpoint(48)?;
         assert!((1..8).contains(&restarted), "{restarted} frames");
+        Ok(())
+    }
+
+    #[test]
+    fn a_restart_gives_up_on_a_long_reader_rather_than_hold_the_writers_back() -> StoreResult<()> {
+        // The reader reads for 2 s; the restart waits 50 ms for it, writers held back, then
+        // leaves the log to grow until a later round finds no reader in the way.
+        let (done, log) =
+            held_back_checkpoint(48, Duration::from_secs(2), Duration::from_millis(50))?;
+        assert!(done.is_some_and(|c| c.busy == 1), "{done:?}");
+        assert!(log > 64, "{log} frames");
         Ok(())
     }
 
