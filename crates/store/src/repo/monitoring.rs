@@ -5,7 +5,7 @@
 //! them, other roles those booked in their subtree. Parties, accounts and transfers are reached
 //! through a borrower the caller may see; rule sets are the institution's, not customer data.
 
-use crate::keys::InKeys;
+use crate::keys::{InKeys, KeyIn};
 use std::collections::BTreeSet;
 
 use chrono::{NaiveDate, NaiveDateTime};
@@ -255,6 +255,19 @@ pub struct Reach {
     pub through: Vec<String>,
 }
 
+/// Transfers to one of `payees` booked since `since`: a range of the index `fund_transfers_to`
+/// (to_party, booked_at, from_party, loan_id) per payee.
+type PaidTo = diesel::dsl::Filter<
+    diesel::dsl::Filter<fund_transfers::table, KeyIn<fund_transfers::to_party>>,
+    diesel::dsl::GtEq<fund_transfers::booked_at, NaiveDateTime>,
+>;
+
+fn paid_to(payees: &[String], since: NaiveDateTime) -> PaidTo {
+    fund_transfers::table
+        .filter(fund_transfers::to_party.in_keys(payees))
+        .filter(fund_transfers::booked_at.ge(since))
+}
+
 /// The loans whose proceeds, booked since `since`, went to one of `payers`, or to someone who
 /// then paid one of them: the loans a transfer from a payer can bring back home (flow-back in one
 /// or two hops). A superset: the order of the hops and the amounts are the rules' to judge.
@@ -263,14 +276,9 @@ pub fn loans_reaching(
     since: NaiveDateTime,
     payers: &[String],
 ) -> StoreResult<Reach> {
-    let paid_to = |chunk: &[String]| {
-        fund_transfers::table
-            .filter(fund_transfers::to_party.in_keys(chunk))
-            .filter(fund_transfers::booked_at.ge(since))
-    };
     let proceeds_to = |conn: &mut DbConn, parties: &[String]| {
         chunked(parties, |chunk| {
-            Ok(paid_to(chunk)
+            Ok(paid_to(chunk, since)
                 .filter(fund_transfers::loan_id.is_not_null())
                 .select(fund_transfers::loan_id.assume_not_null())
                 .distinct()
@@ -279,7 +287,7 @@ pub fn loans_reaching(
     };
     let mut loans: BTreeSet<String> = proceeds_to(conn, payers)?.into_iter().collect();
     let before: BTreeSet<String> = chunked(payers, |chunk| {
-        Ok(paid_to(chunk)
+        Ok(paid_to(chunk, since)
             .select(fund_transfers::from_party)
             .distinct()
             .load::<String>(conn)?)
@@ -303,9 +311,7 @@ pub fn proceeds_to_since(
     payees: &[String],
 ) -> StoreResult<Vec<TransferRow>> {
     chunked_pairs(payees, loan_ids, |payee, chunk| {
-        Ok(fund_transfers::table
-            .filter(fund_transfers::to_party.in_keys(payee))
-            .filter(fund_transfers::booked_at.ge(since))
+        Ok(paid_to(payee, since)
             .filter(fund_transfers::loan_id.in_keys(chunk))
             .select(TransferRow::as_select())
             .load(conn)?)
@@ -320,12 +326,10 @@ pub fn transfers_between(
     payees: &[String],
 ) -> StoreResult<Vec<TransferRow>> {
     chunked_pairs(payees, payers, |payee, payer| {
-        Ok(fund_transfers::table
-            .filter(fund_transfers::to_party.in_keys(payee))
+        Ok(paid_to(payee, since)
             .filter(fund_transfers::from_party.in_keys(payer))
-            .filter(fund_transfers::booked_at.ge(since))
             .select(TransferRow::as_select())
-            .load::<TransferRow>(conn)?)
+            .load(conn)?)
     })
 }
 
