@@ -164,6 +164,26 @@ fn set_mmap_size(conn: &mut SqliteConnection, bytes: i64) -> Result<(), diesel::
     Ok(())
 }
 
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// Whether this SQLite library plans a statement once whatever values are bound to it: the
+/// query planner stability guarantee, compiled in (`SQLITE_ENABLE_QPSG`) for every build from
+/// this repository by `.cargo/config.toml`. Without it, once `ANALYZE` has stored
+/// `sqlite_stat4` samples, SQLite plans a cached lookup again each time a new key is bound to it:
+/// 9% of the transfer writer's time, and group commit's p99 at 2,000 posted transfers a second
+/// was 191–419 ms against 39–47 ms with it.
+pub fn plans_are_stable(conn: &mut SqliteConnection) -> Result<bool, diesel::result::Error> {
+    Ok(diesel::sql_query(
+        "SELECT COUNT(*) AS n FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG'",
+    )
+    .get_result::<Count>(conn)?
+    .n > 0)
+}
+
 /// Turns off the memory map of a SQLite connection (nothing on PostgreSQL), for connections
 /// that serve many short transactions while others write. SQLite drops a connection's map
 /// whenever it finds the database changed at the start of a read, so every request after a

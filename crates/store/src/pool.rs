@@ -113,7 +113,15 @@ fn pool_of(
         })?;
     }
     // Fail fast with the real reason rather than r2d2's generic timeout.
-    drop(url.connect()?);
+    if let DbConn::Sqlite(conn) = &mut url.connect()?
+        && !crate::conn::plans_are_stable(conn)?
+    {
+        tracing::warn!(
+            "this SQLite library was built without SQLITE_ENABLE_QPSG (build from the \
+             repository's root, where .cargo/config.toml sets it): once ANALYZE has run, every \
+             keyed lookup is planned again each time it is used"
+        );
+    }
     r2d2::Pool::builder()
         .max_size(size.max(1))
         // Checking every connection on checkout costs a round trip per request; a broken
@@ -218,6 +226,20 @@ mod tests {
     struct AutoCheckpoint {
         #[diesel(sql_type = diesel::sql_types::BigInt)]
         wal_autocheckpoint: i64,
+    }
+
+    #[test]
+    fn sqlite_keeps_a_statements_plan_whatever_is_bound_to_it() -> StoreResult<()> {
+        let dir = tempfile::tempdir().map_err(|e| StoreError::Config(e.to_string()))?;
+        let DbConn::Sqlite(mut conn) = DatabaseUrl::Sqlite(dir.path().join("lw.db")).connect()?
+        else {
+            return Err(StoreError::Config("not SQLite".into()));
+        };
+        assert!(
+            crate::conn::plans_are_stable(&mut conn)?,
+            "SQLite was built without SQLITE_ENABLE_QPSG: .cargo/config.toml did not apply"
+        );
+        Ok(())
     }
 
     #[test]
