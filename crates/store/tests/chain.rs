@@ -48,6 +48,42 @@ fn chain_scenario(conn: &mut DbConn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// The statements that lock and move the audit head, and on PostgreSQL the one that makes a
+/// read transaction a read-only snapshot, are prepared once per connection and kept in diesel's
+/// statement cache, not prepared again in every transaction.
+fn head_statements_scenario(conn: &mut DbConn) -> Result<(), StoreError> {
+    use diesel::connection::{Connection, InstrumentationEvent};
+    migrate::run_pending(conn)?;
+    let cached = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = cached.clone();
+    conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
+        if let InstrumentationEvent::CacheQuery { sql, .. } = event
+            && (sql.starts_with("UPDATE audit_head") || sql.starts_with("SET TRANSACTION"))
+            && let Ok(mut seen) = seen.lock()
+        {
+            seen.push(sql.to_owned());
+        }
+    });
+    for i in 0..3 {
+        audit::write(conn, ctx(), |tx| {
+            tx.audit("test.write", "thing", &i.to_string(), &json!({}))?;
+            Ok::<_, StoreError>(())
+        })?;
+    }
+    for _ in 0..3 {
+        audit::read(conn, audit::verify)?;
+    }
+    let cached = cached.lock().map(|c| c.clone()).unwrap_or_default();
+    let read_only = usize::from(matches!(conn, DbConn::Postgres(_)));
+    assert_eq!(cached.len(), 2 + read_only, "{cached:?}");
+    assert!(
+        cached.iter().any(|sql| sql.contains("RETURNING")),
+        "{cached:?}"
+    );
+    assert_eq!(audit::verify(conn)?.entries, 3);
+    Ok(())
+}
+
 fn idempotency_scenario(conn: &mut DbConn) -> Result<(), StoreError> {
     migrate::run_pending(conn)?;
     let now = audit::now();
@@ -114,6 +150,20 @@ fn postgres_audit_chain_is_linear_and_detects_tampering() -> Result<(), Box<dyn 
         return Ok(());
     };
     Ok(chain_scenario(&mut db.database_url().connect()?)?)
+}
+
+#[test]
+fn sqlite_prepares_the_audit_head_statements_once() -> Result<(), Box<dyn std::error::Error>> {
+    let (_dir, mut conn) = sqlite()?;
+    Ok(head_statements_scenario(&mut conn)?)
+}
+
+#[test]
+fn postgres_prepares_the_audit_head_statements_once() -> Result<(), Box<dyn std::error::Error>> {
+    let Some(db) = TestPostgres::create() else {
+        return Ok(());
+    };
+    Ok(head_statements_scenario(&mut db.database_url().connect()?)?)
 }
 
 #[test]
