@@ -99,7 +99,7 @@ pub struct FlowBenchReport {
     pub parties: usize,
     /// Transfers in the stream.
     pub transfers: u64,
-    /// Seconds to generate and store the stream (multi-row inserts, 10,000 a transaction).
+    /// Seconds to generate and store the stream (10,000 a transaction, inserted as `insert_rows!` does).
     pub store_seconds: f64,
     /// Seconds of the in-memory evaluation on one core.
     pub eval_seconds: f64,
@@ -1184,7 +1184,7 @@ pub fn print(
     )?;
     writeln!(
         out,
-        "  stored:        {:>9.3} s   {:>10.0} transfers/s (generated, hashed, multi-row inserts)",
+        "  stored:        {:>9.3} s   {:>10.0} transfers/s (generated, hashed, stored 10,000 a transaction)",
         r.store_seconds,
         r.transfers as f64 / r.store_seconds
     )?;

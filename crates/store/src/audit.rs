@@ -107,11 +107,12 @@ impl WriteTx<'_> {
     /// Stores the entries appended so far.
     fn store_entries(&mut self) -> StoreResult<()> {
         // 10 columns a row: 1,000 rows stay under both backends' limits on bound parameters.
-        for chunk in self.entries.chunks(1000) {
-            crate::on_backend!(self.conn, |c| diesel::insert_into(audit_log::table)
-                .values(chunk)
-                .execute(c))?;
-        }
+        crate::insert_rows!(
+            &mut *self.conn,
+            audit_log::table,
+            self.entries.as_slice(),
+            1000
+        )?;
         self.entries.clear();
         Ok(())
     }

@@ -245,6 +245,33 @@ macro_rules! on_backend {
     };
 }
 
+/// Inserts the rows of the slice `$rows` into `$table`; evaluates to the rows inserted, or the
+/// first error. diesel prepares a multi-row insert afresh each time it runs (its text depends on
+/// the number of rows), but keeps a single-row insert of a type that binds every column
+/// (`treat_none_as_default_value = false`) prepared on the connection. So on SQLite, where
+/// running a prepared statement costs no round trip, every row goes in through the one kept
+/// statement; on PostgreSQL one row alone does (a statement prepared afresh is a round trip
+/// more), and more go in as multi-row inserts of at most `$chunk` rows. The common case, a
+/// posted transfer and its audit entry, is one row each.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr, $chunk:expr) => {
+        match ($conn, $rows) {
+            ($crate::DbConn::Sqlite(c), rows) => rows.iter().try_fold(0, |n, row| {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values(row), c)
+                    .map(|m| n + m)
+            }),
+            ($crate::DbConn::Postgres(c), [row]) => {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values(row), c)
+            }
+            ($crate::DbConn::Postgres(c), rows) => rows.chunks($chunk).try_fold(0, |n, chunk| {
+                diesel::RunQueryDsl::execute(diesel::insert_into($table).values(chunk), c)
+                    .map(|m| n + m)
+            }),
+        }
+    };
+}
+
 /// Plans the rest of the current transaction's queries as index lookups on PostgreSQL
 /// (`SET LOCAL enable_seqscan = off`); nothing on SQLite. For batches that look rows up by key,
 /// a page at a time, in tables they fill as they go (warnings, tasks, health). PostgreSQL keeps

@@ -48,9 +48,10 @@ fn chain_scenario(conn: &mut DbConn) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// The statements that lock and move the audit head, and on PostgreSQL the one that makes a
-/// read transaction a read-only snapshot, are prepared once per connection and kept in diesel's
-/// statement cache, not prepared again in every transaction.
+/// The statements that lock and move the audit head, the insert of a write's one audit entry,
+/// and on PostgreSQL the one that makes a read transaction a read-only snapshot, are prepared
+/// once per connection and kept in diesel's statement cache, not prepared again in every
+/// transaction.
 fn head_statements_scenario(conn: &mut DbConn) -> Result<(), StoreError> {
     use diesel::connection::{Connection, InstrumentationEvent};
     migrate::run_pending(conn)?;
@@ -58,7 +59,9 @@ fn head_statements_scenario(conn: &mut DbConn) -> Result<(), StoreError> {
     let seen = cached.clone();
     conn.set_instrumentation(move |event: InstrumentationEvent<'_>| {
         if let InstrumentationEvent::CacheQuery { sql, .. } = event
-            && (sql.starts_with("UPDATE audit_head") || sql.starts_with("SET TRANSACTION"))
+            && (sql.starts_with("UPDATE audit_head")
+                || sql.starts_with("SET TRANSACTION")
+                || sql.starts_with("INSERT INTO"))
             && let Ok(mut seen) = seen.lock()
         {
             seen.push(sql.to_owned());
@@ -70,17 +73,32 @@ fn head_statements_scenario(conn: &mut DbConn) -> Result<(), StoreError> {
             Ok::<_, StoreError>(())
         })?;
     }
+    // Two entries: the kept statement twice on SQLite; on PostgreSQL one multi-row insert,
+    // which diesel does not keep.
+    audit::write(conn, ctx(), |tx| {
+        tx.audit("test.write", "thing", "3", &json!({}))?;
+        tx.audit("test.write", "thing", "4", &json!({}))?;
+        Ok::<_, StoreError>(())
+    })?;
     for _ in 0..3 {
         audit::read(conn, audit::verify)?;
     }
     let cached = cached.lock().map(|c| c.clone()).unwrap_or_default();
     let read_only = usize::from(matches!(conn, DbConn::Postgres(_)));
-    assert_eq!(cached.len(), 2 + read_only, "{cached:?}");
+    assert_eq!(cached.len(), 3 + read_only, "{cached:?}");
     assert!(
         cached.iter().any(|sql| sql.contains("RETURNING")),
         "{cached:?}"
     );
-    assert_eq!(audit::verify(conn)?.entries, 3);
+    assert_eq!(
+        cached
+            .iter()
+            .filter(|sql| sql.starts_with("INSERT INTO") && sql.contains("audit_log"))
+            .count(),
+        1,
+        "{cached:?}"
+    );
+    assert_eq!(audit::verify(conn)?.entries, 5);
     Ok(())
 }
 
@@ -153,13 +171,13 @@ fn postgres_audit_chain_is_linear_and_detects_tampering() -> Result<(), Box<dyn 
 }
 
 #[test]
-fn sqlite_prepares_the_audit_head_statements_once() -> Result<(), Box<dyn std::error::Error>> {
+fn sqlite_prepares_the_audit_statements_once() -> Result<(), Box<dyn std::error::Error>> {
     let (_dir, mut conn) = sqlite()?;
     Ok(head_statements_scenario(&mut conn)?)
 }
 
 #[test]
-fn postgres_prepares_the_audit_head_statements_once() -> Result<(), Box<dyn std::error::Error>> {
+fn postgres_prepares_the_audit_statements_once() -> Result<(), Box<dyn std::error::Error>> {
     let Some(db) = TestPostgres::create() else {
         return Ok(());
     };

@@ -1134,6 +1134,7 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
     use loanwatch_api::monitoring::{
         ingest::{Job, store, store_group},
         routes::check,
+        rules::Parsed,
     };
     let inst = seed_institution(app)?;
     let officer = inst.token("a.officer");
@@ -1235,7 +1236,10 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
     // Together, rolled back; then each alone, in order, committed.
     let mut together = Vec::new();
     let rolled_back = loanwatch_store::write(&mut conn, ctx("group"), |tx| {
-        together = store_group(tx, &jobs, tz)?.iter().map(outcome).collect();
+        together = store_group(tx, &jobs, &mut Parsed::default(), tz)?
+            .iter()
+            .map(outcome)
+            .collect();
         Err::<(), loanwatch_api::ApiError>(diesel::result::Error::RollbackTransaction.into())
     });
     assert!(rolled_back.is_err());
@@ -1314,8 +1318,10 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
             )],
         )?,
     ];
-    let answers = loanwatch_store::write(&mut conn, ctx("group"), |tx| store_group(tx, &jobs, tz))
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let answers = loanwatch_store::write(&mut conn, ctx("group"), |tx| {
+        store_group(tx, &jobs, &mut Parsed::default(), tz)
+    })
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
     let raised: Vec<Vec<String>> = answers.iter().map(|a| rules(&outcome(a))).collect();
     assert_eq!(
         raised,

@@ -135,6 +135,7 @@ impl Batch {
 pub fn check_and_store(
     tx: &mut WriteTx<'_>,
     posted: &[Posted],
+    rules: &mut rules::Parsed,
     tz: Tz,
 ) -> Result<Vec<Answer>, ApiError> {
     let mut refused: Vec<Option<ApiError>> = Vec::with_capacity(posted.len());
@@ -157,7 +158,7 @@ pub fn check_and_store(
             Err(e) => refused.push(Some(e)),
         }
     }
-    let mut stored = store_group(tx, &jobs, tz)?.into_iter();
+    let mut stored = store_group(tx, &jobs, rules, tz)?.into_iter();
     Ok(refused
         .into_iter()
         .map(|r| match r {
@@ -183,13 +184,14 @@ pub fn store(
         checked,
         today,
     };
-    store_alone(tx, &job, tz)
-}
-
-fn store_alone(tx: &mut WriteTx<'_>, job: &Job, tz: Tz) -> Answer {
-    store_group(tx, std::slice::from_ref(job), tz)?
-        .pop()
-        .unwrap_or_else(|| Err(unanswered()))
+    store_group(
+        tx,
+        std::slice::from_ref(&job),
+        &mut rules::Parsed::default(),
+        tz,
+    )?
+    .pop()
+    .unwrap_or_else(|| Err(unanswered()))
 }
 
 fn unanswered() -> ApiError {
@@ -198,9 +200,14 @@ fn unanswered() -> ApiError {
 
 /// Stores the transfers of `jobs` in `tx` as if each had been stored alone, one after the
 /// other: a transfer another job of the group stored first is a replay (409 with other content,
-/// which refuses that job alone). Returns each job's answer, in order. An `Err` of the whole
-/// means the transaction must roll back.
-pub fn store_group(tx: &mut WriteTx<'_>, jobs: &[Job], tz: Tz) -> Result<Vec<Answer>, ApiError> {
+/// which refuses that job alone). The rules are those `rules` holds parsed, or reads. Returns
+/// each job's answer, in order. An `Err` of the whole means the transaction must roll back.
+pub fn store_group(
+    tx: &mut WriteTx<'_>,
+    jobs: &[Job],
+    rules: &mut rules::Parsed,
+    tz: Tz,
+) -> Result<Vec<Answer>, ApiError> {
     let ids = distinct(
         jobs.iter()
             .flat_map(|j| j.checked.rows.iter().map(|(_, r)| r.id.clone())),
@@ -271,7 +278,7 @@ pub fn store_group(tx: &mut WriteTx<'_>, jobs: &[Job], tz: Tz) -> Result<Vec<Ans
     let versions = if all.is_empty() {
         Vec::new()
     } else {
-        rules::load(tx.conn())?
+        rules.load(tx.conn())?
     };
     // Each transfer is judged by the rules in force on its business day.
     let mut by_version: BTreeMap<i32, Vec<TransferRow>> = BTreeMap::new();
@@ -386,6 +393,8 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
     // only when the queue is empty and the pool has no other connection free, so that nobody
     // waits for it.
     let mut held: Option<PooledConn> = None;
+    // The rule sets, parsed once rather than at every group.
+    let mut parsed = rules::Parsed::default();
     let mut next = pending.recv().ok();
     while let Some(first) = next {
         let mut rows = first.posted.batch.len();
@@ -412,7 +421,7 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
         };
         // A bug must not stop ingestion: the group's requests get a 500 (their replies are
         // dropped unanswered), the connection is let go, and the writer goes on.
-        match std::panic::catch_unwind(AssertUnwindSafe(|| write(conn, &jobs, tz))) {
+        match std::panic::catch_unwind(AssertUnwindSafe(|| write(conn, &jobs, &mut parsed, tz))) {
             Ok(answers) => {
                 for (reply, answer) in replies.into_iter().zip(answers) {
                     // The request may have gone (client disconnected); what it sent is stored
@@ -431,6 +440,7 @@ fn serve(pool: &Pool, pending: &mpsc::Receiver<Pending>, tz: Tz, group_rows: usi
             Err(_) => {
                 tracing::error!(jobs = jobs.len(), "the transfer writer panicked on a group");
                 held = None;
+                parsed = rules::Parsed::default();
             }
         }
         next = pending.try_recv().ok().or_else(|| {
@@ -451,9 +461,11 @@ fn unavailable() -> ApiError {
 }
 
 /// Checks and stores a group in one transaction; if that fails, each request alone.
-fn write(conn: &mut DbConn, jobs: &[Posted], tz: Tz) -> Vec<Answer> {
+fn write(conn: &mut DbConn, jobs: &[Posted], rules: &mut rules::Parsed, tz: Tz) -> Vec<Answer> {
     if let [first, _, ..] = jobs {
-        match loanwatch_store::write(conn, first.ctx.clone(), |tx| check_and_store(tx, jobs, tz)) {
+        match loanwatch_store::write(conn, first.ctx.clone(), |tx| {
+            check_and_store(tx, jobs, rules, tz)
+        }) {
             Ok(answers) => return answers,
             Err(e) => tracing::warn!(
                 error = %e,
@@ -465,7 +477,7 @@ fn write(conn: &mut DbConn, jobs: &[Posted], tz: Tz) -> Vec<Answer> {
     jobs.iter()
         .map(|job| {
             loanwatch_store::write(conn, job.ctx.clone(), |tx| {
-                check_and_store(tx, std::slice::from_ref(job), tz)
+                check_and_store(tx, std::slice::from_ref(job), rules, tz)
             })
             .and_then(|mut answers| answers.pop().unwrap_or_else(|| Err(unanswered())))
         })

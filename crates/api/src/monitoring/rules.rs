@@ -1,10 +1,13 @@
 //! Rule-set versions (预警规则): drafts, activation from a day, backtests over stored history,
 //! and the nightly batch that evaluates the whole portfolio with the version in force.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap},
+    sync::Arc,
+};
 
 use actix_web::{HttpResponse, get, post, web};
-use chrono::{Duration, NaiveDate};
+use chrono::{Duration, NaiveDate, NaiveDateTime};
 use loanwatch_api_types::{
     Problem,
     monitoring::{
@@ -76,9 +79,45 @@ fn parsed(row: RuleSetRow) -> Result<Version<RuleSet>, ApiError> {
     })
 }
 
-/// Every stored version, parsed.
-pub fn load(conn: &mut DbConn) -> Result<Vec<Version<RuleSet>>, ApiError> {
-    repo::rule_sets(conn)?.into_iter().map(parsed).collect()
+/// Parsed rule sets kept from one transaction to the next by a caller that judges often (the
+/// transfer writer judges every group it stores).
+///
+/// A stored definition never changes: a new definition is a new version, and activating a draft
+/// sets only its first day. So a version parsed once stays good for as long as its row is the
+/// same row. Each [`Parsed::load`] reads every version's number, first day and creation time, and
+/// reads and parses a definition only for a version it has not seen in that row.
+#[derive(Debug, Default)]
+pub struct Parsed {
+    by_version: HashMap<i32, (NaiveDateTime, Arc<RuleSet>)>,
+}
+
+impl Parsed {
+    /// Every stored version, oldest first, as the transaction of `conn` sees them.
+    pub fn load(&mut self, conn: &mut DbConn) -> Result<Vec<Version<Arc<RuleSet>>>, ApiError> {
+        let heads = repo::rule_set_heads(conn)?;
+        // A version gone (a database restored from an older copy) is forgotten.
+        self.by_version
+            .retain(|v, _| heads.iter().any(|(version, ..)| version == v));
+        let mut versions = Vec::with_capacity(heads.len());
+        for (version, active_from, created_at) in heads {
+            let rules = match self.by_version.get(&version) {
+                Some((created, rules)) if *created == created_at => Arc::clone(rules),
+                _ => {
+                    let row = repo::rule_set(conn, version)?;
+                    let rules = Arc::new(definition(&row)?);
+                    self.by_version
+                        .insert(version, (row.created_at, Arc::clone(&rules)));
+                    rules
+                }
+            };
+            versions.push(Version {
+                version,
+                active_from,
+                rules,
+            });
+        }
+        Ok(versions)
+    }
 }
 
 /// The version in force on `day`, alone (what a new fact about a borrower is judged by).
@@ -379,7 +418,7 @@ async fn backtest_rule_set(
     let tz = state.config.time_zone;
     state
         .db(move |conn| {
-            let versions = load(conn)?;
+            let versions = Parsed::default().load(conn)?;
             let tested = versions
                 .iter()
                 .find(|v| v.version == version)
@@ -491,4 +530,102 @@ fn monitor(
         raised: raised.len() as u64 + health.raised,
         borrowers: health.borrowers,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::RunQueryDsl;
+
+    use super::*;
+
+    fn ok<T>(r: Result<T, ApiError>) -> anyhow::Result<T> {
+        r.map_err(|e| anyhow::anyhow!("{e}"))
+    }
+
+    fn draft(conn: &mut DbConn, rules: &RuleSet) -> anyhow::Result<i32> {
+        let definition = serde_json::to_string(rules)?;
+        ok(loanwatch_store::write(
+            conn,
+            job_context(day(2026, 12, 1)),
+            |tx| {
+                let now = tx.now();
+                let actor = tx.actor().to_owned();
+                Ok(repo::insert_rule_set(
+                    tx,
+                    RuleSetRow {
+                        version: 0,
+                        definition,
+                        note: None,
+                        active_from: None,
+                        created_by: actor,
+                        created_at: now,
+                        activated_by: None,
+                        activated_at: None,
+                    },
+                )?
+                .version)
+            },
+        ))
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    #[test]
+    fn parsed_rule_sets_are_kept_until_their_row_changes() -> anyhow::Result<()> {
+        let dir = tempfile::tempdir()?;
+        let url = loanwatch_store::DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            dir.path().join("r.db").display()
+        ))?;
+        let pool = loanwatch_store::build_pool(&url, 1)?;
+        let mut conn = pool.get()?;
+        loanwatch_store::migrate::run_pending(&mut conn)?;
+        assert!(ok(seed_default(&mut conn))?);
+        let mut parsed = Parsed::default();
+
+        let first = ok(parsed.load(&mut conn))?;
+        assert_eq!(first.len(), 1);
+        assert_eq!(*first[0].rules, RuleSet::default());
+        // Read again: the same parse, not a new one.
+        let again = ok(parsed.load(&mut conn))?;
+        assert!(Arc::ptr_eq(&first[0].rules, &again[0].rules));
+
+        // A new draft is read; the version parsed before is kept.
+        let mut stricter = RuleSet::default();
+        stricter.flow.large_transfer_fen /= 2;
+        let v2 = draft(&mut conn, &stricter)?;
+        let with_draft = ok(parsed.load(&mut conn))?;
+        assert_eq!(with_draft.len(), 2);
+        assert!(Arc::ptr_eq(&first[0].rules, &with_draft[0].rules));
+        assert_eq!(
+            (with_draft[1].version, with_draft[1].active_from),
+            (v2, None)
+        );
+        assert_eq!(*with_draft[1].rules, stricter);
+
+        // Activating it changes its first day, not its definition.
+        let from = day(2026, 12, 1);
+        assert!(ok(loanwatch_store::write(
+            &mut conn,
+            job_context(from),
+            |tx| Ok(repo::activate_rule_set(tx, v2, from, "test")?)
+        ))?);
+        let active = ok(parsed.load(&mut conn))?;
+        assert_eq!(active[1].active_from, Some(from));
+        assert!(Arc::ptr_eq(&with_draft[1].rules, &active[1].rules));
+
+        // A row replaced under the same number (a database restored from another copy) is
+        // read and parsed again.
+        diesel::sql_query(format!("DELETE FROM rule_sets WHERE version = {v2}"))
+            .execute(&mut *conn)?;
+        let mut laxer = RuleSet::default();
+        laxer.flow.large_transfer_fen *= 2;
+        assert_eq!(draft(&mut conn, &laxer)?, v2);
+        let replaced = ok(parsed.load(&mut conn))?;
+        assert_eq!(*replaced[1].rules, laxer);
+        assert_eq!(replaced[1].active_from, None);
+        Ok(())
+    }
 }

@@ -66,11 +66,7 @@ pub fn signal_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(Stri
 
 /// Stores new signals.
 pub fn insert_signals(tx: &mut WriteTx<'_>, rows: &[SignalRow]) -> StoreResult<()> {
-    for chunk in rows.chunks(CHUNK) {
-        crate::on_backend!(tx.conn(), |c| diesel::insert_into(signals::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    crate::insert_rows!(tx.conn(), signals::table, rows, CHUNK)?;
     Ok(())
 }
 

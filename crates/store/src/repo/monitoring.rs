@@ -223,11 +223,7 @@ pub fn transfer_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(St
 
 /// Inserts transfers in multi-row statements.
 pub fn insert_transfers(tx: &mut WriteTx<'_>, rows: &[TransferRow]) -> StoreResult<()> {
-    for chunk in rows.chunks(CHUNK) {
-        crate::on_backend!(tx.conn(), |c| diesel::insert_into(fund_transfers::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    crate::insert_rows!(tx.conn(), fund_transfers::table, rows, CHUNK)?;
     Ok(())
 }
 
@@ -458,6 +454,22 @@ pub fn rule_sets(conn: &mut DbConn) -> StoreResult<Vec<RuleSetRow>> {
         .load(conn)?)
 }
 
+/// Every rule-set version's number, first day in force and creation time, oldest first: what
+/// tells a caller that keeps parsed definitions whether the ones it holds are still these (a
+/// stored definition never changes; a new one is a new version).
+pub fn rule_set_heads(
+    conn: &mut DbConn,
+) -> StoreResult<Vec<(i32, Option<NaiveDate>, NaiveDateTime)>> {
+    Ok(rule_sets::table
+        .order(rule_sets::version)
+        .select((
+            rule_sets::version,
+            rule_sets::active_from,
+            rule_sets::created_at,
+        ))
+        .load(conn)?)
+}
+
 /// One rule-set version.
 pub fn rule_set(conn: &mut DbConn, version: i32) -> StoreResult<RuleSetRow> {
     rule_sets::table
@@ -562,11 +574,7 @@ pub fn fresh_warnings(tx: &mut WriteTx<'_>, rows: Vec<WarningRow>) -> StoreResul
 /// Inserts warnings found fresh by [`fresh_warnings`], with multi-row statements.
 pub fn insert_warnings(tx: &mut WriteTx<'_>, rows: &[WarningRow]) -> StoreResult<()> {
     // 17 columns a row: 1,000 rows stay under both backends' limits on bound parameters.
-    for chunk in rows.chunks(1000) {
-        crate::on_backend!(tx.conn(), |c| diesel::insert_into(warnings::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    crate::insert_rows!(tx.conn(), warnings::table, rows, 1000)?;
     Ok(())
 }
 
@@ -675,11 +683,7 @@ pub fn update_warning(
 
 /// Records a step of a warning's life.
 pub fn insert_warning_events(tx: &mut WriteTx<'_>, rows: &[WarningEventRow]) -> StoreResult<()> {
-    for chunk in rows.chunks(CHUNK) {
-        crate::on_backend!(tx.conn(), |c| diesel::insert_into(warning_events::table)
-            .values(chunk)
-            .execute(c))?;
-    }
+    crate::insert_rows!(tx.conn(), warning_events::table, rows, CHUNK)?;
     Ok(())
 }
 
