@@ -99,7 +99,7 @@ pub struct FlowBenchReport {
     pub parties: usize,
     /// Transfers in the stream.
     pub transfers: u64,
-    /// Seconds to generate and store the stream (10,000 a transaction, inserted as `insert_rows!` does).
+    /// Seconds to generate and store the stream (10,000 transfers a transaction).
     pub store_seconds: f64,
     /// Seconds of the in-memory evaluation on one core.
     pub eval_seconds: f64,

@@ -575,12 +575,7 @@ mod tests {
     #[test]
     fn parsed_rule_sets_are_kept_until_their_row_changes() -> anyhow::Result<()> {
         let dir = tempfile::tempdir()?;
-        let url = loanwatch_store::DatabaseUrl::parse(&format!(
-            "sqlite://{}",
-            dir.path().join("r.db").display()
-        ))?;
-        let pool = loanwatch_store::build_pool(&url, 1)?;
-        let mut conn = pool.get()?;
+        let mut conn = loanwatch_store::DatabaseUrl::Sqlite(dir.path().join("r.db")).connect()?;
         loanwatch_store::migrate::run_pending(&mut conn)?;
         assert!(ok(seed_default(&mut conn))?);
         let mut parsed = Parsed::default();
@@ -619,7 +614,7 @@ mod tests {
         // A row replaced under the same number (a database restored from another copy) is
         // read and parsed again.
         diesel::sql_query(format!("DELETE FROM rule_sets WHERE version = {v2}"))
-            .execute(&mut *conn)?;
+            .execute(&mut conn)?;
         let mut laxer = RuleSet::default();
         laxer.flow.large_transfer_fen *= 2;
         assert_eq!(draft(&mut conn, &laxer)?, v2);

@@ -221,7 +221,7 @@ pub fn transfer_hashes(conn: &mut DbConn, ids: &[String]) -> StoreResult<Vec<(St
     })
 }
 
-/// Inserts transfers in multi-row statements.
+/// Inserts transfers ([`crate::insert_rows!`]).
 pub fn insert_transfers(tx: &mut WriteTx<'_>, rows: &[TransferRow]) -> StoreResult<()> {
     crate::insert_rows!(tx.conn(), fund_transfers::table, rows, CHUNK)?;
     Ok(())
@@ -571,7 +571,7 @@ pub fn fresh_warnings(tx: &mut WriteTx<'_>, rows: Vec<WarningRow>) -> StoreResul
         .collect())
 }
 
-/// Inserts warnings found fresh by [`fresh_warnings`], with multi-row statements.
+/// Inserts warnings found fresh by [`fresh_warnings`] ([`crate::insert_rows!`]).
 pub fn insert_warnings(tx: &mut WriteTx<'_>, rows: &[WarningRow]) -> StoreResult<()> {
     // 17 columns a row: 1,000 rows stay under both backends' limits on bound parameters.
     crate::insert_rows!(tx.conn(), warnings::table, rows, 1000)?;
