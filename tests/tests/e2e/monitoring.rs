@@ -1096,8 +1096,7 @@ fn the_flow_rules_agree_with_one_sql_query_per_rule(app: &TestApp) -> anyhow::Re
 }
 
 /// A request's answer as compared: what it stored and raised, or its refusal.
-type Outcome =
-    Result<(u64, u64, Vec<(String, String, Option<String>, Vec<String>)>), (u16, Vec<String>)>;
+type Outcome = Result<(u64, u64, Vec<(String, String, Option<String>, Vec<String>)>), Refusal>;
 
 fn outcome(a: &loanwatch_api::monitoring::ingest::Answer) -> Outcome {
     match a {
@@ -1123,6 +1122,43 @@ fn outcome(a: &loanwatch_api::monitoring::ingest::Answer) -> Outcome {
             Err((p.status, p.errors.into_iter().map(|f| f.pointer).collect()))
         }
     }
+}
+
+/// A refusal as compared: status and field pointers.
+type Refusal = (u16, Vec<String>);
+
+/// Each outcome's (accepted, replayed), or its refusal.
+fn counts(outcomes: &[Outcome]) -> Vec<Result<(u64, u64), Refusal>> {
+    outcomes
+        .iter()
+        .map(|o| o.as_ref().map(|(a, r, _)| (*a, *r)).map_err(Clone::clone))
+        .collect()
+}
+
+/// The outcomes of a group written in a transaction that is then rolled back.
+fn rolled_back(
+    conn: &mut loanwatch_store::DbConn,
+    group: impl FnOnce(
+        &mut loanwatch_store::WriteTx<'_>,
+    ) -> Result<
+        Vec<loanwatch_api::monitoring::ingest::Answer>,
+        loanwatch_api::ApiError,
+    >,
+) -> anyhow::Result<Vec<Outcome>> {
+    let ctx = loanwatch_store::AuditContext {
+        actor: "test:group".to_owned(),
+        request_id: "group".to_owned(),
+    };
+    let mut outcomes = Vec::new();
+    let written = loanwatch_store::write(conn, ctx, |tx| {
+        outcomes = group(tx)?.iter().map(outcome).collect();
+        Err::<(), loanwatch_api::ApiError>(diesel::result::Error::RollbackTransaction.into())
+    });
+    anyhow::ensure!(
+        written.is_err(),
+        "the group's transaction was not rolled back"
+    );
+    Ok(outcomes)
 }
 
 /// Posted batches are stored together (group commit), yet each request is answered as if
@@ -1234,15 +1270,9 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
         request_id: who.to_owned(),
     };
     // Together, rolled back; then each alone, in order, committed.
-    let mut together = Vec::new();
-    let rolled_back = loanwatch_store::write(&mut conn, ctx("group"), |tx| {
-        together = store_group(tx, &jobs, &mut Parsed::default(), tz)?
-            .iter()
-            .map(outcome)
-            .collect();
-        Err::<(), loanwatch_api::ApiError>(diesel::result::Error::RollbackTransaction.into())
-    });
-    assert!(rolled_back.is_err());
+    let together = rolled_back(&mut conn, |tx| {
+        store_group(tx, &jobs, &mut Parsed::default(), tz)
+    })?;
     let stored = |conn: &mut loanwatch_store::DbConn| -> anyhow::Result<i64> {
         Ok(diesel::sql_query(
             "SELECT COUNT(*) AS n FROM fund_transfers WHERE id IN ('G1', 'G2', 'G3', 'G4')",
@@ -1270,10 +1300,7 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
             .unwrap_or_default()
     };
     assert_eq!(
-        together
-            .iter()
-            .map(|o| o.as_ref().map(|(a, r, _)| (*a, *r)).map_err(Clone::clone))
-            .collect::<Vec<_>>(),
+        counts(&together),
         [
             Ok((2, 0)),
             Ok((1, 1)),
@@ -1537,6 +1564,112 @@ fn queued_posts_are_stored_in_one_transaction(app: &TestApp) -> anyhow::Result<(
     Ok(())
 }
 
+/// On SQLite the transfer writer checks the posted batches of a group against the database in
+/// the group's transaction, then stores those that pass together: every request is answered as
+/// if it had been checked and stored alone, in order (its refusal its own, a transfer an earlier
+/// request of the group stored a replay), whatever scope the others were sent under.
+fn unchecked_batches_checked_in_a_group_answer_as_if_checked_alone(
+    app: &TestApp,
+) -> anyhow::Result<()> {
+    use loanwatch_api::monitoring::{
+        ingest::{Batch, Posted, check_and_store, store},
+        routes::check,
+        rules::Parsed,
+    };
+    use loanwatch_store::ScopeFilter;
+    let inst = seed_institution(app)?;
+    let officer = inst.token("a.officer");
+    let lid = watched_loan(app, officer, 402)?;
+    let l = Some(lid.as_str());
+    // An account only a later request of the group names (a check that read only the first
+    // request's accounts would refuse it).
+    for (path, body) in [
+        (
+            "/api/v1/parties/OTHER",
+            json!({ "name": "华东物流有限公司", "kind": "company" }),
+        ),
+        ("/api/v1/accounts/A-Q", json!({ "party_id": "OTHER" })),
+    ] {
+        let r = app.put(path, officer, &body)?;
+        anyhow::ensure!(r.status == 200, "{path}: {}", r.text);
+    }
+    let all = ScopeFilter::Subtree {
+        path_prefix: "/".to_owned(),
+    };
+    let (tz, today) = (app.state.config.time_zone, app.state.today());
+    let at = "2026-11-02T10:00:00+08:00";
+    let posted = |who: &str, scope: &ScopeFilter, ts: &[Value]| -> anyhow::Result<Posted> {
+        let transfers: Vec<loanwatch_api_types::monitoring::NewTransfer> = ts
+            .iter()
+            .map(|t| serde_json::from_value(t.clone()))
+            .collect::<Result<_, _>>()?;
+        let hashes = transfers
+            .iter()
+            .map(loanwatch_api::extract::content_hash)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(Posted {
+            ctx: loanwatch_store::AuditContext {
+                actor: format!("test:{who}"),
+                request_id: who.to_owned(),
+            },
+            scope: scope.clone(),
+            batch: Batch::Unchecked { transfers, hashes },
+            today,
+        })
+    };
+    let u1 = transfer("U1", at, "A-ME", "A-S", 2_000_000, l);
+    let group = [
+        posted("a", &all, std::slice::from_ref(&u1))?,
+        posted(
+            "b",
+            &all,
+            &[transfer("U2", at, "A-ME", "A-S", 10, Some("NO-SUCH-LOAN"))],
+        )?,
+        posted(
+            "c",
+            &ScopeFilter::Nothing,
+            &[transfer("U3", at, "A-ME", "A-S", 10, None)],
+        )?,
+        posted("d", &all, &[u1, transfer("U4", at, "A-Q", "A-Y", 20, None)])?,
+        posted(
+            "e",
+            &ScopeFilter::Nothing,
+            &[transfer("U5", at, "A-S", "A-X", 30, None)],
+        )?,
+        posted("f", &all, &[transfer("U6", at, "A-Y", "A-Z", 40, None)])?,
+    ];
+    let mut conn = app.conn()?;
+    // Together, rolled back; then each alone, checked and stored in order, committed.
+    let together = rolled_back(&mut conn, |tx| {
+        check_and_store(tx, &group, &mut Parsed::default(), tz)
+    })?;
+    let mut alone = Vec::new();
+    for p in &group {
+        let Batch::Unchecked { transfers, hashes } = &p.batch else {
+            anyhow::bail!("every batch here is unchecked");
+        };
+        let answer = loanwatch_store::write(&mut conn, p.ctx.clone(), |tx| {
+            let checked = check(tx.conn(), &p.scope, transfers, hashes)?;
+            store(tx, &p.scope, checked, tz, p.today)
+        });
+        alone.push(outcome(&answer));
+    }
+    assert_eq!(together, alone);
+    assert_eq!(
+        counts(&together),
+        [
+            Ok((1, 0)),
+            Err((422, vec!["/transfers/0/loan_id".to_owned()])),
+            Err((422, vec!["/transfers/0/from_account".to_owned()])),
+            Ok((1, 1)),
+            Ok((1, 0)),
+            Err((422, vec!["/transfers/0/from_account".to_owned()])),
+        ]
+    );
+    Ok(())
+}
+
 #[derive(diesel::QueryableByName)]
 struct Count {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
@@ -1556,5 +1689,6 @@ loanwatch_e2e::on_both_backends!(
     settlement_falling_is_found_by_the_nightly_batch,
     the_flow_rules_agree_with_one_sql_query_per_rule,
     transfers_stored_together_answer_as_if_stored_alone,
+    unchecked_batches_checked_in_a_group_answer_as_if_checked_alone,
     queued_posts_are_stored_in_one_transaction
 );
