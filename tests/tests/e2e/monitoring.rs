@@ -632,17 +632,20 @@ fn transfers_raise_tiered_warnings_with_their_tasks(app: &TestApp) -> anyhow::Re
         actor: "test".to_owned(),
         request_id: "race".to_owned(),
     };
+    let mut rules = loanwatch_api::monitoring::rules::Parsed::default();
     let late = loanwatch_store::write(&mut conn, ctx.clone(), |tx| {
-        store(tx, &scope, checked.clone(), tz, today)
+        store(tx, &scope, checked.clone(), &mut rules, tz, today)
     })
     .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!((late.accepted, late.replayed), (0, 1));
     let mut other = checked;
     other.rows[0].1.amount_fen += 1;
     other.rows[0].1.content_hash = "another content".to_owned();
-    let refused = loanwatch_store::write(&mut conn, ctx, |tx| store(tx, &scope, other, tz, today))
-        .err()
-        .map(|e| e.problem());
+    let refused = loanwatch_store::write(&mut conn, ctx, |tx| {
+        store(tx, &scope, other, &mut rules, tz, today)
+    })
+    .err()
+    .map(|e| e.problem());
     assert_eq!(
         refused.map(|p| (p.status, p.errors[0].pointer.clone())),
         Some((409, "/transfers/0/id".to_owned()))
@@ -1124,6 +1127,25 @@ fn outcome(a: &loanwatch_api::monitoring::ingest::Answer) -> Outcome {
     }
 }
 
+/// Transfers as a handler has them: parsed, each with its content hash.
+fn parsed_and_hashed<'a>(
+    ts: impl IntoIterator<Item = &'a Value>,
+) -> anyhow::Result<(
+    Vec<loanwatch_api_types::monitoring::NewTransfer>,
+    Vec<String>,
+)> {
+    let transfers: Vec<loanwatch_api_types::monitoring::NewTransfer> = ts
+        .into_iter()
+        .map(|t| serde_json::from_value(t.clone()))
+        .collect::<Result<_, _>>()?;
+    let hashes = transfers
+        .iter()
+        .map(loanwatch_api::extract::content_hash)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok((transfers, hashes))
+}
+
 /// A refusal as compared: status and field pointers.
 type Refusal = (u16, Vec<String>);
 
@@ -1233,15 +1255,7 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
                who: &str,
                sees: &loanwatch_store::ScopeFilter,
                ts: &[&Value]| {
-        let batch: Vec<loanwatch_api_types::monitoring::NewTransfer> = ts
-            .iter()
-            .map(|t| serde_json::from_value((*t).clone()))
-            .collect::<Result<_, _>>()?;
-        let hashes = batch
-            .iter()
-            .map(loanwatch_api::extract::content_hash)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (batch, hashes) = parsed_and_hashed(ts.iter().copied())?;
         let checked = check(conn, &scope, &batch, &hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
         anyhow::Ok(Job {
             ctx: loanwatch_store::AuditContext {
@@ -1288,7 +1302,14 @@ fn transfers_stored_together_answer_as_if_stored_alone(app: &TestApp) -> anyhow:
     let mut alone = Vec::new();
     for job in &jobs {
         let answer = loanwatch_store::write(&mut conn, job.ctx.clone(), |tx| {
-            store(tx, &job.scope, job.checked.clone(), tz, job.today)
+            store(
+                tx,
+                &job.scope,
+                job.checked.clone(),
+                &mut Parsed::default(),
+                tz,
+                job.today,
+            )
         });
         alone.push(outcome(&answer));
     }
@@ -1599,15 +1620,7 @@ fn unchecked_batches_checked_in_a_group_answer_as_if_checked_alone(
     let (tz, today) = (app.state.config.time_zone, app.state.today());
     let at = "2026-11-02T10:00:00+08:00";
     let posted = |who: &str, scope: &ScopeFilter, ts: &[Value]| -> anyhow::Result<Posted> {
-        let transfers: Vec<loanwatch_api_types::monitoring::NewTransfer> = ts
-            .iter()
-            .map(|t| serde_json::from_value(t.clone()))
-            .collect::<Result<_, _>>()?;
-        let hashes = transfers
-            .iter()
-            .map(loanwatch_api::extract::content_hash)
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let (transfers, hashes) = parsed_and_hashed(ts)?;
         Ok(Posted {
             ctx: loanwatch_store::AuditContext {
                 actor: format!("test:{who}"),
@@ -1651,7 +1664,7 @@ fn unchecked_batches_checked_in_a_group_answer_as_if_checked_alone(
         };
         let answer = loanwatch_store::write(&mut conn, p.ctx.clone(), |tx| {
             let checked = check(tx.conn(), &p.scope, transfers, hashes)?;
-            store(tx, &p.scope, checked, tz, p.today)
+            store(tx, &p.scope, checked, &mut Parsed::default(), tz, p.today)
         });
         alone.push(outcome(&answer));
     }

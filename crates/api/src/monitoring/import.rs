@@ -16,6 +16,7 @@ use loanwatch_store::{AuditContext, DbConn, ScopeFilter};
 use super::{
     ingest::store,
     routes::{MAX_BATCH, check, check_transfer, content_hash, repeats},
+    rules,
 };
 
 /// A row refused, by line (the header is line 1).
@@ -315,13 +316,17 @@ pub fn import_transfers(
         ..ImportReport::default()
     };
     let mut done = 0;
+    // The rule sets, parsed once for the whole file.
+    let mut parsed = rules::Parsed::default();
     for chunk in rows.chunks(batch) {
         let (transfers, hashes): (Vec<NewTransfer>, Vec<String>) =
             chunk.iter().map(|(_, t, h)| (t.clone(), h.clone())).unzip();
         let checked =
             check(conn, &scope, &transfers, &hashes).map_err(|e| anyhow::anyhow!("{e}"))?;
-        let r = loanwatch_store::write(conn, ctx(), |tx| store(tx, &scope, checked, tz, today))
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let r = loanwatch_store::write(conn, ctx(), |tx| {
+            store(tx, &scope, checked, &mut parsed, tz, today)
+        })
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
         report.accepted += r.accepted;
         report.replayed += r.replayed;
         report.warnings += r.warnings.len() as u64;

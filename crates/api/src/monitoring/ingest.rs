@@ -169,12 +169,14 @@ pub fn check_and_store(
 }
 
 /// Stores one request's checked transfers and raises what they break, in `tx` (the import's
-/// path). An id stored since the check (the same batch sent twice at once) counts as replayed,
-/// or is 409 with other content.
+/// path, which keeps `rules` parsed from one batch of its file to the next). An id stored since
+/// the check (the same batch sent twice at once) counts as replayed, or is 409 with other
+/// content.
 pub fn store(
     tx: &mut WriteTx<'_>,
     scope: &ScopeFilter,
     checked: Checked,
+    rules: &mut rules::Parsed,
     tz: Tz,
     today: NaiveDate,
 ) -> Answer {
@@ -184,14 +186,9 @@ pub fn store(
         checked,
         today,
     };
-    store_group(
-        tx,
-        std::slice::from_ref(&job),
-        &mut rules::Parsed::default(),
-        tz,
-    )?
-    .pop()
-    .unwrap_or_else(|| Err(unanswered()))
+    store_group(tx, std::slice::from_ref(&job), rules, tz)?
+        .pop()
+        .unwrap_or_else(|| Err(unanswered()))
 }
 
 fn unanswered() -> ApiError {
